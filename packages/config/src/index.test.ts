@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { isMeterstreamError } from '@meterstream/errors';
+import { bool, clickhouseEnv, csv, describeEnv, kafkaEnv, parseEnv, port } from './index.js';
+
+const schema = z.object({ ...kafkaEnv, ...clickhouseEnv, PORT: port(8080), DEBUG: bool(false), LIST: csv('a') });
+
+describe('parseEnv', () => {
+  it('applies defaults', () => {
+    const cfg = parseEnv(schema, {});
+    expect(cfg.MS_KAFKA_BROKERS).toEqual(['127.0.0.1:9092']);
+    expect(cfg.PORT).toBe(8080);
+    expect(cfg.DEBUG).toBe(false);
+    expect(cfg.MS_CLICKHOUSE_TOPOLOGY).toBe('single');
+  });
+
+  it('coerces strings', () => {
+    const cfg = parseEnv(schema, { PORT: '9', DEBUG: 'yes', LIST: ' x, y ,,z ' });
+    expect(cfg.PORT).toBe(9);
+    expect(cfg.DEBUG).toBe(true);
+    expect(cfg.LIST).toEqual(['x', 'y', 'z']);
+  });
+
+  it('names every broken key at once and never echoes values', () => {
+    try {
+      parseEnv(schema, { PORT: '70000', DEBUG: 'maybe', MS_CLICKHOUSE_DATABASE: 'x; DROP', MS_USAGE_TOPIC: 'bad topic!' });
+      expect.unreachable();
+    } catch (err) {
+      expect(isMeterstreamError(err, 'CONFIG_INVALID')).toBe(true);
+      const msg = (err as Error).message;
+      for (const key of ['PORT', 'DEBUG', 'MS_CLICKHOUSE_DATABASE', 'MS_USAGE_TOPIC']) expect(msg).toContain(key);
+      expect(msg).not.toContain('DROP');
+    }
+  });
+
+  it('describes keys for the configuration reference', () => {
+    const docs = describeEnv(schema);
+    const brokers = docs.find((d) => d.key === 'MS_KAFKA_BROKERS');
+    expect(brokers?.default).toBe('127.0.0.1:9092');
+    expect(brokers?.description).toMatch(/bootstrap/);
+  });
+});

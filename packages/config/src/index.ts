@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { MeterstreamError } from '@meterstream/errors';
+
+/** An environment: names to string values, like `process.env`. */
+export type Env = Record<string, string | undefined>;
+
+/** A zod object schema describing a service's environment. */
+export type EnvSchema = z.ZodObject<z.ZodRawShape>;
+
+/** One broken configuration key and why. */
+export interface ConfigIssue {
+  key: string;
+  message: string;
+}
+
+/**
+ * Parses `env` with `schema`. On failure throws a CONFIG_INVALID error that names every broken key
+ * (not just the first), so an operator fixes the deployment in one pass. Values are never echoed:
+ * they may be secrets.
+ */
+export function parseEnv<S extends EnvSchema>(schema: S, env: Env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const issues: ConfigIssue[] = result.error.issues.map((i) => ({
+    key: i.path.map(String).join('.') || '(root)',
+    message: i.message,
+  }));
+  const lines = issues.map((i) => `  ${i.key}: ${i.message}`).join('\n');
+  throw new MeterstreamError('CONFIG_INVALID', `invalid configuration:\n${lines}`, {
+    details: { issues },
+  });
+}
+
+/**
+ * Parses the environment at process start; on bad config prints every broken key to stderr and
+ * exits with status 78 (EX_CONFIG) instead of starting half-configured.
+ */
+export function loadEnvOrExit<S extends EnvSchema>(service: string, schema: S, env: Env): z.infer<S> {
+  try {
+    return parseEnv(schema, env);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`${service}: ${message}\n`);
+    process.exit(78);
+  }
+}
+
+/** A TCP port number from a string. */
+export const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+
+/** A positive integer from a string. */
+export const posInt = (def: number) => z.coerce.number().int().positive().default(def);
+
+/** A non-negative integer from a string. */
+export const nonNegInt = (def: number) => z.coerce.number().int().nonnegative().default(def);
+
+/** A boolean from "true"/"false"/"1"/"0"/"yes"/"no". */
+export const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** A comma-separated list of non-empty strings. */
+export const csv = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+    .pipe(z.array(z.string()).min(1));
+
+/** An http(s) URL. */
+export const url = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http(s) URL');
+
+/** pino log levels. */
+export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+
+/** Kafka and schema registry settings shared by every service that touches Kafka. */
+export const kafkaEnv = {
+  MS_KAFKA_BROKERS: csv('127.0.0.1:9092').describe('Kafka bootstrap brokers, comma-separated host:port'),
+  MS_KAFKA_CLIENT_ID: z.string().min(1).default('meterstream').describe('Kafka client id prefix'),
+  MS_SCHEMA_REGISTRY_URL: url('http://127.0.0.1:8081/apis/ccompat/v7').describe(
+    'Confluent-compatible schema registry base URL',
+  ),
+  MS_USAGE_TOPIC: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a legal Kafka topic name')
+    .default('usage.events')
+    .describe('Topic carrying usage events'),
+  MS_USAGE_TOPIC_PARTITIONS: posInt(6).describe('Partitions of the usage topic when Meterstream creates it'),
+  MS_USAGE_TOPIC_REPLICATION: posInt(1).describe('Replication factor of the usage topic when Meterstream creates it'),
+};
+
+/** ClickHouse settings shared by every service that touches ClickHouse. */
+export const clickhouseEnv = {
+  MS_CLICKHOUSE_URL: url('http://127.0.0.1:8123').describe('ClickHouse HTTP endpoint'),
+  MS_CLICKHOUSE_USER: z.string().default('default').describe('ClickHouse user'),
+  MS_CLICKHOUSE_PASSWORD: z.string().default('').describe('ClickHouse password (secret)'),
+  MS_CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier')
+    .default('meterstream')
+    .describe('ClickHouse database'),
+  MS_CLICKHOUSE_TOPOLOGY: z.enum(['single', 'cluster']).default('single').describe('Render DDL for one server or a cluster'),
+  MS_CLICKHOUSE_CLUSTER: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier')
+    .default('meterstream')
+    .describe('Cluster name used by ON CLUSTER when topology=cluster'),
+};
+
+/** Logging and metrics settings every service has. */
+export const observabilityEnv = {
+  MS_LOG_LEVEL: logLevel.describe('pino log level'),
+};
+
+/** One documented configuration key, for the generated configuration reference. */
+export interface EnvDoc {
+  key: string;
+  description: string;
+  default: string | undefined;
+}
+
+/** Lists the keys of an env schema with their descriptions and defaults (for README generation). */
+export function describeEnv(schema: EnvSchema): EnvDoc[] {
+  return Object.entries(schema.shape).map(([key, field]) => {
+    const f = field as z.ZodType;
+    const parsed = f.safeParse(undefined);
+    let def: string | undefined;
+    if (parsed.success && parsed.data !== undefined) {
+      def = Array.isArray(parsed.data) ? parsed.data.join(',') : String(parsed.data);
+    }
+    return { key, description: f.description ?? '', default: def };
+  });
+}
