@@ -1,0 +1,63 @@
+// Local AWS emulator (emulators/aws in this repo: Marketplace Metering, Entitlement,
+// CloudTrail). Built with `tsc -b` when its dist is missing or older than its sources.
+import fs from 'node:fs';
+import path from 'node:path';
+import { envPort, httpGet, mkdirp, newestMtime, runAsync, spawnDetached } from '../lib.mjs';
+
+function dirs(ctx) {
+  const pkgDir = path.join(ctx.repoRoot, 'emulators', 'aws');
+  return { pkgDir, main: path.join(pkgDir, 'dist', 'main.js') };
+}
+
+export const name = 'aws';
+export const order = 50;
+export const healthTimeoutMs = 30000;
+
+export function ports(env) {
+  return { http: envPort(env, 'MS_AWS_PORT', 4566) };
+}
+
+/** Skip (not fail) while the emulator package does not exist in the repo yet. */
+export function available(ctx) {
+  const { pkgDir } = dirs(ctx);
+  return fs.existsSync(path.join(pkgDir, 'package.json')) ? null : 'emulators/aws/package.json not found (emulator not in this checkout)';
+}
+
+export async function install(ctx) {
+  const { pkgDir, main } = dirs(ctx);
+  const built = fs.existsSync(main) ? fs.statSync(main).mtimeMs : 0;
+  const src = Math.max(
+    newestMtime(path.join(pkgDir, 'src'), (p) => p.endsWith('.ts')),
+    newestMtime(pkgDir, (p) => /tsconfig.*\.json$/.test(p)),
+  );
+  if (built && built >= src) return;
+  const tsc = path.join(ctx.repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  if (!fs.existsSync(tsc)) {
+    throw new Error('emulators/aws needs a build but node_modules/typescript is missing: run `npm ci` at the repo root first');
+  }
+  ctx.log(built ? 'emulators/aws sources changed: tsc -b emulators/aws' : 'emulators/aws/dist/main.js missing: tsc -b emulators/aws');
+  await runAsync(process.execPath, [tsc, '-b', path.join('emulators', 'aws')], { cwd: ctx.repoRoot, logFile: ctx.paths.log });
+  if (!fs.existsSync(main)) throw new Error(`tsc -b emulators/aws succeeded but ${main} does not exist`);
+}
+
+export function start(ctx) {
+  const { main } = dirs(ctx);
+  mkdirp(ctx.paths.data);
+  return spawnDetached({
+    cmd: process.execPath,
+    args: [main],
+    cwd: ctx.repoRoot,
+    env: {
+      ...process.env,
+      MS_AWS_PORT: String(ctx.ports.http),
+      MS_AWS_STATE_FILE: path.join(ctx.paths.data, 'state.json'),
+    },
+    logFile: ctx.paths.log,
+    pidFile: ctx.paths.pid,
+  });
+}
+
+export async function health(ctx) {
+  const r = await httpGet(ctx.ports.http, '/_admin/health');
+  return Boolean(r && r.status === 200);
+}
