@@ -34,7 +34,8 @@ export function envPort(env, key, def) {
   const raw = env[key];
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${key}=${raw} is not a valid port`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new Error(`${key}=${raw} is not a valid port`);
   return n;
 }
 
@@ -96,7 +97,13 @@ export function runAsync(cmd, args, opts = {}) {
 
 /** Absolute path of an executable on PATH (or in extra dirs), or null. */
 export function which(bin, extraDirs = []) {
-  const dirs = [...(process.env.PATH ?? '').split(':'), ...extraDirs, '/usr/sbin', '/sbin', '/usr/local/sbin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(':'),
+    ...extraDirs,
+    '/usr/sbin',
+    '/sbin',
+    '/usr/local/sbin',
+  ];
   for (const d of dirs) {
     if (!d) continue;
     const p = path.join(d, bin);
@@ -327,7 +334,10 @@ export async function waitFor(check, { timeoutMs, pid, intervalMs = 500 }) {
 }
 
 export function tailText(text, n) {
-  return text.split('\n').slice(-n - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-n - 1)
+    .join('\n');
 }
 
 export function tailFile(file, n = 30) {

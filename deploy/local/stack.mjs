@@ -45,8 +45,17 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') out.help = true;
-    else if (a === '--only') out.only = (argv[++i] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    else if (a.startsWith('--only=')) out.only = a.slice(7).split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--only')
+      out.only = (argv[++i] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    else if (a.startsWith('--only='))
+      out.only = a
+        .slice(7)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (!out.cmd && ['up', 'down', 'status'].includes(a)) out.cmd = a;
     else throw new Error(`unknown argument: ${a}`);
   }
@@ -55,7 +64,12 @@ function parseArgs(argv) {
 
 async function loadComponents() {
   const dir = path.join(HERE, 'components');
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.mjs')).sort() : [];
+  const files = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.mjs'))
+        .sort()
+    : [];
   const comps = [];
   for (const f of files) {
     try {
@@ -108,7 +122,9 @@ async function up(comps) {
   for (const dir of ['cache', 'data', 'logs', 'run']) mkdirp(path.join(STACK_DIR, dir));
   for (const c of comps) {
     const ctx = makeCtx(c);
-    const portStr = Object.entries(ctx.ports).map(([k, v]) => `${k}:${v}`).join(' ');
+    const portStr = Object.entries(ctx.ports)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(' ');
     const tc = Date.now();
     log(`▸ ${c.name} (${portStr})`);
     const skip = await skipReason(c, ctx);
@@ -125,7 +141,10 @@ async function up(comps) {
       }
       // Ours and alive but not (yet) healthy: maybe still starting. Give it the timeout.
       process.stdout.write(`  pid ${pid} alive but not healthy, waiting `);
-      const ok = await waitFor(() => healthy(c, ctx), { timeoutMs: c.healthTimeoutMs ?? 60000, pid });
+      const ok = await waitFor(() => healthy(c, ctx), {
+        timeoutMs: c.healthTimeoutMs ?? 60000,
+        pid,
+      });
       process.stdout.write('\n');
       if (ok) {
         log(`  up (pid ${pid})`);
@@ -204,7 +223,9 @@ async function status(comps) {
   let allOk = true;
   for (const c of comps) {
     const ctx = makeCtx(c);
-    const ports = Object.entries(ctx.ports).map(([k, v]) => `${k}:${v}`).join(' ');
+    const ports = Object.entries(ctx.ports)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(' ');
     const skip = await skipReason(c, ctx);
     const pid = readPid(ctx.paths.pid);
     const alive = pid && pidAlive(pid);
@@ -218,7 +239,13 @@ async function status(comps) {
     rows.push([c.name, ports, alive ? String(pid) : pid ? `${pid} (dead)` : '-', health]);
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const r of rows) log(r.map((cell, i) => cell.padEnd(w[i])).join('  ').trimEnd());
+  for (const r of rows)
+    log(
+      r
+        .map((cell, i) => cell.padEnd(w[i]))
+        .join('  ')
+        .trimEnd(),
+    );
   return allOk;
 }
 
@@ -242,7 +269,9 @@ async function main() {
   if (args.only) {
     const unknown = args.only.filter((n) => !comps.some((c) => c.name === n));
     if (unknown.length && args.cmd !== 'down') {
-      console.error(`unknown component(s): ${unknown.join(', ')}; known: ${comps.map((c) => c.name).join(', ')}`);
+      console.error(
+        `unknown component(s): ${unknown.join(', ')}; known: ${comps.map((c) => c.name).join(', ')}`,
+      );
       return 2;
     }
     comps = comps.filter((c) => args.only.includes(c.name));

@@ -19,8 +19,13 @@ export function ports(env) {
 
 /** Skip (not fail) while the emulator package does not exist in the repo yet. */
 export function available(ctx) {
-  const { pkgDir } = dirs(ctx);
-  return fs.existsSync(path.join(pkgDir, 'package.json')) ? null : 'emulators/aws/package.json not found (emulator not in this checkout)';
+  const { pkgDir, main } = dirs(ctx);
+  if (!fs.existsSync(path.join(pkgDir, 'package.json')))
+    return 'emulators/aws/package.json not found (emulator not in this checkout)';
+  if (!fs.existsSync(path.join(pkgDir, 'src', 'main.ts')) && !fs.existsSync(main)) {
+    return 'emulators/aws has no src/main.ts entry point yet';
+  }
+  return null;
 }
 
 export async function install(ctx) {
@@ -33,11 +38,21 @@ export async function install(ctx) {
   if (built && built >= src) return;
   const tsc = path.join(ctx.repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   if (!fs.existsSync(tsc)) {
-    throw new Error('emulators/aws needs a build but node_modules/typescript is missing: run `npm ci` at the repo root first');
+    throw new Error(
+      'emulators/aws needs a build but node_modules/typescript is missing: run `npm ci` at the repo root first',
+    );
   }
-  ctx.log(built ? 'emulators/aws sources changed: tsc -b emulators/aws' : 'emulators/aws/dist/main.js missing: tsc -b emulators/aws');
-  await runAsync(process.execPath, [tsc, '-b', path.join('emulators', 'aws')], { cwd: ctx.repoRoot, logFile: ctx.paths.log });
-  if (!fs.existsSync(main)) throw new Error(`tsc -b emulators/aws succeeded but ${main} does not exist`);
+  ctx.log(
+    built
+      ? 'emulators/aws sources changed: tsc -b emulators/aws'
+      : 'emulators/aws/dist/main.js missing: tsc -b emulators/aws',
+  );
+  await runAsync(process.execPath, [tsc, '-b', path.join('emulators', 'aws')], {
+    cwd: ctx.repoRoot,
+    logFile: ctx.paths.log,
+  });
+  if (!fs.existsSync(main))
+    throw new Error(`tsc -b emulators/aws succeeded but ${main} does not exist`);
 }
 
 export function start(ctx) {

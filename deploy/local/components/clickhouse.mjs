@@ -18,7 +18,13 @@ function aptInstall(ctx) {
   const hadPolicy = fs.existsSync(policy);
   if (!hadPolicy) fs.writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
   try {
-    const args = ['install', '-y', '--no-install-recommends', 'clickhouse-server', 'clickhouse-client'];
+    const args = [
+      'install',
+      '-y',
+      '--no-install-recommends',
+      'clickhouse-server',
+      'clickhouse-client',
+    ];
     try {
       run('apt-get', args, { env });
     } catch {
@@ -64,7 +70,8 @@ export async function install(ctx) {
   if (!serverBin() || !which('clickhouse-client')) aptInstall(ctx);
   if (!serverBin()) throw new Error('clickhouse-server binary not found after apt-get install');
   const data = ctx.paths.data;
-  for (const d of ['db', 'db/tmp', 'db/user_files', 'db/format_schemas', 'conf']) mkdirp(path.join(data, d));
+  for (const d of ['db', 'db/tmp', 'db/user_files', 'db/format_schemas', 'conf'])
+    mkdirp(path.join(data, d));
   mkdirp(ctx.paths.logs);
   const vars = {
     HTTP_PORT: ctx.ports.http,

@@ -88,9 +88,12 @@ export async function install(ctx) {
     /* not formatted */
   }
   const formatted = state && fs.existsSync(path.join(logDirs, 'meta.properties'));
-  if (formatted && state.controllerPort === controller && state.version === version(ctx.env)) return;
+  if (formatted && state.controllerPort === controller && state.version === version(ctx.env))
+    return;
   if (formatted) {
-    ctx.log(`kafka data was formatted for ${JSON.stringify(state)}; wiping ${logDirs} and re-formatting`);
+    ctx.log(
+      `kafka data was formatted for ${JSON.stringify(state)}; wiping ${logDirs} and re-formatting`,
+    );
   }
   fs.rmSync(logDirs, { recursive: true, force: true });
   mkdirp(logDirs);
@@ -112,7 +115,10 @@ export async function install(ctx) {
     ],
     { logFile: ctx.paths.log },
   );
-  fs.writeFileSync(stateFile, JSON.stringify({ clusterId, controllerPort: controller, version: version(ctx.env) }));
+  fs.writeFileSync(
+    stateFile,
+    JSON.stringify({ clusterId, controllerPort: controller, version: version(ctx.env) }),
+  );
 }
 
 export function start(ctx) {

@@ -32,10 +32,20 @@ export async function install(ctx) {
   mkdirp(prefix(ctx));
   // A package.json of its own keeps npm from walking up into the repo's workspace root.
   const pj = path.join(prefix(ctx), 'package.json');
-  if (!fs.existsSync(pj)) fs.writeFileSync(pj, JSON.stringify({ name: 'ms-local-maildev', private: true }, null, 2));
+  if (!fs.existsSync(pj))
+    fs.writeFileSync(pj, JSON.stringify({ name: 'ms-local-maildev', private: true }, null, 2));
   await runAsync(
     'npm',
-    ['install', '--prefix', prefix(ctx), '--no-audit', '--no-fund', '--loglevel=error', '--omit=dev', `maildev@${MAILDEV_VERSION}`],
+    [
+      'install',
+      '--prefix',
+      prefix(ctx),
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      '--omit=dev',
+      `maildev@${MAILDEV_VERSION}`,
+    ],
     { cwd: prefix(ctx), logFile: ctx.paths.log },
   );
 }
@@ -50,7 +60,19 @@ export function start(ctx) {
   const { smtp, web } = ctx.ports;
   return spawnDetached({
     cmd: process.execPath,
-    args: [maildevBin(ctx), '--mail-directory', path.join(ctx.paths.data, 'mail'), '--smtp', String(smtp), '--ip', '127.0.0.1', '--web', String(web), '--web-ip', '127.0.0.1'],
+    args: [
+      maildevBin(ctx),
+      '--mail-directory',
+      path.join(ctx.paths.data, 'mail'),
+      '--smtp',
+      String(smtp),
+      '--ip',
+      '127.0.0.1',
+      '--web',
+      String(web),
+      '--web-ip',
+      '127.0.0.1',
+    ],
     cwd: prefix(ctx),
     logFile: ctx.paths.log,
     pidFile: ctx.paths.pid,
