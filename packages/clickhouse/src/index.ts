@@ -1,2 +1,4 @@
-// Placeholder until this workspace is built (see the open issues); keeps tsc -b project references valid.
-export {};
+export * from './escape.js';
+export * from './client.js';
+export * from './ddl.js';
+export * from './migrations.js';

@@ -1,2 +1,2 @@
-// Placeholder until this workspace is built (see the open issues); keeps tsc -b project references valid.
-export {};
+export * from './kafka.js';
+export * from './registry.js';

@@ -1,0 +1,90 @@
+import { Kafka, logLevel, type Admin, type KafkaConfig, type LogEntry, type logCreator } from 'kafkajs';
+import type { Logger } from 'pino';
+import { MeterstreamError } from '@meterstream/errors';
+
+export { Kafka } from 'kafkajs';
+export type { Admin, Consumer, Producer, EachBatchPayload, KafkaMessage, Message, IHeaders } from 'kafkajs';
+
+/** Options for {@link createKafka}. */
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+  /** Extra kafkajs settings (retry, timeouts). */
+  config?: Partial<KafkaConfig>;
+}
+
+/** Bridges kafkajs's logger into our pino logger (kafkajs INFO is chatty: it becomes debug). */
+function pinoLogCreator(logger: Logger): logCreator {
+  const child = logger.child({ module: 'kafkajs' });
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      if (level === logLevel.ERROR) child.error(extra, message);
+      else if (level === logLevel.WARN) child.warn(extra, message);
+      else child.debug(extra, message);
+    };
+}
+
+/** A kafkajs client wired to our logger. */
+export function createKafka(options: KafkaOptions): Kafka {
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    logLevel: logLevel.WARN,
+    logCreator: pinoLogCreator(options.logger),
+    ...options.config,
+  });
+}
+
+/** Topic settings for {@link ensureTopic}. */
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  replicationFactor: number;
+  configEntries?: { name: string; value: string }[];
+}
+
+/** Creates a topic if it does not exist; leaves an existing one as it is. */
+export async function ensureTopic(admin: Admin, spec: TopicSpec): Promise<void> {
+  try {
+    const existing = await admin.listTopics();
+    if (existing.includes(spec.topic)) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: spec.topic,
+          numPartitions: spec.partitions,
+          replicationFactor: spec.replicationFactor,
+          ...(spec.configEntries ? { configEntries: spec.configEntries } : {}),
+        },
+      ],
+    });
+  } catch (err) {
+    // Another process creating it at the same moment is fine.
+    if ((err as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
+    throw toKafkaError(err, 'create topic');
+  }
+}
+
+const UNAVAILABLE = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSLockTimeout',
+]);
+
+/** Converts a kafkajs error into ours: broker unreachable → retriable KAFKA_UNAVAILABLE. */
+export function toKafkaError(err: unknown, op: string): MeterstreamError {
+  if (err instanceof MeterstreamError) return err;
+  const name = (err as { name?: unknown }).name;
+  const retriable = (err as { retriable?: unknown }).retriable === true;
+  const message = err instanceof Error ? err.message : String(err);
+  if ((typeof name === 'string' && UNAVAILABLE.has(name)) || retriable) {
+    return new MeterstreamError('KAFKA_UNAVAILABLE', `Kafka unavailable during ${op}: ${message}`, { cause: err });
+  }
+  return new MeterstreamError('KAFKA_ERROR', `Kafka ${op} failed: ${message}`, { cause: err });
+}
