@@ -79,6 +79,10 @@ function port(env) {
   return Number(env.MS_REGISTRY_PORT ?? 8081);
 }
 
+function managementPort(env) {
+  return Number(env.MS_REGISTRY_MANAGEMENT_PORT ?? 9081);
+}
+
 function get(url, timeoutMs = 2000) {
   return new Promise((resolve) => {
     const req = http.get(url, { timeout: timeoutMs }, (res) => {
@@ -146,7 +150,7 @@ const registry = {
   healthTimeoutMs: 120000,
 
   ports(env) {
-    return { http: port(env) };
+    return { http: port(env), management: managementPort(env) };
   },
 
   /** Base URL to give Confluent-compatible clients. */
@@ -201,19 +205,26 @@ const registry = {
       const jar = launcher(dir, version);
       if (!fs.existsSync(jar)) throw new Error(`registry: ${jar} missing; run install first`);
       const data = ctx.dataDir;
-      fs.mkdirSync(data, { recursive: true });
+      fs.mkdirSync(path.join(data, 'tmp'), { recursive: true });
       // H2 file database: survives restarts, so Confluent schema ids stay stable.
-      const jdbcUrl = `jdbc:h2:file:${path.join(data, 'registry')}`;
+      // (one file per major version: 2.x and 3.x schemas differ)
+      const jdbcUrl = `jdbc:h2:file:${path.join(data, `apicurio${version.split('.')[0]}`)}`;
+      // Confluent's default compatibility is BACKWARD; Apicurio's is none. Match Confluent
+      // unless MS_REGISTRY_COMPATIBILITY says otherwise (NONE, FORWARD, FULL, ..._TRANSITIVE).
+      // Only a default: PUT /config stores a global rule that then wins.
+      const compat = (env.MS_REGISTRY_COMPATIBILITY ?? 'BACKWARD').toUpperCase();
       const common = [
         `-Xmx${env.MS_REGISTRY_HEAP ?? '512m'}`,
         '-XX:+UseSerialGC',
         '-Dquarkus.http.host=127.0.0.1',
         `-Dquarkus.http.port=${p}`,
-        // Management interface (3.x) defaults to 0.0.0.0:9000, which collides with other
-        // services (e.g. ClickHouse native port); health/metrics then stay on the main port.
-        '-Dquarkus.management.enabled=false',
+        // 3.x also opens a Quarkus management interface (health/metrics) whose default is
+        // 0.0.0.0:9000 = ClickHouse's native port. Enabling it is build-time (cannot be turned
+        // off here), but host/port are runtime: pin it to loopback on its own port.
+        '-Dquarkus.management.host=127.0.0.1',
+        `-Dquarkus.management.port=${managementPort(env)}`,
         '-Dquarkus.http.access-log.enabled=false',
-        `-Djava.io.tmpdir=${data}`,
+        `-Djava.io.tmpdir=${path.join(data, 'tmp')}`,
       ];
       const perVersion = version.startsWith('2.')
         ? [
@@ -222,6 +233,7 @@ const registry = {
             '-Dquarkus.datasource.jdbc.min-size=2',
             '-Dquarkus.datasource.jdbc.max-size=20',
             '-Dregistry.rest.artifact.deletion.enabled=true',
+            ...(compat === 'NONE' ? [] : [`-Dregistry.rules.global.compatibility=${compat}`]),
           ]
         : [
             `-Dapicurio.datasource.url=${jdbcUrl}`,
@@ -233,6 +245,7 @@ const registry = {
             '-Dapicurio.rest.deletion.artifact.enabled=true',
             '-Dapicurio.rest.deletion.artifact-version.enabled=true',
             '-Dapicurio.rest.deletion.group.enabled=true',
+            ...(compat === 'NONE' ? [] : [`-Dapicurio.rules.global.compatibility=${compat}`]),
           ];
       const args = [...common, ...perVersion, ...(env.MS_REGISTRY_JAVA_OPTS ? env.MS_REGISTRY_JAVA_OPTS.split(/\s+/).filter(Boolean) : []), '-jar', jar];
       ctx.log(`registry: starting Apicurio Registry ${version} on 127.0.0.1:${p} (log ${path.relative(ctx.root, logFile)})`);
