@@ -1,2 +1,24 @@
-// Placeholder until this workspace is built (see the open issues); keeps tsc -b project references valid.
-export {};
+export {
+  startEmulator,
+  type EmulatorOptions,
+  type Exchange,
+  type RunningEmulator,
+} from './server.js';
+export { EmulatorCore, type CallContext } from './core.js';
+export { AwsError } from './aws-error.js';
+export { systemClock, hourStart, timestampOutOfBounds, type Clock } from './clock.js';
+export {
+  faultsSchema,
+  type Faults,
+  type BillingRecord,
+  type TrailEvent,
+  type State,
+} from './state.js';
+export {
+  validateShape,
+  validationMessage,
+  type ServiceModel,
+  type Shape,
+  type Violation,
+} from './model/validator.js';
+export { MODELS } from './model/shapes.js';

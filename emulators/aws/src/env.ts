@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { loadEnvOrExit, logLevel, nonNegInt, port } from '@meterstream/config';
+
+/** The emulator's whole configuration; parsed once at start. */
+export const envSchema = z.object({
+  MS_AWS_PORT: port(4566).describe('Port of the AWS endpoint and admin API'),
+  MS_AWS_HOST: z.string().min(1).default('127.0.0.1').describe('Interface to listen on'),
+  MS_AWS_STATE_FILE: z
+    .string()
+    .min(1)
+    .default('.stack/data/aws/state.json')
+    .describe('Where the ledger, CloudTrail events, products and faults persist (relative to cwd)'),
+  MS_AWS_CLOUDTRAIL_DELAY_MS: nonNegInt(2000).describe(
+    'Delay before a CloudTrail event is visible to LookupEvents (AWS: usually < 5 min)',
+  ),
+  MS_AWS_SEED: z.coerce.number().int().default(1).describe('Seed of the fault injector'),
+  MS_AWS_ACCOUNT_ID: z
+    .string()
+    .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+    .default('111122223333')
+    .describe('Seller account id recorded in CloudTrail events'),
+  MS_LOG_LEVEL: logLevel.describe('pino log level'),
+});
+
+/** Parsed configuration. */
+export type AwsEmulatorEnv = z.infer<typeof envSchema>;
+
+/** Reads the process environment; on bad config names every broken key and exits 78. */
+export function loadEnv(): AwsEmulatorEnv {
+  return loadEnvOrExit('aws-emulator', envSchema, process.env);
+}
