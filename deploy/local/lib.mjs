@@ -39,7 +39,16 @@ export function envPort(env, key, def) {
   return n;
 }
 
+// True while a `timed()` label is printed without its result; log() then starts a new
+// line so that component messages do not run into "  install ...".
+let openLine = null;
+
 export function log(msg) {
+  if (openLine) {
+    process.stdout.write('\n');
+    openLine.broken = true;
+    openLine = null;
+  }
   process.stdout.write(`${msg}\n`);
 }
 
@@ -50,13 +59,20 @@ export function fmtMs(ms) {
 /** Run fn and print "label ... done (1.2s)". */
 export async function timed(label, fn) {
   const t0 = Date.now();
+  const line = { broken: false };
+  openLine = line;
   process.stdout.write(`  ${label} ...`);
+  const end = (word) => {
+    if (openLine === line) openLine = null;
+    const prefix = line.broken ? `  ${label}` : '';
+    process.stdout.write(`${prefix} ${word} (${fmtMs(Date.now() - t0)})\n`);
+  };
   try {
     const r = await fn();
-    process.stdout.write(` done (${fmtMs(Date.now() - t0)})\n`);
+    end('done');
     return r;
   } catch (e) {
-    process.stdout.write(` FAILED (${fmtMs(Date.now() - t0)})\n`);
+    end('FAILED');
     throw e;
   }
 }

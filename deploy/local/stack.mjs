@@ -117,6 +117,19 @@ async function healthy(c, ctx) {
 
 class StackError extends Error {}
 
+/** Ports a running component was started with (.stack/run/<name>.ports.json). */
+function portsFile(name) {
+  return path.join(STACK_DIR, 'run', `${name}.ports.json`);
+}
+
+function readPortsFile(name) {
+  try {
+    return JSON.parse(fs.readFileSync(portsFile(name), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
 async function up(comps) {
   const t0 = Date.now();
   for (const dir of ['cache', 'data', 'logs', 'run']) mkdirp(path.join(STACK_DIR, dir));
@@ -138,6 +151,13 @@ async function up(comps) {
       if (await healthy(c, ctx)) {
         log(`  already up (pid ${pid})`);
         continue;
+      }
+      const was = readPortsFile(c.name);
+      if (was && JSON.stringify(was) !== JSON.stringify(ctx.ports)) {
+        throw new StackError(
+          `${c.name}: pid ${pid} is running with ports ${JSON.stringify(was)}, not ${JSON.stringify(ctx.ports)}; ` +
+            `run \`down --only ${c.name}\` first to change ports.`,
+        );
       }
       // Ours and alive but not (yet) healthy: maybe still starting. Give it the timeout.
       process.stdout.write(`  pid ${pid} alive but not healthy, waiting `);
@@ -184,6 +204,7 @@ async function up(comps) {
       );
     }
     process.stdout.write(` ok (${fmtMs(Date.now() - th)})\n`);
+    fs.writeFileSync(portsFile(c.name), JSON.stringify(ctx.ports));
     log(`  up (pid ${started}) in ${fmtMs(Date.now() - tc)}`);
   }
   log(`stack up in ${fmtMs(Date.now() - t0)}`);
@@ -213,6 +234,7 @@ async function down(comps, only) {
     const res = await killTree(pid, { timeoutMs: c?.stopTimeoutMs ?? 20000 });
     if (res === 'STILL ALIVE') throw new StackError(`${name}: pid ${pid} survived SIGKILL`);
     fs.rmSync(pidFile, { force: true });
+    fs.rmSync(portsFile(name), { force: true });
     log(`▸ ${name}: ${res} (pid ${pid}, ${fmtMs(Date.now() - t)})`);
   }
   log(`stack down in ${fmtMs(Date.now() - t0)}`);

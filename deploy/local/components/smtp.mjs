@@ -40,6 +40,7 @@ export async function install(ctx) {
       'install',
       '--prefix',
       prefix(ctx),
+      '--prefer-offline',
       '--no-audit',
       '--no-fund',
       '--loglevel=error',
