@@ -27,7 +27,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/await-thenable': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'no-restricted-properties': [
         'error',
         {
@@ -40,7 +43,16 @@ export default tseslint.config(
   },
   {
     // env.ts is the one place a process reads its environment; tests and tooling may set it.
-    files: ['**/src/env.ts', '**/*.test.ts', 'scripts/**', 'deploy/**', 'packages/testing/**', 'packages/config/**', 'bench/**', 'examples/**'],
+    files: [
+      '**/src/env.ts',
+      '**/*.test.ts',
+      'scripts/**',
+      'deploy/**',
+      'packages/testing/**',
+      'packages/config/**',
+      'bench/**',
+      'examples/**',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

@@ -15,7 +15,14 @@ const alias = {
   '@meterstream/schemas': here('./schemas/src/index.ts'),
 };
 
-const roots = ['packages/*/src', 'schemas/src', 'emulators/aws/src', 'services/*/src', 'scripts', 'deploy'];
+const roots = [
+  'packages/*/src',
+  'schemas/src',
+  'emulators/aws/src',
+  'services/*/src',
+  'scripts',
+  'deploy',
+];
 
 export default defineConfig({
   resolve: { alias },
@@ -37,8 +44,10 @@ export default defineConfig({
           exclude: ['**/node_modules/**', '**/dist/**'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // Integration tests share one broker and one ClickHouse on a 2-core machine.
-          fileParallelism: false,
+          // Integration tests share one broker and one ClickHouse on a 2-core machine, and some
+          // kill processes on purpose: one file at a time keeps them from starving each other.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

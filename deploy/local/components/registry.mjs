@@ -39,7 +39,8 @@ function javaCandidates(env) {
   if (env.MS_REGISTRY_JAVA) c.push(env.MS_REGISTRY_JAVA);
   if (env.JAVA_HOME) c.push(path.join(env.JAVA_HOME, 'bin', 'java'));
   try {
-    for (const d of fs.readdirSync('/usr/lib/jvm')) c.push(path.join('/usr/lib/jvm', d, 'bin', 'java'));
+    for (const d of fs.readdirSync('/usr/lib/jvm'))
+      c.push(path.join('/usr/lib/jvm', d, 'bin', 'java'));
   } catch {
     /* no /usr/lib/jvm */
   }
@@ -54,11 +55,15 @@ function resolveRuntime(env) {
     .map((java) => ({ java, major: javaMajor(java) }))
     .filter((j) => j.major >= 17)
     .sort((a, b) => b.major - a.major);
-  const best = env.MS_REGISTRY_JAVA ? found.find((j) => j.java === env.MS_REGISTRY_JAVA) ?? found[0] : found[0];
+  const best = env.MS_REGISTRY_JAVA
+    ? (found.find((j) => j.java === env.MS_REGISTRY_JAVA) ?? found[0])
+    : found[0];
   if (!best) throw new Error('registry: no Java 17+ found (set MS_REGISTRY_JAVA or JAVA_HOME)');
   let version = env.MS_REGISTRY_VERSION || (best.major >= 21 ? V3 : V2);
   if (version.startsWith('3.') && best.major < 21) {
-    throw new Error(`registry: Apicurio ${version} needs Java 21+, best found is ${best.java} (${best.major})`);
+    throw new Error(
+      `registry: Apicurio ${version} needs Java 21+, best found is ${best.java} (${best.major})`,
+    );
   }
   resolved = { version, java: best.java, major: best.major };
   return resolved;
@@ -125,14 +130,20 @@ function tail(file, n = 30) {
 //   { root, cacheDir, dataDir(n), logFile(n), pidFile(n), spawnDetached(cmd, args, opts) }
 //   { repoRoot, stackDir, paths: { cache, data, log, pid } }  (+ lib.mjs spawnDetached({...}))
 function io(ctx) {
-  const root = ctx.root ?? ctx.repoRoot ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..');
+  const root =
+    ctx.root ??
+    ctx.repoRoot ??
+    path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..');
   const stackDir = ctx.stackDir ?? path.join(root, '.stack');
   return {
     root,
     cacheDir: ctx.cacheDir ?? ctx.paths?.cache ?? path.join(stackDir, 'cache'),
-    dataDir: ctx.dataDir?.('registry') ?? ctx.paths?.data ?? path.join(stackDir, 'data', 'registry'),
-    logFile: ctx.logFile?.('registry') ?? ctx.paths?.log ?? path.join(stackDir, 'logs', 'registry.log'),
-    pidFile: ctx.pidFile?.('registry') ?? ctx.paths?.pid ?? path.join(stackDir, 'run', 'registry.pid'),
+    dataDir:
+      ctx.dataDir?.('registry') ?? ctx.paths?.data ?? path.join(stackDir, 'data', 'registry'),
+    logFile:
+      ctx.logFile?.('registry') ?? ctx.paths?.log ?? path.join(stackDir, 'logs', 'registry.log'),
+    pidFile:
+      ctx.pidFile?.('registry') ?? ctx.paths?.pid ?? path.join(stackDir, 'run', 'registry.pid'),
     env: ctx.env ?? process.env,
     log: ctx.log ?? ((m) => console.log(m)),
     async spawnDetached(cmd, args, opts) {
@@ -163,7 +174,9 @@ const registry = {
     const { version, java, major } = resolveRuntime(ctx.env);
     const dir = appDir(ctx, version);
     if (fs.existsSync(launcher(dir, version))) {
-      ctx.log(`registry: Apicurio Registry ${version} already installed in ${path.relative(ctx.root, dir)}`);
+      ctx.log(
+        `registry: Apicurio Registry ${version} already installed in ${path.relative(ctx.root, dir)}`,
+      );
       return;
     }
     const pom = path.join(ctx.root, 'deploy', 'local', 'registry', 'pom.xml');
@@ -171,12 +184,28 @@ const registry = {
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     const mvn = ctx.env.MS_MVN || 'mvn';
-    ctx.log(`registry: fetching Apicurio Registry ${version} (io.apicurio:apicurio-registry-app:tar.gz:all, ~160 MB) via Maven; will run on ${java} (Java ${major})`);
+    ctx.log(
+      `registry: fetching Apicurio Registry ${version} (io.apicurio:apicurio-registry-app:tar.gz:all, ~160 MB) via Maven; will run on ${java} (Java ${major})`,
+    );
     const t0 = Date.now();
     const r = spawnSync(
       mvn,
-      ['-B', '--no-transfer-progress', '-f', pom, 'package', `-Dregistry.version=${version}`, `-Dregistry.outputDirectory=${tmp}`],
-      { cwd: ctx.root, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      [
+        '-B',
+        '--no-transfer-progress',
+        '-f',
+        pom,
+        'package',
+        `-Dregistry.version=${version}`,
+        `-Dregistry.outputDirectory=${tmp}`,
+      ],
+      {
+        cwd: ctx.root,
+        env: ctx.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      },
     );
     if (r.status !== 0 || !fs.existsSync(launcher(tmp, version))) {
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -187,7 +216,9 @@ const registry = {
     }
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(tmp, dir);
-    ctx.log(`registry: installed Apicurio Registry ${version} in ${((Date.now() - t0) / 1000).toFixed(1)}s -> ${path.relative(ctx.root, dir)}`);
+    ctx.log(
+      `registry: installed Apicurio Registry ${version} in ${((Date.now() - t0) / 1000).toFixed(1)}s -> ${path.relative(ctx.root, dir)}`,
+    );
   },
 
   async start(c) {
@@ -247,8 +278,18 @@ const registry = {
             '-Dapicurio.rest.deletion.group.enabled=true',
             ...(compat === 'NONE' ? [] : [`-Dapicurio.rules.global.compatibility=${compat}`]),
           ];
-      const args = [...common, ...perVersion, ...(env.MS_REGISTRY_JAVA_OPTS ? env.MS_REGISTRY_JAVA_OPTS.split(/\s+/).filter(Boolean) : []), '-jar', jar];
-      ctx.log(`registry: starting Apicurio Registry ${version} on 127.0.0.1:${p} (log ${path.relative(ctx.root, logFile)})`);
+      const args = [
+        ...common,
+        ...perVersion,
+        ...(env.MS_REGISTRY_JAVA_OPTS
+          ? env.MS_REGISTRY_JAVA_OPTS.split(/\s+/).filter(Boolean)
+          : []),
+        '-jar',
+        jar,
+      ];
+      ctx.log(
+        `registry: starting Apicurio Registry ${version} on 127.0.0.1:${p} (log ${path.relative(ctx.root, logFile)})`,
+      );
       await ctx.spawnDetached(java, args, { cwd: dir, env: { ...env }, logFile, pidFile });
     } else {
       ctx.log('registry: process already running, waiting for it to become healthy');
@@ -257,11 +298,15 @@ const registry = {
     const t0 = Date.now();
     while (Date.now() < deadline) {
       if (await registry.health(c)) {
-        ctx.log(`registry: healthy after ${((Date.now() - t0) / 1000).toFixed(1)}s at ${registry.url(env)}`);
+        ctx.log(
+          `registry: healthy after ${((Date.now() - t0) / 1000).toFixed(1)}s at ${registry.url(env)}`,
+        );
         return readPidNum(pidFile);
       }
       if (!pidAlive(pidFile)) {
-        throw new Error(`registry: process exited during startup; last log lines:\n${tail(logFile)}`);
+        throw new Error(
+          `registry: process exited during startup; last log lines:\n${tail(logFile)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -269,7 +314,10 @@ const registry = {
   },
 
   async health(ctx) {
-    return (await get(`http://127.0.0.1:${port(ctx.env ?? process.env)}/apis/ccompat/v7/subjects`)) === 200;
+    return (
+      (await get(`http://127.0.0.1:${port(ctx.env ?? process.env)}/apis/ccompat/v7/subjects`)) ===
+      200
+    );
   },
 };
 

@@ -19,7 +19,13 @@ describe('ClickHouse through @clickhouse/client (runs on 18.16 and current)', ()
     allowIdentifiers('things');
     const t = ident(`${db.name}.things`);
     for (const s of renderCreateTable(
-      { database: db.name, name: 'things', columns: 'id UInt64, name String, at DateTime', engine: 'MergeTree', orderBy: 'id' },
+      {
+        database: db.name,
+        name: 'things',
+        columns: 'id UInt64, name String, at DateTime',
+        engine: 'MergeTree',
+        orderBy: 'id',
+      },
       { kind: 'single' },
     )) {
       await db.ch.command(s);
@@ -28,7 +34,9 @@ describe('ClickHouse through @clickhouse/client (runs on 18.16 and current)', ()
       { id: 1, name: 'one', at: 1_700_000_000 },
       { id: 2, name: 'two', at: 1_700_000_001 },
     ]);
-    await db.ch.command(sql`INSERT INTO ${t} (id, name, at) VALUES (${3}, ${"th'ree"}, ${new Date(1_700_000_002_000)})`);
+    await db.ch.command(
+      sql`INSERT INTO ${t} (id, name, at) VALUES (${3}, ${"th'ree"}, ${new Date(1_700_000_002_000)})`,
+    );
     const rows = await db.ch.query<{ id: string; name: string; at: string }>(
       sql`SELECT id, name, toUnixTimestamp(at) AS at FROM ${t} ORDER BY id`,
     );
@@ -38,19 +46,34 @@ describe('ClickHouse through @clickhouse/client (runs on 18.16 and current)', ()
       [3, "th'ree", 1_700_000_002],
     ]);
     await db.ch.command(sql`DROP TABLE ${t}`);
-    const left = await db.ch.query(sql`SELECT name FROM system.tables WHERE database = ${db.name} AND name = 'things'`);
+    const left = await db.ch.query(
+      sql`SELECT name FROM system.tables WHERE database = ${db.name} AND name = 'things'`,
+    );
     expect(left).toEqual([]);
   });
 
   it('round-trips quotes, backslashes, newlines, NUL and unicode through the escaping helper', async () => {
-    const samples = ["'", "\\'", '\\', '\n\r\t', 'a\0b', '\x01\x1f\x7f', 'ünï©ødé 🚀 ∑', "'; DROP TABLE x; --", '\\\\\'\'', ''];
+    const samples = [
+      "'",
+      "\\'",
+      '\\',
+      '\n\r\t',
+      'a\0b',
+      '\x01\x1f\x7f',
+      'ünï©ødé 🚀 ∑',
+      "'; DROP TABLE x; --",
+      "\\\\''",
+      '',
+    ];
     for (const s of samples) {
       const [row] = await db.ch.query<{ v: string }>(sql`SELECT ${s} AS v`);
       expect(row?.v).toBe(s);
     }
     await fc.assert(
       fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 40 }), async (s) => {
-        const [row] = await db.ch.query<{ v: string; n: string }>(sql`SELECT ${s} AS v, length(${s}) AS n`);
+        const [row] = await db.ch.query<{ v: string; n: string }>(
+          sql`SELECT ${s} AS v, length(${s}) AS n`,
+        );
         expect(row?.v).toBe(s);
         expect(Number(row?.n)).toBe(Buffer.byteLength(s));
       }),
@@ -61,20 +84,41 @@ describe('ClickHouse through @clickhouse/client (runs on 18.16 and current)', ()
   it('applies numbered migrations once', async () => {
     const ran: number[] = [];
     const migrations: Migration[] = [
-      { version: 1, name: 'a', up: (ctx) => (ran.push(1), [`CREATE TABLE IF NOT EXISTS ${ctx.database}.m1 (x UInt8) ENGINE = MergeTree() ORDER BY x`]) },
-      { version: 2, name: 'b', up: (ctx) => (ran.push(2), [`CREATE VIEW IF NOT EXISTS ${ctx.database}.v1 AS SELECT x FROM ${ctx.database}.m1`]) },
+      {
+        version: 1,
+        name: 'a',
+        up: (ctx) => (
+          ran.push(1),
+          [
+            `CREATE TABLE IF NOT EXISTS ${ctx.database}.m1 (x UInt8) ENGINE = MergeTree() ORDER BY x`,
+          ]
+        ),
+      },
+      {
+        version: 2,
+        name: 'b',
+        up: (ctx) => (
+          ran.push(2),
+          [`CREATE VIEW IF NOT EXISTS ${ctx.database}.v1 AS SELECT x FROM ${ctx.database}.m1`]
+        ),
+      },
     ];
     const ctx = { database: db.name, topology: { kind: 'single' } as const };
     expect(await migrate(db.ch, 'comp', migrations, ctx)).toEqual([1, 2]);
     expect(await migrate(db.ch, 'comp', migrations, ctx)).toEqual([]);
     expect(ran).toEqual([1, 2]);
-    await expect(migrate(db.ch, 'comp', [migrations[1]!, migrations[0]!], ctx)).rejects.toThrow(/increasing/);
+    await expect(migrate(db.ch, 'comp', [migrations[1]!, migrations[0]!], ctx)).rejects.toThrow(
+      /increasing/,
+    );
   });
 
   it('maps a refused connection to a retriable error', async () => {
     const { ClickHouse } = await import('./client.js');
     const dead = new ClickHouse({ url: 'http://127.0.0.1:1', requestTimeoutMs: 2000 });
-    await expect(dead.query('SELECT 1')).rejects.toMatchObject({ code: 'CLICKHOUSE_UNAVAILABLE', retriable: true });
+    await expect(dead.query('SELECT 1')).rejects.toMatchObject({
+      code: 'CLICKHOUSE_UNAVAILABLE',
+      retriable: true,
+    });
     expect(await dead.ping()).toBe(false);
     await dead.close();
   });

@@ -15,7 +15,15 @@ export interface ClickHouseConfig {
   application?: string;
 }
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+]);
 
 /** True when the error means "ClickHouse is not reachable right now" rather than "bad query". */
 function isUnavailable(err: unknown): boolean {
@@ -24,7 +32,11 @@ function isUnavailable(err: unknown): boolean {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
     const msg = (e as { message?: unknown }).message;
-    if (typeof msg === 'string' && /socket hang up|Timeout error|ECONNREFUSED|ECONNRESET|other side closed/i.test(msg)) return true;
+    if (
+      typeof msg === 'string' &&
+      /socket hang up|Timeout error|ECONNREFUSED|ECONNRESET|other side closed/i.test(msg)
+    )
+      return true;
     e = (e as { cause?: unknown }).cause;
   }
   return false;
@@ -34,7 +46,9 @@ function isUnavailable(err: unknown): boolean {
 export function toClickHouseError(err: unknown, op: string): MeterstreamError {
   if (err instanceof MeterstreamError) return err;
   if (isUnavailable(err)) {
-    return new MeterstreamError('CLICKHOUSE_UNAVAILABLE', `ClickHouse unavailable during ${op}`, { cause: err });
+    return new MeterstreamError('CLICKHOUSE_UNAVAILABLE', `ClickHouse unavailable during ${op}`, {
+      cause: err,
+    });
   }
   const serverCode = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message.split('\n')[0]?.slice(0, 300) : String(err);
@@ -70,7 +84,9 @@ export class ClickHouse {
   /** Runs a statement that returns no rows (DDL, INSERT … SELECT). */
   async command(statement: SqlFragment | string): Promise<void> {
     try {
-      await this.client.command({ query: typeof statement === 'string' ? statement : statement.text });
+      await this.client.command({
+        query: typeof statement === 'string' ? statement : statement.text,
+      });
     } catch (err) {
       throw toClickHouseError(err, 'command');
     }
@@ -79,7 +95,10 @@ export class ClickHouse {
   /** Runs a SELECT and returns its rows as objects (JSONEachRow; 64-bit integers arrive as strings). */
   async query<T = Record<string, unknown>>(statement: SqlFragment | string): Promise<T[]> {
     try {
-      const rs = await this.client.query({ query: typeof statement === 'string' ? statement : statement.text, format: 'JSONEachRow' });
+      const rs = await this.client.query({
+        query: typeof statement === 'string' ? statement : statement.text,
+        format: 'JSONEachRow',
+      });
       return await rs.json<T>();
     } catch (err) {
       throw toClickHouseError(err, 'query');
@@ -90,7 +109,11 @@ export class ClickHouse {
   async insert(table: SqlFragment, rows: readonly Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return;
     try {
-      await this.client.insert({ table: table.text, values: rows as Record<string, unknown>[], format: 'JSONEachRow' });
+      await this.client.insert({
+        table: table.text,
+        values: rows as Record<string, unknown>[],
+        format: 'JSONEachRow',
+      });
     } catch (err) {
       throw toClickHouseError(err, 'insert');
     }

@@ -27,7 +27,9 @@ describe('DDL rendering', () => {
     expect(dist).toBe(
       'CREATE TABLE IF NOT EXISTS ms.windows ON CLUSTER prod AS ms.windows_local ENGINE = Distributed(prod, ms, windows_local, cityHash64(k))',
     );
-    expect(renderCreateDatabase('ms', { kind: 'cluster', cluster: 'prod' })).toBe('CREATE DATABASE IF NOT EXISTS ms ON CLUSTER prod');
+    expect(renderCreateDatabase('ms', { kind: 'cluster', cluster: 'prod' })).toBe(
+      'CREATE DATABASE IF NOT EXISTS ms ON CLUSTER prod',
+    );
     expect(renderCreateView('ms', 'v', 'SELECT 1', { kind: 'cluster', cluster: 'prod' })).toBe(
       'CREATE VIEW IF NOT EXISTS ms.v ON CLUSTER prod AS SELECT 1',
     );

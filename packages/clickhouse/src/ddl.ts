@@ -4,7 +4,8 @@ import { MeterstreamError } from '@meterstream/errors';
 export type Topology = { kind: 'single' } | { kind: 'cluster'; cluster: string };
 
 /** Engines we use; the cluster rendering picks their Replicated variant. */
-export type EngineName = 'MergeTree' | 'ReplacingMergeTree' | 'SummingMergeTree' | 'AggregatingMergeTree';
+export type EngineName =
+  'MergeTree' | 'ReplacingMergeTree' | 'SummingMergeTree' | 'AggregatingMergeTree';
 
 /** A table as migrations describe it, independent of topology. */
 export interface TableDef {
@@ -24,7 +25,8 @@ export interface TableDef {
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function checkName(n: string): string {
-  if (!NAME.test(n)) throw new MeterstreamError('CONFIG_INVALID', `illegal identifier in DDL: ${JSON.stringify(n)}`);
+  if (!NAME.test(n))
+    throw new MeterstreamError('CONFIG_INVALID', `illegal identifier in DDL: ${JSON.stringify(n)}`);
   return n;
 }
 
@@ -48,10 +50,16 @@ export function renderCreateTable(def: TableDef, t: Topology): string[] {
   const args = (def.engineArgs ?? []).join(', ');
   const tail = `${def.partitionBy ? ` PARTITION BY ${def.partitionBy}` : ''} ORDER BY ${def.orderBy}`;
   if (t.kind === 'single') {
-    return [`CREATE TABLE IF NOT EXISTS ${db}.${name} (${def.columns}) ENGINE = ${def.engine}(${args})${tail}`];
+    return [
+      `CREATE TABLE IF NOT EXISTS ${db}.${name} (${def.columns}) ENGINE = ${def.engine}(${args})${tail}`,
+    ];
   }
   const local = `${name}_local`;
-  const zkArgs = [`'/clickhouse/tables/{shard}/${db}/${local}'`, `'{replica}'`, ...(def.engineArgs ?? [])].join(', ');
+  const zkArgs = [
+    `'/clickhouse/tables/{shard}/${db}/${local}'`,
+    `'{replica}'`,
+    ...(def.engineArgs ?? []),
+  ].join(', ');
   return [
     `CREATE TABLE IF NOT EXISTS ${db}.${local}${onCluster(t)} (${def.columns}) ENGINE = Replicated${def.engine}(${zkArgs})${tail}`,
     `CREATE TABLE IF NOT EXISTS ${db}.${name}${onCluster(t)} AS ${db}.${local} ENGINE = Distributed(${checkName(t.cluster)}, ${db}, ${local}, ${def.shardingKey ?? 'rand()'})`,
@@ -59,12 +67,19 @@ export function renderCreateTable(def: TableDef, t: Topology): string[] {
 }
 
 /** `CREATE VIEW IF NOT EXISTS` (a plain view; `select` is trusted text from our code). */
-export function renderCreateView(database: string, name: string, select: string, t: Topology): string {
+export function renderCreateView(
+  database: string,
+  name: string,
+  select: string,
+  t: Topology,
+): string {
   return `CREATE VIEW IF NOT EXISTS ${checkName(database)}.${checkName(name)}${onCluster(t)} AS ${select}`;
 }
 
 /** `DROP TABLE IF EXISTS` for a table or view (and its `_local` part in a cluster). */
 export function renderDropTable(database: string, name: string, t: Topology): string[] {
   const base = `DROP TABLE IF EXISTS ${checkName(database)}.${checkName(name)}${onCluster(t)}`;
-  return t.kind === 'cluster' ? [base, `DROP TABLE IF EXISTS ${database}.${name}_local${onCluster(t)}`] : [base];
+  return t.kind === 'cluster'
+    ? [base, `DROP TABLE IF EXISTS ${database}.${name}_local${onCluster(t)}`]
+    : [base];
 }

@@ -40,7 +40,9 @@ describe('literal', () => {
     expect(literal(3)).toBe('3');
     expect(literal(10n ** 20n)).toBe('100000000000000000000');
     expect(literal(true)).toBe('1');
-    expect(literal(new Date('2026-01-02T03:04:05.678Z'))).toBe("toDateTime('2026-01-02 03:04:05', 'UTC')");
+    expect(literal(new Date('2026-01-02T03:04:05.678Z'))).toBe(
+      "toDateTime('2026-01-02 03:04:05', 'UTC')",
+    );
     expect(literal(['a', 1, null])).toBe("['a', 1, NULL]");
   });
 

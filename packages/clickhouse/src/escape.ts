@@ -22,6 +22,7 @@ const ESCAPES: Record<string, string> = {
 /** Escapes a string into a single-quoted ClickHouse literal, e.g. `it's` → `'it\'s'`. */
 export function quoteString(value: string): string {
   // Other control characters are sent as \xHH so that logs and the wire stay printable.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point here
   const body = value.replace(/[\\'\n\r\t\0\b\f\v\x07]|[\x01-\x1f\x7f]/g, (ch) => {
     const known = ESCAPES[ch];
     if (known !== undefined) return known;
@@ -32,14 +33,7 @@ export function quoteString(value: string): string {
 
 /** A value that may be rendered as a ClickHouse literal. */
 export type SqlValue =
-  | string
-  | number
-  | bigint
-  | boolean
-  | null
-  | Date
-  | SqlFragment
-  | readonly SqlValue[];
+  string | number | bigint | boolean | null | Date | SqlFragment | readonly SqlValue[];
 
 /** Already-rendered SQL (from {@link sql}, {@link ident} or {@link raw}); inserted verbatim. */
 export class SqlFragment {
@@ -51,7 +45,8 @@ export class SqlFragment {
 
 /** Formats a Date as a ClickHouse DateTime literal in UTC (second precision). */
 export function dateTimeLiteral(d: Date): string {
-  if (Number.isNaN(d.getTime())) throw new MeterstreamError('BAD_REQUEST', 'invalid date in SQL value');
+  if (Number.isNaN(d.getTime()))
+    throw new MeterstreamError('BAD_REQUEST', 'invalid date in SQL value');
   return `toDateTime('${d.toISOString().slice(0, 19).replace('T', ' ')}', 'UTC')`;
 }
 
@@ -69,7 +64,8 @@ export function literal(value: SqlValue): string {
     case 'boolean':
       return value ? '1' : '0';
     case 'number':
-      if (!Number.isFinite(value)) throw new MeterstreamError('BAD_REQUEST', 'non-finite number in SQL value');
+      if (!Number.isFinite(value))
+        throw new MeterstreamError('BAD_REQUEST', 'non-finite number in SQL value');
       return String(value);
     default:
       throw new MeterstreamError('BAD_REQUEST', `cannot render ${typeof value} as SQL`);
@@ -85,7 +81,8 @@ const allowed = new Set<string>();
  */
 export function allowIdentifiers(...names: string[]): void {
   for (const n of names) {
-    if (!IDENT.test(n)) throw new MeterstreamError('CONFIG_INVALID', `illegal SQL identifier: ${JSON.stringify(n)}`);
+    if (!IDENT.test(n))
+      throw new MeterstreamError('CONFIG_INVALID', `illegal SQL identifier: ${JSON.stringify(n)}`);
     allowed.add(n);
   }
 }

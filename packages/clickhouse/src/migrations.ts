@@ -32,8 +32,14 @@ export async function migrate(
   logger?: Logger,
 ): Promise<number[]> {
   const versions = migrations.map((m) => m.version);
-  if (new Set(versions).size !== versions.length || versions.some((v, i) => i > 0 && v <= (versions[i - 1] ?? 0))) {
-    throw new MeterstreamError('CONFIG_INVALID', `migrations of ${component} must have strictly increasing versions`);
+  if (
+    new Set(versions).size !== versions.length ||
+    versions.some((v, i) => i > 0 && v <= (versions[i - 1] ?? 0))
+  ) {
+    throw new MeterstreamError(
+      'CONFIG_INVALID',
+      `migrations of ${component} must have strictly increasing versions`,
+    );
   }
   allowIdentifiers(ctx.database, MIGRATIONS_TABLE);
   await ch.command(renderCreateDatabase(ctx.database, ctx.topology));
@@ -50,7 +56,9 @@ export async function migrate(
     await ch.command(stmt);
   }
   const table = ident(`${ctx.database}.${MIGRATIONS_TABLE}`);
-  const rows = await ch.query<{ version: number }>(sql`SELECT DISTINCT version FROM ${table} WHERE component = ${component}`);
+  const rows = await ch.query<{ version: number }>(
+    sql`SELECT DISTINCT version FROM ${table} WHERE component = ${component}`,
+  );
   const applied = new Set(rows.map((r) => Number(r.version)));
   const done: number[] = [];
   for (const m of migrations) {

@@ -3,7 +3,13 @@ import { z } from 'zod';
 import { isMeterstreamError } from '@meterstream/errors';
 import { bool, clickhouseEnv, csv, describeEnv, kafkaEnv, parseEnv, port } from './index.js';
 
-const schema = z.object({ ...kafkaEnv, ...clickhouseEnv, PORT: port(8080), DEBUG: bool(false), LIST: csv('a') });
+const schema = z.object({
+  ...kafkaEnv,
+  ...clickhouseEnv,
+  PORT: port(8080),
+  DEBUG: bool(false),
+  LIST: csv('a'),
+});
 
 describe('parseEnv', () => {
   it('applies defaults', () => {
@@ -23,12 +29,18 @@ describe('parseEnv', () => {
 
   it('names every broken key at once and never echoes values', () => {
     try {
-      parseEnv(schema, { PORT: '70000', DEBUG: 'maybe', MS_CLICKHOUSE_DATABASE: 'x; DROP', MS_USAGE_TOPIC: 'bad topic!' });
+      parseEnv(schema, {
+        PORT: '70000',
+        DEBUG: 'maybe',
+        MS_CLICKHOUSE_DATABASE: 'x; DROP',
+        MS_USAGE_TOPIC: 'bad topic!',
+      });
       expect.unreachable();
     } catch (err) {
       expect(isMeterstreamError(err, 'CONFIG_INVALID')).toBe(true);
       const msg = (err as Error).message;
-      for (const key of ['PORT', 'DEBUG', 'MS_CLICKHOUSE_DATABASE', 'MS_USAGE_TOPIC']) expect(msg).toContain(key);
+      for (const key of ['PORT', 'DEBUG', 'MS_CLICKHOUSE_DATABASE', 'MS_USAGE_TOPIC'])
+        expect(msg).toContain(key);
       expect(msg).not.toContain('DROP');
     }
   });

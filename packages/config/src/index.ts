@@ -35,7 +35,11 @@ export function parseEnv<S extends EnvSchema>(schema: S, env: Env): z.infer<S> {
  * Parses the environment at process start; on bad config prints every broken key to stderr and
  * exits with status 78 (EX_CONFIG) instead of starting half-configured.
  */
-export function loadEnvOrExit<S extends EnvSchema>(service: string, schema: S, env: Env): z.infer<S> {
+export function loadEnvOrExit<S extends EnvSchema>(
+  service: string,
+  schema: S,
+  env: Env,
+): z.infer<S> {
   try {
     return parseEnv(schema, env);
   } catch (err) {
@@ -66,7 +70,12 @@ export const csv = (def: string) =>
   z
     .string()
     .default(def)
-    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
     .pipe(z.array(z.string()).min(1));
 
 /** An http(s) URL. */
@@ -77,11 +86,15 @@ export const url = (def: string) =>
     .refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http(s) URL');
 
 /** pino log levels. */
-export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+export const logLevel = z
+  .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  .default('info');
 
 /** Kafka and schema registry settings shared by every service that touches Kafka. */
 export const kafkaEnv = {
-  MS_KAFKA_BROKERS: csv('127.0.0.1:9092').describe('Kafka bootstrap brokers, comma-separated host:port'),
+  MS_KAFKA_BROKERS: csv('127.0.0.1:9092').describe(
+    'Kafka bootstrap brokers, comma-separated host:port',
+  ),
   MS_KAFKA_CLIENT_ID: z.string().min(1).default('meterstream').describe('Kafka client id prefix'),
   MS_SCHEMA_REGISTRY_URL: url('http://127.0.0.1:8081/apis/ccompat/v7').describe(
     'Confluent-compatible schema registry base URL',
@@ -91,8 +104,12 @@ export const kafkaEnv = {
     .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a legal Kafka topic name')
     .default('usage.events')
     .describe('Topic carrying usage events'),
-  MS_USAGE_TOPIC_PARTITIONS: posInt(6).describe('Partitions of the usage topic when Meterstream creates it'),
-  MS_USAGE_TOPIC_REPLICATION: posInt(1).describe('Replication factor of the usage topic when Meterstream creates it'),
+  MS_USAGE_TOPIC_PARTITIONS: posInt(6).describe(
+    'Partitions of the usage topic when Meterstream creates it',
+  ),
+  MS_USAGE_TOPIC_REPLICATION: posInt(1).describe(
+    'Replication factor of the usage topic when Meterstream creates it',
+  ),
 };
 
 /** ClickHouse settings shared by every service that touches ClickHouse. */
@@ -105,7 +122,10 @@ export const clickhouseEnv = {
     .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier')
     .default('meterstream')
     .describe('ClickHouse database'),
-  MS_CLICKHOUSE_TOPOLOGY: z.enum(['single', 'cluster']).default('single').describe('Render DDL for one server or a cluster'),
+  MS_CLICKHOUSE_TOPOLOGY: z
+    .enum(['single', 'cluster'])
+    .default('single')
+    .describe('Render DDL for one server or a cluster'),
   MS_CLICKHOUSE_CLUSTER: z
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier')

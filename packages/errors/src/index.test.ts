@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, MeterstreamError, isMeterstreamError, isRetriable, toMeterstreamError } from './index.js';
+import {
+  ERROR_CODES,
+  MeterstreamError,
+  isMeterstreamError,
+  isRetriable,
+  toMeterstreamError,
+} from './index.js';
 
 describe('MeterstreamError', () => {
   it('takes retriability and status from its code', () => {
@@ -12,14 +18,25 @@ describe('MeterstreamError', () => {
 
   it('lets the caller override retriability and keeps the cause', () => {
     const cause = new Error('socket hang up');
-    const e = new MeterstreamError('CLICKHOUSE_QUERY_FAILED', 'insert failed', { cause, retriable: true });
+    const e = new MeterstreamError('CLICKHOUSE_QUERY_FAILED', 'insert failed', {
+      cause,
+      retriable: true,
+    });
     expect(e.retriable).toBe(true);
     expect(e.cause).toBe(cause);
   });
 
   it('serializes without cause or stack', () => {
-    const e = new MeterstreamError('FORBIDDEN', 'no', { details: { product: 'p' }, cause: new Error('secret') });
-    expect(JSON.parse(JSON.stringify(e))).toEqual({ code: 'FORBIDDEN', message: 'no', retriable: false, details: { product: 'p' } });
+    const e = new MeterstreamError('FORBIDDEN', 'no', {
+      details: { product: 'p' },
+      cause: new Error('secret'),
+    });
+    expect(JSON.parse(JSON.stringify(e))).toEqual({
+      code: 'FORBIDDEN',
+      message: 'no',
+      retriable: false,
+      details: { product: 'p' },
+    });
   });
 
   it('wraps foreign errors and passes ours through', () => {

@@ -66,8 +66,18 @@ export class MeterstreamError extends Error {
   }
 
   /** A JSON-safe view for API answers and logs (no cause chain, no stack). */
-  toJSON(): { code: ErrorCode; message: string; retriable: boolean; details: Record<string, unknown> } {
-    return { code: this.code, message: this.message, retriable: this.retriable, details: this.details };
+  toJSON(): {
+    code: ErrorCode;
+    message: string;
+    retriable: boolean;
+    details: Record<string, unknown>;
+  } {
+    return {
+      code: this.code,
+      message: this.message,
+      retriable: this.retriable,
+      details: this.details,
+    };
   }
 }
 
@@ -82,7 +92,10 @@ export function isRetriable(err: unknown): boolean {
 }
 
 /** Wraps anything thrown into a {@link MeterstreamError}, keeping one that already is. */
-export function toMeterstreamError(err: unknown, fallback: ErrorCode = 'INTERNAL'): MeterstreamError {
+export function toMeterstreamError(
+  err: unknown,
+  fallback: ErrorCode = 'INTERNAL',
+): MeterstreamError {
   if (err instanceof MeterstreamError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new MeterstreamError(fallback, message, { cause: err });

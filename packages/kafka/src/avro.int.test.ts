@@ -31,13 +31,19 @@ describe('Avro through Kafka with the schema registry', () => {
     expect(await registerAvro(registry, subject, schema)).toBe(id);
     expect(await registry.getLatestSchemaId(subject)).toBe(id);
 
-    const sent = Array.from({ length: 20 }, (_, i) => ({ id: `e${i}`, n: i * 1000, note: i % 2 ? null : `ü'\n${i}` }));
+    const sent = Array.from({ length: 20 }, (_, i) => ({
+      id: `e${i}`,
+      n: i * 1000,
+      note: i % 2 ? null : `ü'\n${i}`,
+    }));
     const producer = t.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.send({
       topic: t.topic,
       acks: -1,
-      messages: await Promise.all(sent.map(async (v) => ({ key: v.id, value: await registry.encode(id, v) }))),
+      messages: await Promise.all(
+        sent.map(async (v) => ({ key: v.id, value: await registry.encode(id, v) })),
+      ),
     });
     await producer.disconnect();
 
@@ -69,8 +75,13 @@ describe('Avro through Kafka with the schema registry', () => {
       { type: 'AVRO' as never, schema: JSON.stringify(schema) },
       { subject, compatibility: 'BACKWARD' as never },
     );
-    const broken = { ...schema, fields: [...schema.fields, { name: 'required_new', type: 'string' }] };
-    await expect(registerAvro(registry, subject, broken)).rejects.toMatchObject({ code: 'SCHEMA_ERROR' });
+    const broken = {
+      ...schema,
+      fields: [...schema.fields, { name: 'required_new', type: 'string' }],
+    };
+    await expect(registerAvro(registry, subject, broken)).rejects.toMatchObject({
+      code: 'SCHEMA_ERROR',
+    });
     testLogger().debug('done');
   });
 });

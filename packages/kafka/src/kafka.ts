@@ -1,9 +1,24 @@
-import { Kafka, logLevel, type Admin, type KafkaConfig, type LogEntry, type logCreator } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type KafkaConfig,
+  type LogEntry,
+  type logCreator,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import { MeterstreamError } from '@meterstream/errors';
 
 export { Kafka } from 'kafkajs';
-export type { Admin, Consumer, Producer, EachBatchPayload, KafkaMessage, Message, IHeaders } from 'kafkajs';
+export type {
+  Admin,
+  Consumer,
+  Producer,
+  EachBatchPayload,
+  KafkaMessage,
+  Message,
+  IHeaders,
+} from 'kafkajs';
 
 /** Options for {@link createKafka}. */
 export interface KafkaOptions {
@@ -84,7 +99,9 @@ export function toKafkaError(err: unknown, op: string): MeterstreamError {
   const retriable = (err as { retriable?: unknown }).retriable === true;
   const message = err instanceof Error ? err.message : String(err);
   if ((typeof name === 'string' && UNAVAILABLE.has(name)) || retriable) {
-    return new MeterstreamError('KAFKA_UNAVAILABLE', `Kafka unavailable during ${op}: ${message}`, { cause: err });
+    return new MeterstreamError('KAFKA_UNAVAILABLE', `Kafka unavailable during ${op}: ${message}`, {
+      cause: err,
+    });
   }
   return new MeterstreamError('KAFKA_ERROR', `Kafka ${op} failed: ${message}`, { cause: err });
 }

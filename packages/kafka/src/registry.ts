@@ -5,13 +5,24 @@ export { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 
 /** A schema registry client for a Confluent-compatible registry (Apicurio's ccompat API, Confluent, Karapace). */
 export function createSchemaRegistry(url: string): SchemaRegistry {
-  return new SchemaRegistry({ host: url.replace(/\/+$/, ''), clientId: 'meterstream', retry: { retries: 3 } });
+  return new SchemaRegistry({
+    host: url.replace(/\/+$/, ''),
+    clientId: 'meterstream',
+    retry: { retries: 3 },
+  });
 }
 
 /** Registers an Avro schema under `subject` (idempotent: the same schema gets the same id). */
-export async function registerAvro(registry: SchemaRegistry, subject: string, schema: object): Promise<number> {
+export async function registerAvro(
+  registry: SchemaRegistry,
+  subject: string,
+  schema: object,
+): Promise<number> {
   try {
-    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+      { subject },
+    );
     return id;
   } catch (err) {
     throw toRegistryError(err, 'register');
@@ -24,7 +35,10 @@ export const WIRE_MAGIC = 0;
 /** Reads the schema id of a Confluent wire-format message, or throws SCHEMA_ERROR. */
 export function wireSchemaId(buf: Buffer): number {
   if (buf.length < 5 || buf[0] !== WIRE_MAGIC) {
-    throw new MeterstreamError('SCHEMA_ERROR', 'message is not in Confluent wire format (magic byte + schema id)');
+    throw new MeterstreamError(
+      'SCHEMA_ERROR',
+      'message is not in Confluent wire format (magic byte + schema id)',
+    );
   }
   return buf.readInt32BE(1);
 }
@@ -35,8 +49,13 @@ export function toRegistryError(err: unknown, op: string): MeterstreamError {
   const message = err instanceof Error ? err.message : String(err);
   const status = (err as { status?: unknown }).status;
   const unavailable =
-    /ECONNREFUSED|ECONNRESET|socket hang up|ETIMEDOUT|fetch failed/i.test(message) || (typeof status === 'number' && status >= 500);
-  return new MeterstreamError(unavailable ? 'SCHEMA_REGISTRY_UNAVAILABLE' : 'SCHEMA_ERROR', `schema registry ${op} failed: ${message}`, {
-    cause: err,
-  });
+    /ECONNREFUSED|ECONNRESET|socket hang up|ETIMEDOUT|fetch failed/i.test(message) ||
+    (typeof status === 'number' && status >= 500);
+  return new MeterstreamError(
+    unavailable ? 'SCHEMA_REGISTRY_UNAVAILABLE' : 'SCHEMA_ERROR',
+    `schema registry ${op} failed: ${message}`,
+    {
+      cause: err,
+    },
+  );
 }

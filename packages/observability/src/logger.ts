@@ -21,7 +21,17 @@ export function createLogger(service: string, options: LoggerOptions = {}): Logg
       base: { service, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
-        paths: ['password', '*.password', 'apiKey', '*.apiKey', 'authorization', '*.authorization', 'payload', '*.payload', 'headers.cookie'],
+        paths: [
+          'password',
+          '*.password',
+          'apiKey',
+          '*.apiKey',
+          'authorization',
+          '*.authorization',
+          'payload',
+          '*.payload',
+          'headers.cookie',
+        ],
         censor: '[redacted]',
       },
       formatters: { level: (label) => ({ level: label }) },

@@ -15,7 +15,8 @@ export class Metrics {
   ) {
     if (!/^[a-z][a-z0-9_]*$/.test(prefix)) throw new Error(`bad metric prefix: ${prefix}`);
     this.registry = options.registry ?? new Registry();
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: `${prefix}_` });
+    if (options.defaultMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: `${prefix}_` });
   }
 
   private name(name: string): string {
@@ -24,7 +25,11 @@ export class Metrics {
   }
 
   /** A counter; `name` must end in `_total`. */
-  counter<L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  counter<L extends string = string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+  ): Counter<L> {
     if (!name.endsWith('_total')) throw new Error(`counter ${name} must end in _total`);
     return new Counter({ name: this.name(name), help, labelNames, registers: [this.registry] });
   }
@@ -36,7 +41,13 @@ export class Metrics {
     collect?: (this: Gauge<L>) => void | Promise<void>,
   ): Gauge<L> {
     if (name.endsWith('_total')) throw new Error(`gauge ${name} must not end in _total`);
-    return new Gauge({ name: this.name(name), help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}) });
+    return new Gauge({
+      name: this.name(name),
+      help,
+      labelNames,
+      registers: [this.registry],
+      ...(collect ? { collect } : {}),
+    });
   }
 
   histogram<L extends string = string>(
@@ -45,7 +56,13 @@ export class Metrics {
     labelNames: readonly L[] = [],
     buckets?: number[],
   ): Histogram<L> {
-    return new Histogram({ name: this.name(name), help, labelNames, registers: [this.registry], ...(buckets ? { buckets } : {}) });
+    return new Histogram({
+      name: this.name(name),
+      help,
+      labelNames,
+      registers: [this.registry],
+      ...(buckets ? { buckets } : {}),
+    });
   }
 
   /** Prometheus text exposition of every metric in this registry. */
@@ -55,7 +72,9 @@ export class Metrics {
 }
 
 /** Latency buckets in seconds, from 0.5 ms to 30 s. */
-export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+export const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
 
 /** Size buckets (events per request, records per batch). */
 export const SIZE_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];

@@ -32,9 +32,11 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     };
     void (async () => {
       try {
-        if (path === '/metrics') return reply(200, await options.metrics.text(), options.metrics.registry.contentType);
+        if (path === '/metrics')
+          return reply(200, await options.metrics.text(), options.metrics.registry.contentType);
         if (path === '/healthz') return reply(200, 'ok\n');
-        if (path === '/readyz') return (await options.ready()) ? reply(200, 'ready\n') : reply(503, 'not ready\n');
+        if (path === '/readyz')
+          return (await options.ready()) ? reply(200, 'ready\n') : reply(503, 'not ready\n');
         return reply(404, 'not found\n');
       } catch (err) {
         options.logger.warn({ err }, 'ops endpoint failed');

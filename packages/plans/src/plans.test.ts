@@ -12,8 +12,17 @@ const base = {
   name: 'P1',
   pricingModel: 'subscription',
   versions: [
-    { effectiveFrom: '2026-01-01T00:00:00Z', dimensions: [{ name: 'a', unit: 'u', pricePerUnit: '1' }] },
-    { effectiveFrom: '2026-03-01T05:00:00Z', dimensions: [{ name: 'a', unit: 'u', pricePerUnit: '2' }, { name: 'b', unit: 'u', pricePerUnit: 0.5 }] },
+    {
+      effectiveFrom: '2026-01-01T00:00:00Z',
+      dimensions: [{ name: 'a', unit: 'u', pricePerUnit: '1' }],
+    },
+    {
+      effectiveFrom: '2026-03-01T05:00:00Z',
+      dimensions: [
+        { name: 'a', unit: 'u', pricePerUnit: '2' },
+        { name: 'b', unit: 'u', pricePerUnit: 0.5 },
+      ],
+    },
   ],
 };
 
@@ -42,19 +51,37 @@ describe('plans', () => {
       productCode: 'bad code!',
       pricingModel: 'free',
       versions: [
-        { effectiveFrom: '2026-01-01T00:30:00Z', dimensions: [{ name: 'a b', unit: 'u', pricePerUnit: '-1' }] },
-        { effectiveFrom: '2025-01-01T00:00:00Z', dimensions: [{ name: 'x', unit: 'u', pricePerUnit: '1' }, { name: 'x', unit: 'u', pricePerUnit: '1' }] },
+        {
+          effectiveFrom: '2026-01-01T00:30:00Z',
+          dimensions: [{ name: 'a b', unit: 'u', pricePerUnit: '-1' }],
+        },
+        {
+          effectiveFrom: '2025-01-01T00:00:00Z',
+          dimensions: [
+            { name: 'x', unit: 'u', pricePerUnit: '1' },
+            { name: 'x', unit: 'u', pricePerUnit: '1' },
+          ],
+        },
       ],
     });
     const paths = issues.map((i) => i.path);
     expect(paths).toEqual(
-      expect.arrayContaining(['productCode', 'pricingModel', 'versions.0.effectiveFrom', 'versions.0.dimensions.0.name', 'versions.0.dimensions.0.pricePerUnit']),
+      expect.arrayContaining([
+        'productCode',
+        'pricingModel',
+        'versions.0.effectiveFrom',
+        'versions.0.dimensions.0.name',
+        'versions.0.dimensions.0.pricePerUnit',
+      ]),
     );
   });
 
   it('refuses a directory with a broken file, naming the file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'plans-'));
-    await writeFile(join(dir, 'ok.yaml'), 'productCode: ok\nname: ok\npricingModel: contract\nversions:\n  - effectiveFrom: 2026-01-01T00:00:00Z\n    dimensions: [{name: a, unit: u, pricePerUnit: "1"}]\n');
+    await writeFile(
+      join(dir, 'ok.yaml'),
+      'productCode: ok\nname: ok\npricingModel: contract\nversions:\n  - effectiveFrom: 2026-01-01T00:00:00Z\n    dimensions: [{name: a, unit: u, pricePerUnit: "1"}]\n',
+    );
     await writeFile(join(dir, 'broken.yaml'), 'productCode: [unclosed\n');
     const r = await validatePlanDir(dir);
     expect(r.plans).toHaveLength(1);

@@ -16,13 +16,19 @@ const HOUR_MS = 3_600_000;
 const dimensionName = z
   .string()
   .regex(/^[\s\S]{1,255}$/)
-  .refine((s) => /^[A-Za-z0-9_.-]{1,100}$/.test(s), 'must be 1-100 characters of A-Z a-z 0-9 _ . -');
+  .refine(
+    (s) => /^[A-Za-z0-9_.-]{1,100}$/.test(s),
+    'must be 1-100 characters of A-Z a-z 0-9 _ . -',
+  );
 
 /** A non-negative decimal written as a string (prices are money: no binary floats). */
 const decimalString = z
   .union([z.string(), z.number()])
   .transform((v) => String(v))
-  .refine((s) => /^\d{1,12}(\.\d{1,8})?$/.test(s), 'must be a non-negative decimal with at most 8 places');
+  .refine(
+    (s) => /^\d{1,12}(\.\d{1,8})?$/.test(s),
+    'must be a non-negative decimal with at most 8 places',
+  );
 
 const hourInstant = z
   .union([z.string(), z.date()])
@@ -60,11 +66,16 @@ export const planSchema = z
     productCode: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be an AWS product code'),
     licenseArn: z
       .string()
-      .regex(/^arn:aws(-[a-z]+)*:license-manager::\d{12}:license:l-[0-9a-zA-Z]{32}$/, 'must be a license-manager license ARN')
+      .regex(
+        /^arn:aws(-[a-z]+)*:license-manager::\d{12}:license:l-[0-9a-zA-Z]{32}$/,
+        'must be a license-manager license ARN',
+      )
       .optional(),
     name: z.string().min(1).max(200),
     pricingModel: z.enum(['subscription', 'contract']),
-    customerIdStyle: z.enum(['customerIdentifier', 'customerAwsAccountId']).default('customerIdentifier'),
+    customerIdStyle: z
+      .enum(['customerIdentifier', 'customerAwsAccountId'])
+      .default('customerIdentifier'),
     notify: notifySchema,
     versions: z.array(versionSchema).min(1),
   })
@@ -72,13 +83,22 @@ export const planSchema = z
     const times = plan.versions.map((v) => v.effectiveFrom.getTime());
     for (let i = 1; i < times.length; i++) {
       if ((times[i] ?? 0) <= (times[i - 1] ?? 0)) {
-        ctx.addIssue({ code: 'custom', path: ['versions', i, 'effectiveFrom'], message: 'versions must be in increasing effectiveFrom order' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['versions', i, 'effectiveFrom'],
+          message: 'versions must be in increasing effectiveFrom order',
+        });
       }
     }
     plan.versions.forEach((v, i) => {
       const names = v.dimensions.map((d) => d.name);
       const dup = names.find((n, j) => names.indexOf(n) !== j);
-      if (dup) ctx.addIssue({ code: 'custom', path: ['versions', i, 'dimensions'], message: `dimension ${dup} listed twice` });
+      if (dup)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['versions', i, 'dimensions'],
+          message: `dimension ${dup} listed twice`,
+        });
     });
   });
 
@@ -137,21 +157,39 @@ export class PlanCatalog {
 }
 
 /** Validates one parsed plan document; returns the plan or the issues found. */
-export function validatePlan(doc: unknown, file = '(inline)'): { plan?: Plan; issues: PlanIssue[] } {
+export function validatePlan(
+  doc: unknown,
+  file = '(inline)',
+): { plan?: Plan; issues: PlanIssue[] } {
   const r = planSchema.safeParse(doc);
   if (r.success) return { plan: r.data, issues: [] };
   return {
-    issues: r.error.issues.map((i) => ({ file, path: i.path.map(String).join('.') || '(root)', message: i.message })),
+    issues: r.error.issues.map((i) => ({
+      file,
+      path: i.path.map(String).join('.') || '(root)',
+      message: i.message,
+    })),
   };
 }
 
 /** Reads and validates every `*.yaml`/`*.yml` file of a directory, reporting every issue of every file. */
-export async function validatePlanDir(dir: string): Promise<{ plans: Plan[]; issues: PlanIssue[] }> {
+export async function validatePlanDir(
+  dir: string,
+): Promise<{ plans: Plan[]; issues: PlanIssue[] }> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
   } catch (err) {
-    return { plans: [], issues: [{ file: dir, path: '(dir)', message: `cannot read plans directory: ${(err as Error).message}` }] };
+    return {
+      plans: [],
+      issues: [
+        {
+          file: dir,
+          path: '(dir)',
+          message: `cannot read plans directory: ${(err as Error).message}`,
+        },
+      ],
+    };
   }
   const plans: Plan[] = [];
   const issues: PlanIssue[] = [];
@@ -161,7 +199,11 @@ export async function validatePlanDir(dir: string): Promise<{ plans: Plan[]; iss
     try {
       doc = parseYaml(await readFile(file, 'utf8'));
     } catch (err) {
-      issues.push({ file, path: '(yaml)', message: (err as Error).message.split('\n')[0] ?? 'invalid YAML' });
+      issues.push({
+        file,
+        path: '(yaml)',
+        message: (err as Error).message.split('\n')[0] ?? 'invalid YAML',
+      });
       continue;
     }
     const r = validatePlan(doc, file);
@@ -171,10 +213,16 @@ export async function validatePlanDir(dir: string): Promise<{ plans: Plan[]; iss
   const seen = new Map<string, string>();
   plans.forEach((p, i) => {
     const prev = seen.get(p.productCode);
-    if (prev) issues.push({ file: names[i] ?? '?', path: 'productCode', message: `product ${p.productCode} also defined in ${prev}` });
+    if (prev)
+      issues.push({
+        file: names[i] ?? '?',
+        path: 'productCode',
+        message: `product ${p.productCode} also defined in ${prev}`,
+      });
     seen.set(p.productCode, names[i] ?? '?');
   });
-  if (plans.length === 0 && issues.length === 0) issues.push({ file: dir, path: '(dir)', message: 'no plan files (*.yaml) found' });
+  if (plans.length === 0 && issues.length === 0)
+    issues.push({ file: dir, path: '(dir)', message: 'no plan files (*.yaml) found' });
   return { plans, issues };
 }
 
@@ -183,7 +231,9 @@ export async function loadPlans(dir: string): Promise<PlanCatalog> {
   const { plans, issues } = await validatePlanDir(dir);
   if (issues.length > 0) {
     const lines = issues.map((i) => `  ${i.file} ${i.path}: ${i.message}`).join('\n');
-    throw new MeterstreamError('CONFIG_INVALID', `invalid metering plans:\n${lines}`, { details: { issues } });
+    throw new MeterstreamError('CONFIG_INVALID', `invalid metering plans:\n${lines}`, {
+      details: { issues },
+    });
   }
   return new PlanCatalog(plans);
 }

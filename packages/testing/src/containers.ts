@@ -5,7 +5,10 @@ import type { StackEndpoints } from './stack.js';
  * Docker engine. Images match docker-compose.yml. Loaded lazily so machines without Docker never
  * touch the Docker client.
  */
-export async function startContainers(): Promise<{ endpoints: StackEndpoints; stop: () => Promise<void> }> {
+export async function startContainers(): Promise<{
+  endpoints: StackEndpoints;
+  stop: () => Promise<void>;
+}> {
   const { GenericContainer, Network, Wait } = await import('testcontainers');
   const network = await new Network().start();
   const kafka = await new GenericContainer('apache/kafka:4.1.1')
@@ -17,7 +20,8 @@ export async function startContainers(): Promise<{ endpoints: StackEndpoints; st
       KAFKA_PROCESS_ROLES: 'broker,controller',
       KAFKA_LISTENERS: 'PLAINTEXT://:9092,INTERNAL://:29092,CONTROLLER://:9093',
       KAFKA_ADVERTISED_LISTENERS: 'PLAINTEXT://127.0.0.1:9092,INTERNAL://kafka:29092',
-      KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      KAFKA_LISTENER_SECURITY_PROTOCOL_MAP:
+        'PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT',
       KAFKA_INTER_BROKER_LISTENER_NAME: 'INTERNAL',
       KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
       KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',

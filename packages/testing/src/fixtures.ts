@@ -12,7 +12,9 @@ let containerEndpoints: Promise<StackEndpoints> | undefined;
  */
 export async function testStack(): Promise<StackEndpoints> {
   if (stackMode() === 'native') return nativeEndpoints();
-  containerEndpoints ??= import('./containers.js').then(async ({ startContainers }) => (await startContainers()).endpoints);
+  containerEndpoints ??= import('./containers.js').then(
+    async ({ startContainers }) => (await startContainers()).endpoints,
+  );
   return containerEndpoints;
 }
 
@@ -23,7 +25,9 @@ export function freshName(prefix: string): string {
 
 /** A logger for tests: silent unless MS_TEST_LOG is set. */
 export function testLogger(name = 'test'): Logger {
-  return createLogger(name, { level: (process.env.MS_TEST_LOG as 'debug' | undefined) ?? 'silent' });
+  return createLogger(name, {
+    level: (process.env.MS_TEST_LOG as 'debug' | undefined) ?? 'silent',
+  });
 }
 
 /** A fresh ClickHouse database with a client bound to it; `drop()` removes it. */
@@ -64,7 +68,11 @@ export interface TestTopic {
 export async function freshTopic(prefix = 'test', partitions = 3): Promise<TestTopic> {
   const stack = await testStack();
   const topic = freshName(prefix).replace(/_/g, '.');
-  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'meterstream-test', logger: testLogger('kafka') });
+  const kafka = createKafka({
+    brokers: stack.kafkaBrokers,
+    clientId: 'meterstream-test',
+    logger: testLogger('kafka'),
+  });
   const admin = kafka.admin();
   await admin.connect();
   await ensureTopic(admin, { topic, partitions, replicationFactor: 1 });

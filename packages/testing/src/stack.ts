@@ -23,7 +23,8 @@ export type StackMode = 'native' | 'containers';
 export function stackMode(env: NodeJS.ProcessEnv = process.env): StackMode {
   const wanted = env.MS_TEST_STACK ?? 'auto';
   if (wanted === 'native' || wanted === 'containers') return wanted;
-  if (wanted !== 'auto') throw new Error(`MS_TEST_STACK must be native, containers or auto, not ${wanted}`);
+  if (wanted !== 'auto')
+    throw new Error(`MS_TEST_STACK must be native, containers or auto, not ${wanted}`);
   const socket = (env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
   return existsSync(socket) ? 'containers' : 'native';
 }
