@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshName, freshTopic, testLogger, testStack, type TestTopic } from '@meterstream/testing';
-import { createSchemaRegistry, registerAvro, wireSchemaId } from './registry.js';
+import { COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
+import { freshName, freshTopic, testStack, type TestTopic } from '@meterstream/testing';
+import { SchemaType, createSchemaRegistry, registerAvro, wireSchemaId } from './registry.js';
 
 const schema = {
   type: 'record',
@@ -72,8 +73,8 @@ describe('Avro through Kafka with the schema registry', () => {
     const registry = createSchemaRegistry(stack.schemaRegistryUrl);
     const subject = `${freshName('compat')}-value`;
     await registry.register(
-      { type: 'AVRO' as never, schema: JSON.stringify(schema) },
-      { subject, compatibility: 'BACKWARD' as never },
+      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+      { subject, compatibility: COMPATIBILITY.BACKWARD },
     );
     const broken = {
       ...schema,
@@ -82,6 +83,5 @@ describe('Avro through Kafka with the schema registry', () => {
     await expect(registerAvro(registry, subject, broken)).rejects.toMatchObject({
       code: 'SCHEMA_ERROR',
     });
-    testLogger().debug('done');
   });
 });
