@@ -181,6 +181,21 @@ export function pidAlive(pid) {
   }
 }
 
+/**
+ * True if pid is alive AND is one of ours: every process the stack starts has a path inside
+ * the repo (or .stack/) on its command line. Guards against a stale pid file whose pid
+ * now belongs to an unrelated process (e.g. after a reboot): we must never signal that.
+ */
+export function ourPidAlive(pid) {
+  if (!pidAlive(pid)) return false;
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmd.includes(REPO_ROOT);
+  } catch {
+    return false;
+  }
+}
+
 /** Process group id of pid (from /proc), or null. */
 export function pgidOf(pid) {
   try {

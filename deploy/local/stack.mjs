@@ -15,6 +15,7 @@ import {
   log,
   mkdirp,
   paths,
+  ourPidAlive,
   pidAlive,
   portInUse,
   readPid,
@@ -147,7 +148,7 @@ async function up(comps) {
     }
     const pidFile = ctx.paths.pid;
     const pid = readPid(pidFile);
-    if (pid && pidAlive(pid)) {
+    if (pid && ourPidAlive(pid)) {
       if (await healthy(c, ctx)) {
         log(`  already up (pid ${pid})`);
         continue;
@@ -229,6 +230,15 @@ async function down(comps, only) {
       log(`▸ ${name}: not running (no pid file)`);
       continue;
     }
+    if (!ourPidAlive(pid)) {
+      fs.rmSync(pidFile, { force: true });
+      fs.rmSync(portsFile(name), { force: true });
+      const why = pidAlive(pid)
+        ? `now belongs to another process: ${describePid(pid)}; not touched`
+        : 'not running';
+      log(`▸ ${name}: stale pid file removed (pid ${pid} ${why})`);
+      continue;
+    }
     const t = Date.now();
     const c = comps.find((x) => x.name === name);
     const res = await killTree(pid, { timeoutMs: c?.stopTimeoutMs ?? 20000 });
@@ -250,7 +260,7 @@ async function status(comps) {
       .join(' ');
     const skip = await skipReason(c, ctx);
     const pid = readPid(ctx.paths.pid);
-    const alive = pid && pidAlive(pid);
+    const alive = pid && ourPidAlive(pid);
     const ok = await healthy(c, ctx);
     let health;
     if (skip && !alive) health = `skipped (${skip})`;
@@ -258,7 +268,7 @@ async function status(comps) {
     else if (ok) health = 'up (NOT ours: no live pid file)';
     else health = alive ? 'down (process alive, unhealthy)' : 'down';
     if (!skip && !(ok && alive)) allOk = false;
-    rows.push([c.name, ports, alive ? String(pid) : pid ? `${pid} (dead)` : '-', health]);
+    rows.push([c.name, ports, alive ? String(pid) : pid ? `${pid} (stale)` : '-', health]);
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows)

@@ -45,8 +45,19 @@ export function ports(env) {
 export async function install(ctx) {
   ensureApt('java', 'openjdk-17-jre-headless', ctx);
   const libs = libsDir(ctx);
+  // The marker holds a hash of the pom, so editing it (e.g. a log4j bump) re-resolves.
   const marker = path.join(libs, '.complete');
-  if (!fs.existsSync(marker)) {
+  const pomHash = crypto
+    .createHash('sha256')
+    .update(fs.readFileSync(path.join(KAFKA_DIR, 'pom.xml')))
+    .digest('hex');
+  let markerHash = null;
+  try {
+    markerHash = fs.readFileSync(marker, 'utf8').trim();
+  } catch {
+    /* not resolved yet */
+  }
+  if (markerHash !== pomHash) {
     ensureApt('mvn', 'maven', ctx);
     fs.rmSync(libs, { recursive: true, force: true });
     mkdirp(libs);
@@ -67,7 +78,7 @@ export async function install(ctx) {
     if (!fs.readdirSync(libs).some((f) => f.startsWith('kafka_2.13-'))) {
       throw new Error(`maven resolved no kafka_2.13 jar into ${libs}`);
     }
-    fs.writeFileSync(marker, new Date().toISOString());
+    fs.writeFileSync(marker, pomHash);
   }
 
   // Render config; format storage once. The controller endpoint is written into the
