@@ -48,7 +48,16 @@ function parseTimestamp(v: unknown): number {
 
 function validate(service: keyof typeof MODELS, shape: string, input: unknown): void {
   const v = validateShape(MODELS[service].shapes, shape, input);
-  if (v.length > 0) throw new AwsError('ValidationException', validationMessage(v));
+  if (v.length === 0) return;
+  // AWS answers its modeled InvalidTag / InvalidUsageAllocations errors for bad tags and
+  // allocations ("the tag is invalid, or the number of tags is greater than 5"), and the generic
+  // ValidationException for every other constraint of the model.
+  const type = v.some((x) => x.path.includes('.tags'))
+    ? 'InvalidTagException'
+    : v.some((x) => x.path.includes('usageAllocations'))
+      ? 'InvalidUsageAllocationsException'
+      : 'ValidationException';
+  throw new AwsError(type, validationMessage(v));
 }
 
 function str(v: unknown): string | undefined {
