@@ -1,2 +1,14 @@
-// Placeholder until this workspace is built (see the open issues); keeps tsc -b project references valid.
-export {};
+export {
+  startAggregator,
+  tsv,
+  type Aggregator,
+  type AggregatorConfig,
+  type AggregatorDeps,
+  type ProductResolver,
+} from './aggregator.js';
+export { configFromEnv } from './config.js';
+export { aggregatorEnvSchema, parseAggregatorEnv, type AggregatorEnv } from './env.js';
+export { produceFreezeCommand } from './freeze-command.js';
+export { HOUR_MS, hourOf, isTooOldForAws } from './hours.js';
+export { MIGRATIONS, TABLES, VIEWS } from './migrations.js';
+export * from './wire.js';

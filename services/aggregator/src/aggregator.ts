@@ -1,0 +1,471 @@
+import { randomBytes } from 'node:crypto';
+import type { Type } from 'avsc';
+import { ClickHouse, migrate, type Topology } from '@meterstream/clickhouse';
+import { isRetriable } from '@meterstream/errors';
+import {
+  createKafka,
+  createSchemaRegistry,
+  ensureTopic,
+  toRegistryError,
+  type Consumer,
+  type EachBatchPayload,
+  type KafkaMessage,
+  type Kafka,
+  type SchemaRegistry,
+} from '@meterstream/kafka';
+import { Metrics, startOpsServer, type Logger, type OpsServer } from '@meterstream/observability';
+import { HOUR_MS, hourOf, isTooOldForAws, sec } from './hours.js';
+import { createAggregatorMetrics, type AggregatorMetrics } from './metrics.js';
+import { MIGRATIONS } from './migrations.js';
+import { BatchAborted, PartitionWorker, type WorkContext } from './partition.js';
+import { AggregatorStore } from './store.js';
+import {
+  KIND_HEADER,
+  quantityToMicros,
+  type FreezeCommandValue,
+  type UsageEventValue,
+} from './wire.js';
+
+/** Everything the aggregator needs to run (built from env.ts in main.ts, directly in tests). */
+export interface AggregatorConfig {
+  brokers: string[];
+  clientId: string;
+  topic: string;
+  /** Partitions and replication used only when the aggregator has to create the topic. */
+  topicPartitions: number;
+  topicReplication: number;
+  groupId: string;
+  registryUrl: string;
+  clickhouse: {
+    url: string;
+    user?: string;
+    password?: string;
+    database: string;
+    topology: Topology;
+    requestTimeoutMs: number;
+  };
+  /** Event-time grace after an hour ends before it is frozen. */
+  graceMs: number;
+  /** A partition without messages this long is frozen by processing time. */
+  idleMs: number;
+  tickMs: number;
+  dedupHorizonHours: number;
+  /** Wait after claiming a partition before reading its state (> ClickHouse request timeout). */
+  fenceMs: number;
+  sessionTimeoutMs: number;
+  /** Partitions processed at once (overlaps decoding with ClickHouse writes). */
+  concurrency?: number;
+  /** Ops server port; undefined: no ops server (tests). */
+  opsPort?: number;
+}
+
+/** Maps a license ARN to its product (the plan catalog, when plans are configured). */
+export interface ProductResolver {
+  resolveProduct(ref: string): { productCode: string } | undefined;
+}
+
+/** Collaborators of {@link startAggregator}. */
+export interface AggregatorDeps {
+  logger: Logger;
+  /** The process's metrics registry; a fresh one when absent. */
+  metrics?: Metrics;
+  catalog?: ProductResolver;
+  kafka?: Kafka;
+  registry?: SchemaRegistry;
+}
+
+/** A running aggregator. `stop()` finishes the current batch, commits and disconnects; idempotent. */
+export interface Aggregator {
+  readonly metrics: AggregatorMetrics;
+  readonly opsPort: number | undefined;
+  /** True once the consumer has joined its group and ClickHouse is migrated. */
+  ready(): boolean;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const TSV_SPECIAL = /[\\\t\n\r\0]/;
+const TSV_ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\0': '\\0',
+};
+
+/** Escapes a value for ClickHouse TabSeparated input. */
+export function tsv(s: string): string {
+  return TSV_SPECIAL.test(s) ? s.replace(/[\\\t\n\r\0]/g, (c) => TSV_ESCAPES[c] ?? c) : s;
+}
+
+function header(m: KafkaMessage, name: string): string | undefined {
+  const h = m.headers?.[name];
+  const v = Array.isArray(h) ? h[0] : h;
+  return v === undefined ? undefined : v.toString();
+}
+
+/**
+ * Starts the aggregator: migrates ClickHouse, consumes `usage.events` in a consumer group and
+ * keeps raw events and frozen hourly windows in ClickHouse (see ADR 0002).
+ */
+export async function startAggregator(
+  config: AggregatorConfig,
+  deps: AggregatorDeps,
+): Promise<Aggregator> {
+  const logger = deps.logger.child({ module: 'aggregator' });
+  const metrics = createAggregatorMetrics(deps.metrics ?? new Metrics('meterstream_aggregator'));
+  const instanceId = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  let stopping = false;
+  let joined = false;
+  let generation = 0;
+  const assigned = new Set<number>();
+  const workers = new Map<number, PartitionWorker>();
+  const ticking = new Set<number>();
+  const types = new Map<number, Type>();
+
+  const ch = new ClickHouse({
+    url: config.clickhouse.url,
+    user: config.clickhouse.user,
+    password: config.clickhouse.password,
+    requestTimeoutMs: config.clickhouse.requestTimeoutMs,
+    application: 'meterstream-aggregator',
+  });
+  const store = new AggregatorStore(ch, config.clickhouse.database, config.dedupHorizonHours);
+  const kafka =
+    deps.kafka ?? createKafka({ brokers: config.brokers, clientId: config.clientId, logger });
+  const registry = deps.registry ?? createSchemaRegistry(config.registryUrl);
+
+  let ops: OpsServer | undefined;
+  if (config.opsPort !== undefined) {
+    ops = await startOpsServer({
+      port: config.opsPort,
+      metrics: metrics.metrics,
+      logger,
+      ready: () => joined && !stopping,
+    });
+  }
+
+  // ClickHouse may be down at start: wait for it rather than crash-loop.
+  for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      await migrate(
+        ch,
+        'aggregator',
+        MIGRATIONS,
+        { database: config.clickhouse.database, topology: config.clickhouse.topology },
+        logger,
+      );
+      break;
+    } catch (err) {
+      if (stopping) throw err;
+      logger.warn({ err }, 'ClickHouse migration failed; retrying');
+      await sleep(delay);
+    }
+  }
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopic(admin, {
+      topic: config.topic,
+      partitions: config.topicPartitions,
+      replicationFactor: config.topicReplication,
+    });
+  } finally {
+    await admin.disconnect();
+  }
+
+  const workerSettings = {
+    graceMs: config.graceMs,
+    idleMs: config.idleMs,
+    fenceMs: config.fenceMs,
+    instanceId,
+    maxBackoffMs: 5000,
+  };
+  const worker = (p: number): PartitionWorker => {
+    let w = workers.get(p);
+    if (!w) {
+      w = new PartitionWorker(p, store, workerSettings, metrics, logger.child({ partition: p }));
+      workers.set(p, w);
+    }
+    return w;
+  };
+
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.groupId,
+    sessionTimeout: config.sessionTimeoutMs,
+    rebalanceTimeout: Math.max(config.sessionTimeoutMs, 60_000),
+    heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytes: 16 * 1024 * 1024,
+    maxWaitTimeInMs: 250,
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    generation++;
+    const mine = new Set(e.payload.memberAssignment[config.topic] ?? []);
+    assigned.clear();
+    for (const p of mine) assigned.add(p);
+    // Every rebalance invalidates what we know; a partition we keep reloads cheaply (our claim is
+    // still the latest, so no fence wait), one we lost is dropped.
+    for (const [p, w] of workers) {
+      w.invalidate();
+      if (!mine.has(p)) workers.delete(p);
+    }
+    for (const p of mine) worker(p);
+    joined = true;
+    logger.info({ partitions: [...mine].sort((a, b) => a - b), generation }, 'partitions assigned');
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+  });
+
+  async function schemaType(id: number, ctx: WorkContext): Promise<Type | undefined> {
+    const cached = types.get(id);
+    if (cached) return cached;
+    for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        const t = (await registry.getSchema(id)) as unknown as Type;
+        if (typeof (t as { fromBuffer?: unknown }).fromBuffer !== 'function') return undefined;
+        types.set(id, t);
+        return t;
+      } catch (err) {
+        const e = toRegistryError(err, 'get schema');
+        if (!isRetriable(e)) {
+          logger.warn({ err: e, schemaId: id }, 'unknown schema id');
+          return undefined;
+        }
+        logger.warn({ err: e, schemaId: id }, 'schema registry unavailable; retrying');
+        if (!ctx.alive()) throw new BatchAborted('stopped while waiting for the schema registry');
+        await sleep(delay);
+        await ctx.heartbeat();
+      }
+    }
+  }
+
+  async function processBatch(
+    w: PartitionWorker,
+    payload: EachBatchPayload,
+    ctx: WorkContext,
+  ): Promise<void> {
+    const { batch, resolveOffset } = payload;
+    const p = batch.partition;
+    await w.ensureLoaded(ctx);
+    const now = Date.now();
+    const nowSec = sec(now);
+    let rows = '';
+    let count = 0;
+    let pendingOffset: string | undefined;
+    const rejects: Record<string, unknown>[] = [];
+
+    const flush = async (): Promise<void> => {
+      if (count > 0 || rejects.length > 0) {
+        await w.ensureOwner(ctx);
+        if (count > 0) {
+          const body = rows;
+          const end = metrics.clickhouseInsertSeconds.startTimer({ table: 'usage_events' });
+          await w.retry('insert', ctx, () => store.insertEvents(body));
+          end();
+          metrics.events.inc(count);
+        }
+        if (rejects.length > 0) {
+          const batchRejects = rejects.slice();
+          await w.retry('insert', ctx, () => store.insertRejects(batchRejects));
+        }
+      }
+      rows = '';
+      count = 0;
+      rejects.length = 0;
+      // Only now are the offsets up to here durable in ClickHouse, so only now may they be committed.
+      if (pendingOffset !== undefined) resolveOffset(pendingOffset);
+      pendingOffset = undefined;
+    };
+    const reject = (m: KafkaMessage, reason: string): void => {
+      metrics.rejected.inc({ reason });
+      rejects.push({
+        kafka_partition: p,
+        kafka_offset: Number(m.offset),
+        reason,
+        message_key: m.key?.toString('utf8') ?? '',
+        value_base64: m.value?.toString('base64') ?? '',
+        ingested_at: nowSec,
+      });
+    };
+
+    for (const m of batch.messages) {
+      const value = m.value;
+      let decoded: unknown;
+      let typeName = '';
+      if (!value || value.length < 5 || value[0] !== 0) {
+        reject(m, 'not_wire_format');
+      } else {
+        const t = await schemaType(value.readInt32BE(1), ctx);
+        if (!t) reject(m, 'unknown_schema');
+        else {
+          try {
+            decoded = t.fromBuffer(value.subarray(5));
+            typeName = t.name ?? '';
+          } catch {
+            reject(m, 'avro_decode');
+          }
+        }
+      }
+      if (decoded !== undefined) {
+        const kind = header(m, KIND_HEADER);
+        if (kind === 'freeze' || typeName === 'io.meterstream.FreezeCommand') {
+          const cmd = decoded as FreezeCommandValue;
+          // Everything before the command is written first: the command is ordered after that usage.
+          await flush();
+          if (
+            typeof cmd.productCode === 'string' &&
+            typeof cmd.customer === 'string' &&
+            Number.isFinite(cmd.hour)
+          ) {
+            await w.earlyFreeze(cmd, ctx);
+          } else {
+            reject(m, 'invalid_freeze_command');
+          }
+          pendingOffset = m.offset;
+          w.lastOffset = m.offset;
+          continue;
+        }
+        const ev = decoded as UsageEventValue;
+        const customer = ev.customerIdentifier ?? ev.customerAwsAccountId;
+        const customerKind = ev.customerIdentifier != null ? 'identifier' : 'account';
+        let product = ev.productCode;
+        if (!product && ev.licenseArn)
+          product = deps.catalog?.resolveProduct(ev.licenseArn)?.productCode ?? null;
+        if (!product && m.key) {
+          const k = m.key.toString('utf8');
+          const bar = k.indexOf('|');
+          if (bar > 0) product = k.slice(0, bar);
+        }
+        const micros = typeof ev.quantity === 'string' ? quantityToMicros(ev.quantity) : undefined;
+        const ts = Number(ev.timestamp);
+        if (
+          !customer ||
+          !product ||
+          micros === undefined ||
+          !Number.isFinite(ts) ||
+          typeof ev.id !== 'string'
+        ) {
+          reject(m, 'invalid_event');
+        } else {
+          if (ts > w.watermark) {
+            w.watermark = ts;
+            if (w.freezeDue(ts)) {
+              await flush();
+              await w.freezeThrough(w.dueHour(ts), ctx, 'watermark');
+            }
+          }
+          const tooOld = isTooOldForAws(ts, now);
+          const eh = hourOf(ts);
+          const bh = w.billingHour(ts, product, customer, ev.dimension, tooOld, now);
+          if (tooOld) metrics.lateEvents.inc({ kind: 'too_old' });
+          else if (bh > eh) metrics.lateEvents.inc({ kind: 'carried' });
+          rows +=
+            `${tsv(ev.id)}\t${tsv(product)}\t${ev.licenseArn == null ? '\\N' : tsv(ev.licenseArn)}\t${tsv(customer)}\t` +
+            `${customerKind}\t${tsv(ev.dimension)}\t${tsv(ev.quantity)}\t${micros}\t${sec(ts)}\t${ts}\t` +
+            `${tsv(JSON.stringify(ev.allocations ?? []))}\t${tsv(ev.source ?? '')}\t${ev.actor == null ? '\\N' : tsv(ev.actor)}\t` +
+            `${tsv(JSON.stringify(ev.attributes ?? {}))}\t${p}\t${m.offset}\t${sec(eh)}\t${sec(bh)}\t${tooOld ? 1 : 0}\t${nowSec}\n`;
+          count++;
+        }
+      }
+      pendingOffset = m.offset;
+      w.lastOffset = m.offset;
+    }
+    await flush();
+    w.lastMessageAt = Date.now();
+    const lag = Number(batch.highWatermark) - 1 - Number(w.lastOffset);
+    metrics.consumerLag.set({ partition: String(p) }, Math.max(0, lag));
+  }
+
+  await consumer.connect();
+  await consumer.subscribe({ topic: config.topic, fromBeginning: true });
+  await consumer.run({
+    eachBatchAutoResolve: false,
+    autoCommit: true,
+    partitionsConsumedConcurrently: config.concurrency ?? 3,
+    eachBatch: async (payload) => {
+      const { batch, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
+      if (batch.isEmpty()) return;
+      const w = worker(batch.partition);
+      const gen = generation;
+      const ctx: WorkContext = {
+        alive: () => isRunning() && !isStale() && gen === generation,
+        heartbeat,
+      };
+      try {
+        await w.runExclusive(() => processBatch(w, payload, ctx));
+        await commitOffsetsIfNecessary();
+      } catch (err) {
+        w.invalidate();
+        if (err instanceof BatchAborted) {
+          logger.info(
+            { partition: batch.partition, reason: err.message },
+            'batch abandoned; it will be redelivered',
+          );
+          return;
+        }
+        // Never crash on a batch: the unresolved messages are fetched again after a pause.
+        logger.error({ err, partition: batch.partition }, 'batch failed; it will be redelivered');
+        await sleep(1000);
+      }
+    },
+  });
+
+  // Processing-time fallback: an idle partition's hours are frozen by the wall clock.
+  const tick = async (): Promise<void> => {
+    const gen = generation;
+    for (const p of [...assigned]) {
+      const w = workers.get(p);
+      if (!w || ticking.has(p) || stopping) continue;
+      ticking.add(p);
+      const ctx: WorkContext = {
+        alive: () => !stopping && gen === generation && assigned.has(p),
+        heartbeat: async () => {},
+      };
+      try {
+        await w.runExclusive(async () => {
+          const now = Date.now();
+          if (now - w.lastMessageAt < config.idleMs || !ctx.alive()) return;
+          await w.ensureLoaded(ctx);
+          if (w.freezeDue(now, true)) await w.freezeThrough(w.dueHour(now), ctx, 'idle');
+        });
+      } catch (err) {
+        w.invalidate();
+        if (!(err instanceof BatchAborted))
+          logger.error({ err, partition: p }, 'idle freeze failed');
+      } finally {
+        ticking.delete(p);
+      }
+    }
+  };
+  let tickRunning: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (tickRunning) return;
+    tickRunning = tick().finally(() => {
+      tickRunning = undefined;
+    });
+  }, config.tickMs);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    metrics,
+    opsPort: ops?.port,
+    ready: () => joined && !stopping,
+    stop: () =>
+      (stopped ??= (async () => {
+        stopping = true;
+        clearInterval(timer);
+        await consumer.disconnect();
+        await tickRunning;
+        await ch.close();
+        await ops?.close();
+        logger.info('aggregator stopped');
+      })()),
+  };
+}
+
+/** Start of the hour `ms` falls in, exported for callers building freeze commands. */
+export const hourStart = hourOf;
+export { HOUR_MS };

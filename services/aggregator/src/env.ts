@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import {
+  clickhouseEnv,
+  kafkaEnv,
+  loadEnvOrExit,
+  nonNegInt,
+  observabilityEnv,
+  port,
+  posInt,
+  type Env,
+  parseEnv,
+} from '@meterstream/config';
+
+/** Every setting of the aggregator, parsed once at start. */
+export const aggregatorEnvSchema = z.object({
+  ...kafkaEnv,
+  ...clickhouseEnv,
+  ...observabilityEnv,
+  MS_AGGREGATOR_GROUP_ID: z
+    .string()
+    .min(1)
+    .default('meterstream-aggregator')
+    .describe('Kafka consumer group'),
+  MS_AGGREGATOR_OPS_PORT: port(9101).describe('Port of /metrics, /healthz, /readyz'),
+  MS_AGGREGATOR_GRACE_MS: nonNegInt(5 * 60_000).describe(
+    'How long after an hour ends (in event time) it stays open for late events before it is frozen',
+  ),
+  MS_AGGREGATOR_IDLE_MS: posInt(30_000).describe(
+    'A partition without messages for this long is frozen by processing time instead of event time',
+  ),
+  MS_AGGREGATOR_TICK_MS: posInt(5_000).describe(
+    'How often idle partitions are checked for freezing',
+  ),
+  MS_AGGREGATOR_DEDUP_HORIZON_HOURS: posInt(168).describe(
+    'How far back (in billing hours) a re-sent event id is still recognised as a duplicate',
+  ),
+  MS_AGGREGATOR_FENCE_MS: nonNegInt(35_000).describe(
+    'Wait after taking over a partition before reading its state: longer than a lost owner takes to finish a ClickHouse write',
+  ),
+  MS_AGGREGATOR_CH_TIMEOUT_MS: posInt(30_000).describe(
+    'ClickHouse request timeout (must be below MS_AGGREGATOR_FENCE_MS)',
+  ),
+  MS_AGGREGATOR_SESSION_TIMEOUT_MS: posInt(30_000).describe('Kafka consumer session timeout'),
+  MS_AGGREGATOR_PLANS_DIR: z
+    .string()
+    .optional()
+    .describe('Directory of plan YAML files, to map licenseArn to productCode'),
+});
+
+/** The parsed aggregator configuration. */
+export type AggregatorEnv = z.infer<typeof aggregatorEnvSchema>;
+
+/** Parses `env` (throws CONFIG_INVALID naming every broken key). */
+export function parseAggregatorEnv(env: Env): AggregatorEnv {
+  return parseEnv(aggregatorEnvSchema, env);
+}
+
+/** Reads the process environment; exits 78 on bad configuration. */
+export function loadAggregatorEnv(): AggregatorEnv {
+  return loadEnvOrExit('aggregator', aggregatorEnvSchema, process.env);
+}
