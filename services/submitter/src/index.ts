@@ -1,2 +1,11 @@
-// Placeholder until this workspace is built (see the open issues); keeps tsc -b project references valid.
-export {};
+export * from './env.js';
+export * from './ledger.js';
+export * from './schema.js';
+export * from './store.js';
+export * from './aws.js';
+export * from './ownership.js';
+export * from './planner.js';
+export * from './sender.js';
+export * from './notify.js';
+export * from './metrics.js';
+export * from './submitter.js';

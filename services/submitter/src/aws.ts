@@ -1,0 +1,130 @@
+import {
+  BatchMeterUsageCommand,
+  MarketplaceMeteringClient,
+  type UsageRecord,
+  type UsageRecordResult,
+} from '@aws-sdk/client-marketplace-metering';
+import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
+import { MeterstreamError } from '@meterstream/errors';
+
+/** How the submitter reaches AWS (or the emulator). */
+export interface AwsConfig {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  timeoutMs: number;
+}
+
+function clientConfig(c: AwsConfig): Record<string, unknown> {
+  return {
+    region: c.region,
+    ...(c.endpoint ? { endpoint: c.endpoint } : {}),
+    ...(c.accessKeyId
+      ? { credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey } }
+      : {}),
+    // Retries are ours: each one is decided and counted by the sender, never hidden in the SDK.
+    maxAttempts: 1,
+    requestHandler: { requestTimeout: c.timeoutMs, connectionTimeout: Math.min(c.timeoutMs, 5000) },
+  };
+}
+
+/** A Metering client with SDK retries off and a bounded request time. */
+export function meteringClient(c: AwsConfig): MarketplaceMeteringClient {
+  return new MarketplaceMeteringClient(clientConfig(c));
+}
+
+/** An Entitlement Service client (us-east-1), SDK retries off. */
+export function entitlementClient(c: AwsConfig): MarketplaceEntitlementServiceClient {
+  return new MarketplaceEntitlementServiceClient(clientConfig(c));
+}
+
+/** What a failed call means for the records in it. */
+export type CallFailure =
+  | { kind: 'retry'; code: 'AWS_THROTTLED' | 'AWS_TRANSIENT'; awsError: string; message: string }
+  | { kind: 'expired'; awsError: string; message: string }
+  | { kind: 'rejected'; awsError: string; message: string };
+
+const REJECTING = new Set([
+  'InvalidProductCodeException',
+  'InvalidUsageDimensionException',
+  'InvalidCustomerIdentifierException',
+  'InvalidTagException',
+  'InvalidUsageAllocationsException',
+  'InvalidLicenseException',
+  'DisabledApiException',
+  'ValidationException',
+  'SerializationException',
+  'InvalidEndpointRegionException',
+]);
+
+/**
+ * Classifies an error of one BatchMeterUsage call. Anything not known to be final is retried:
+ * resending an identical frozen record is always safe, and the deadline (TimestampOutOfBounds)
+ * ends the retries of a record that never gets through.
+ */
+export function classifyAwsError(err: unknown): CallFailure {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const name = e.name ?? 'Error';
+  const message = (e.message ?? String(err)).slice(0, 300);
+  if (name === 'ThrottlingException')
+    return { kind: 'retry', code: 'AWS_THROTTLED', awsError: name, message };
+  if (name === 'TimestampOutOfBoundsException') return { kind: 'expired', awsError: name, message };
+  if (REJECTING.has(name)) return { kind: 'rejected', awsError: name, message };
+  return { kind: 'retry', code: 'AWS_TRANSIENT', awsError: name, message };
+}
+
+/** The outcome of one call: results per record and the records AWS did not process. */
+export interface CallOutcome {
+  results: UsageRecordResult[];
+  unprocessed: UsageRecord[];
+}
+
+/** Sends one batch; throws a MeterstreamError carrying the classified failure. */
+export async function batchMeterUsage(
+  client: MarketplaceMeteringClient,
+  productCode: string,
+  records: UsageRecord[],
+): Promise<CallOutcome> {
+  if (records.length === 0 || records.length > 25) {
+    throw new MeterstreamError(
+      'INTERNAL',
+      `a batch must have 1..25 records, not ${records.length}`,
+    );
+  }
+  try {
+    const out = await client.send(
+      new BatchMeterUsageCommand({ ProductCode: productCode, UsageRecords: records }),
+    );
+    return { results: out.Results ?? [], unprocessed: out.UnprocessedRecords ?? [] };
+  } catch (err) {
+    const f = classifyAwsError(err);
+    const code =
+      f.kind === 'retry'
+        ? f.code
+        : f.kind === 'expired'
+          ? 'AWS_TIMESTAMP_OUT_OF_BOUNDS'
+          : 'AWS_REJECTED';
+    throw new MeterstreamError(code, `BatchMeterUsage failed: ${f.awsError}`, {
+      cause: err,
+      details: { failure: f },
+    });
+  }
+}
+
+/** The classified failure inside an error thrown by {@link batchMeterUsage}. */
+export function failureOf(err: unknown): CallFailure {
+  const d = (err as { details?: { failure?: CallFailure } }).details;
+  return d?.failure ?? classifyAwsError(err);
+}
+
+/** Full-jitter exponential backoff: a random delay in [0, min(max, base·2^attempt)). */
+export function backoffMs(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
+  const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
+  return Math.floor(random() * cap);
+}

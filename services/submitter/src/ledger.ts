@@ -1,0 +1,167 @@
+import { MeterstreamError } from '@meterstream/errors';
+
+/** States of one ledger record (one product, customer, dimension and hour). */
+export type LedgerState =
+  'frozen' | 'sending' | 'accepted' | 'duplicate' | 'not_subscribed' | 'rejected' | 'expired';
+
+/**
+ * The legal transitions. `frozen` holds the quantity and is written before the first send;
+ * `sending` is written before every call (attempts + 1), so a crash anywhere leaves a record that
+ * is sent again, identically. Terminal states have no way out.
+ */
+export const LEDGER_TRANSITIONS: Readonly<Record<LedgerState, readonly LedgerState[]>> = {
+  frozen: ['sending', 'expired', 'rejected'],
+  sending: ['sending', 'accepted', 'duplicate', 'not_subscribed', 'rejected', 'expired'],
+  accepted: [],
+  duplicate: [],
+  not_subscribed: [],
+  rejected: [],
+  expired: [],
+};
+
+/** States from which a record still has to be sent. */
+export const OPEN_STATES: readonly LedgerState[] = ['frozen', 'sending'];
+
+/** True when `state` is final. */
+export function isTerminal(state: LedgerState): boolean {
+  return LEDGER_TRANSITIONS[state].length === 0;
+}
+
+/** Throws ILLEGAL_STATE_TRANSITION unless `from → to` is in the table. */
+export function assertTransition(from: LedgerState, to: LedgerState): void {
+  if (!LEDGER_TRANSITIONS[from].includes(to)) {
+    throw new MeterstreamError(
+      'ILLEGAL_STATE_TRANSITION',
+      `ledger: ${from} -> ${to} is not allowed`,
+      {
+        details: { from, to },
+      },
+    );
+  }
+}
+
+/** One version of a ledger record, as stored. */
+export interface LedgerRecord {
+  productCode: string;
+  customer: string;
+  customerKind: 'identifier' | 'account';
+  dimension: string;
+  /** Epoch ms of the hour start; also the record's Timestamp. */
+  hour: number;
+  version: bigint;
+  state: LedgerState;
+  quantity: number;
+  usageMicros: bigint;
+  billableMicros: bigint;
+  carryInMicros: bigint;
+  carryOutMicros: bigint;
+  meteringRecordId: string;
+  awsStatus: string;
+  reason: string;
+  attempts: number;
+  batchId: string;
+  runId: string;
+  instanceId: string;
+  workPartition: number;
+  licenseArn: string;
+  pricePerUnit: string;
+  /** Epoch ms after which AWS refuses the record. */
+  deadline: number;
+  updatedAt: number;
+}
+
+/** The identity of a ledger record. */
+export function recordKey(r: {
+  productCode: string;
+  customer: string;
+  dimension: string;
+  hour: number;
+}): string {
+  return `${r.productCode}|${r.customer}|${r.dimension}|${r.hour}`;
+}
+
+/** Changes a record to `to` with a strictly greater version, checking the transition table. */
+export function transition(
+  r: LedgerRecord,
+  to: LedgerState,
+  changes: Partial<Omit<LedgerRecord, 'state' | 'version'>>,
+  clock: VersionClock,
+): LedgerRecord {
+  assertTransition(r.state, to);
+  return { ...r, ...changes, state: to, version: clock.next(r.version), updatedAt: clock.nowMs() };
+}
+
+/**
+ * Versions that grow across restarts and within a millisecond: microseconds since the epoch, and
+ * never below the previous version + 1 (a clock stepping back cannot let an old state win).
+ */
+export class VersionClock {
+  private last = 0n;
+  constructor(private readonly now: () => number = Date.now) {}
+  nowMs(): number {
+    return this.now();
+  }
+  next(after = 0n): bigint {
+    let v = BigInt(this.now()) * 1000n;
+    if (v <= this.last) v = this.last + 1n;
+    if (v <= after) v = after + 1n;
+    this.last = v;
+    return v;
+  }
+}
+
+export const MICROS = 1_000_000n;
+const HOUR_MS = 3_600_000;
+
+/**
+ * Rounding with carry (DESIGN invariant 5): bill floor(carry + billable), carry the fraction on.
+ * Over a chain of hours the billed total is floor(total), rounded once.
+ */
+export function applyCarry(
+  carryInMicros: bigint,
+  billableMicros: bigint,
+): { quantity: number; carryOutMicros: bigint } {
+  if (carryInMicros < 0n || billableMicros < 0n) {
+    throw new MeterstreamError('INTERNAL', 'negative usage or carry');
+  }
+  const total = carryInMicros + billableMicros;
+  const units = total / MICROS;
+  if (units > 2_147_483_647n)
+    throw new MeterstreamError('VALIDATION_FAILED', 'quantity exceeds the AWS maximum');
+  return { quantity: Number(units), carryOutMicros: total % MICROS };
+}
+
+/**
+ * Contract overage: only usage beyond the entitlement is billed, cumulatively over the contract
+ * period. `before` is the usage of the period before this hour, `usage` this hour's; the hour that
+ * crosses the entitlement bills only the part above it.
+ */
+export function overageMicros(
+  entitledMicros: bigint,
+  beforeMicros: bigint,
+  usageMicros: bigint,
+): bigint {
+  const over = (x: bigint): bigint => (x > entitledMicros ? x - entitledMicros : 0n);
+  return over(beforeMicros + usageMicros) - over(beforeMicros);
+}
+
+/**
+ * When AWS stops accepting a record for `hourMs`: 24 hours after the hour start, or 06:00 UTC on
+ * the 1st of the next month when that comes first.
+ */
+export function deadlineOf(hourMs: number): number {
+  const d = new Date(hourMs);
+  const monthClose = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1, 6);
+  return Math.min(hourMs + 24 * HOUR_MS, monthClose);
+}
+
+/** Stable bucket of a (product, customer) in [0, n): FNV-1a, so every instance agrees. */
+export function workPartitionOf(productCode: string, customer: string, n: number): number {
+  let h = 0x811c9dc5;
+  const s = `${productCode}|${customer}`;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % n;
+}

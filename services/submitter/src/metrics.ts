@@ -1,0 +1,52 @@
+import {
+  LATENCY_BUCKETS,
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type Metrics,
+} from '@meterstream/observability';
+
+/** The submitter's metrics (prefix `meterstream_submitter_`). */
+export interface SubmitterMetrics {
+  records: Counter<'state'>;
+  awsLatency: Histogram<'operation' | 'outcome'>;
+  awsErrors: Counter<'operation' | 'error'>;
+  oldestUnsentHourAge: Gauge;
+  revenueAtRisk: Gauge;
+  notifications: Counter<'channel' | 'outcome'>;
+  runs: Counter<'outcome'>;
+  runDuration: Histogram;
+}
+
+/** Registers the submitter's metrics on the process registry. */
+export function submitterMetrics(m: Metrics): SubmitterMetrics {
+  return {
+    records: m.counter('records_total', 'Ledger transitions written, by the state reached', [
+      'state',
+    ]),
+    awsLatency: m.histogram(
+      'aws_call_seconds',
+      'AWS call latency',
+      ['operation', 'outcome'],
+      LATENCY_BUCKETS,
+    ),
+    awsErrors: m.counter('aws_errors_total', 'AWS call errors and unprocessed records', [
+      'operation',
+      'error',
+    ]),
+    oldestUnsentHourAge: m.gauge(
+      'oldest_unsent_hour_age_seconds',
+      'Age of the oldest hour frozen but not yet answered by AWS',
+    ),
+    revenueAtRisk: m.gauge(
+      'revenue_at_risk',
+      'Quantity × price of unsent records near their AWS deadline',
+    ),
+    notifications: m.counter('notifications_total', 'Notices by channel and outcome', [
+      'channel',
+      'outcome',
+    ]),
+    runs: m.counter('runs_total', 'Submission runs by outcome', ['outcome']),
+    runDuration: m.histogram('run_seconds', 'Duration of a submission run', [], LATENCY_BUCKETS),
+  };
+}

@@ -1,0 +1,217 @@
+import type { PlanCatalog } from '@meterstream/plans';
+import {
+  MICROS,
+  applyCarry,
+  deadlineOf,
+  overageMicros,
+  workPartitionOf,
+  type LedgerRecord,
+  type VersionClock,
+} from './ledger.js';
+import type { Entitlement, Store, Subscription, UsageWindow } from './store.js';
+
+const HOUR_MS = 3_600_000;
+
+/** Inputs of one freeze step. */
+export interface FreezeContext {
+  store: Store;
+  plans: PlanCatalog;
+  clock: VersionClock;
+  usagePartitions: number;
+  workPartitions: number;
+  /** Buckets this instance owns now. */
+  owned: readonly number[];
+  lookbackHours: number;
+  runId: string;
+  instanceId: string;
+}
+
+/** What a freeze step wrote. */
+export interface FreezeResult {
+  frozen: LedgerRecord[];
+  deferred: number;
+}
+
+interface Candidate {
+  productCode: string;
+  customer: string;
+  customerKind: 'identifier' | 'account';
+  dimension: string;
+  hour: number;
+  usageMicros: bigint;
+  licenseArn: string;
+}
+
+const keyOf = (c: { productCode: string; customer: string; dimension: string }): string =>
+  `${c.productCode}|${c.customer}|${c.dimension}`;
+
+/**
+ * Freezes the quantity of every newly frozen (product, customer, dimension, hour) of the owned
+ * buckets into the ledger, before anything is sent: the windows the aggregator froze, plus a
+ * zero record for every active subscription × dimension of a fully frozen hour without usage.
+ * Hours of one key are processed in order, because the carry of hour H is the carry-out of the
+ * key's previous record; an hour whose previous hour is not settled yet waits.
+ */
+export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeResult> {
+  const owned = new Set(ctx.owned);
+  if (owned.size === 0) return { frozen: [], deferred: 0 };
+  const fromHour = Math.floor(nowMs / HOUR_MS) * HOUR_MS - ctx.lookbackHours * HOUR_MS;
+  const bucket = (productCode: string, customer: string): number =>
+    workPartitionOf(productCode, customer, ctx.workPartitions);
+
+  const [fullyFrozen, windows, subs, ents, fills, latest] = await Promise.all([
+    ctx.store.fullyFrozenHours(fromHour, ctx.usagePartitions),
+    ctx.store.pendingWindows(fromHour),
+    ctx.store.subscriptions(),
+    ctx.store.entitlements(),
+    ctx.store.hourFills(fromHour),
+    ctx.store.latestPerKey(fromHour - 48 * HOUR_MS),
+  ]);
+  const fully = new Set(fullyFrozen);
+  const subByCustomer = new Map<string, Subscription>();
+  for (const s of subs) subByCustomer.set(`${s.productCode}|${s.customer}`, s);
+
+  const candidates: Candidate[] = [];
+  const windowKeys = new Set<string>();
+  for (const w of windows) {
+    if (!owned.has(bucket(w.productCode, w.customer))) continue;
+    windowKeys.add(`${keyOf(w)}|${w.hour}`);
+    const sub = subByCustomer.get(`${w.productCode}|${w.customer}`);
+    candidates.push({ ...w, usageMicros: w.quantityMicros, licenseArn: sub?.licenseArn ?? '' });
+  }
+
+  // Zero records: fully frozen hours whose bucket has not been filled yet.
+  const fillsDone: { hour: number; partition: number }[] = [];
+  const activeByBucket = new Map<number, Subscription[]>();
+  for (const s of subs) {
+    if (s.status !== 'active') continue;
+    const b = bucket(s.productCode, s.customer);
+    if (!owned.has(b)) continue;
+    const list = activeByBucket.get(b) ?? [];
+    list.push(s);
+    activeByBucket.set(b, list);
+  }
+  for (const hour of fullyFrozen) {
+    for (const b of owned) {
+      if (fills.has(`${hour}|${b}`)) continue;
+      fillsDone.push({ hour, partition: b });
+      for (const s of activeByBucket.get(b) ?? []) {
+        if (hour < s.periodStart || hour >= s.periodEnd) continue;
+        const version = ctx.plans.versionAt(s.productCode, new Date(hour));
+        for (const d of version?.dimensions ?? []) {
+          const k = { productCode: s.productCode, customer: s.customer, dimension: d.name };
+          if (windowKeys.has(`${keyOf(k)}|${hour}`)) continue;
+          const last = latest.get(keyOf(k));
+          if (last && last.hour >= hour) continue;
+          candidates.push({
+            ...k,
+            customerKind: s.customerKind,
+            hour,
+            usageMicros: 0n,
+            licenseArn: s.licenseArn,
+          });
+        }
+      }
+    }
+  }
+
+  // Contract usage before each hour, within the entitlement's period.
+  const contractProducts = [...new Set(candidates.map((c) => c.productCode))].filter(
+    (p) => ctx.plans.resolveProduct(p)?.pricingModel === 'contract',
+  );
+  const entByKey = new Map<string, Entitlement[]>();
+  for (const e of ents) {
+    const list = entByKey.get(keyOf(e)) ?? [];
+    list.push(e);
+    entByKey.set(keyOf(e), list);
+  }
+  let contractUsage: UsageWindow[] = [];
+  if (contractProducts.length > 0) {
+    const starts = ents
+      .filter((e) => contractProducts.includes(e.productCode))
+      .map((e) => e.periodStart);
+    const from = starts.length > 0 ? Math.min(...starts) : fromHour;
+    contractUsage = await ctx.store.windowsBetween(contractProducts, from, nowMs + HOUR_MS);
+  }
+  const usageByKey = new Map<string, UsageWindow[]>();
+  for (const w of contractUsage) {
+    const list = usageByKey.get(keyOf(w)) ?? [];
+    list.push(w);
+    usageByKey.set(keyOf(w), list);
+  }
+
+  const byKey = new Map<string, Candidate[]>();
+  for (const c of candidates) {
+    const list = byKey.get(keyOf(c)) ?? [];
+    list.push(c);
+    byKey.set(keyOf(c), list);
+  }
+
+  const frozen: LedgerRecord[] = [];
+  let deferred = 0;
+  const deferredHours = new Set<number>();
+  const nowVersionMs = ctx.clock.nowMs();
+  for (const [key, list] of byKey) {
+    list.sort((a, b) => a.hour - b.hour);
+    let chain = latest.get(key);
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i] as Candidate;
+      const prev = c.hour - HOUR_MS;
+      const settled = (chain && chain.hour >= prev) || prev < fromHour || fully.has(prev);
+      if (!settled) {
+        deferred += list.length - i;
+        for (const d of list.slice(i)) deferredHours.add(d.hour);
+        break;
+      }
+      const carryIn = chain?.carryOutMicros ?? 0n;
+      const plan = ctx.plans.resolveProduct(c.productCode);
+      let billable = c.usageMicros;
+      if (plan?.pricingModel === 'contract') {
+        const ent = (entByKey.get(key) ?? []).find(
+          (e) => e.periodStart <= c.hour && c.hour < e.periodEnd,
+        );
+        const entitled = (ent?.quantity ?? 0n) * MICROS;
+        const periodStart = ent?.periodStart ?? fromHour;
+        const before = (usageByKey.get(key) ?? [])
+          .filter((w) => w.hour >= periodStart && w.hour < c.hour)
+          .reduce((sum, w) => sum + w.quantityMicros, 0n);
+        billable = overageMicros(entitled, before, c.usageMicros);
+      }
+      const { quantity, carryOutMicros } = applyCarry(carryIn, billable);
+      const dim = ctx.plans.dimensionAt(c.productCode, c.dimension, new Date(c.hour));
+      frozen.push({
+        productCode: c.productCode,
+        customer: c.customer,
+        customerKind: c.customerKind,
+        dimension: c.dimension,
+        hour: c.hour,
+        version: ctx.clock.next(),
+        state: 'frozen',
+        quantity,
+        usageMicros: c.usageMicros,
+        billableMicros: billable,
+        carryInMicros: carryIn,
+        carryOutMicros,
+        meteringRecordId: '',
+        awsStatus: '',
+        reason: '',
+        attempts: 0,
+        batchId: '',
+        runId: ctx.runId,
+        instanceId: ctx.instanceId,
+        workPartition: bucket(c.productCode, c.customer),
+        licenseArn: c.licenseArn,
+        pricePerUnit: dim?.pricePerUnit ?? '0',
+        deadline: deadlineOf(c.hour),
+        updatedAt: nowVersionMs,
+      });
+      chain = { hour: c.hour, carryOutMicros };
+    }
+  }
+  // The frozen versions are durable before any send and before the fills are marked: a crash in
+  // between re-runs the fill, which skips keys that already have a record for the hour.
+  await ctx.store.writeLedger(frozen);
+  const filled = fillsDone.filter((f) => !deferredHours.has(f.hour));
+  if (filled.length > 0) await ctx.store.markHourFills(filled, ctx.instanceId);
+  return { frozen, deferred };
+}

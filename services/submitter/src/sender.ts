@@ -1,0 +1,347 @@
+import type { MarketplaceMeteringClient, UsageRecord } from '@aws-sdk/client-marketplace-metering';
+import type { PlanCatalog } from '@meterstream/plans';
+import type { Logger } from '@meterstream/observability';
+import { backoffMs, batchMeterUsage, failureOf } from './aws.js';
+import { transition, type LedgerRecord, type LedgerState, type VersionClock } from './ledger.js';
+import type { SubmitterMetrics } from './metrics.js';
+import type { Ownership } from './ownership.js';
+import type { Store } from './store.js';
+
+/** Settings of the sender. */
+export interface SenderConfig {
+  batchSize: number;
+  waveSize: number;
+  concurrency: number;
+  maxAttemptsPerRun: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  deadlineAlertMs: number;
+}
+
+/** Everything the sender needs. */
+export interface SenderContext {
+  config: SenderConfig;
+  store: Store;
+  client: MarketplaceMeteringClient;
+  plans: PlanCatalog;
+  ownership: Ownership;
+  clock: VersionClock;
+  metrics: SubmitterMetrics;
+  logger: Logger;
+  runId: string;
+  instanceId: string;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+/** One ledger change the sender decided. */
+type Outcome = { to: LedgerState; changes: Partial<LedgerRecord> };
+
+const HOUR_MS = 3_600_000;
+/** Our clock may run ahead of AWS's: only expire locally well past the deadline. */
+const LOCAL_EXPIRY_GRACE_MS = 15 * 60_000;
+
+const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function toUsageRecord(r: LedgerRecord): UsageRecord {
+  return {
+    Timestamp: new Date(r.hour),
+    Dimension: r.dimension,
+    Quantity: r.quantity,
+    ...(r.customerKind === 'account'
+      ? { CustomerAWSAccountId: r.customer, ...(r.licenseArn ? { LicenseArn: r.licenseArn } : {}) }
+      : { CustomerIdentifier: r.customer }),
+  };
+}
+
+const matchKey = (
+  customer: string | undefined,
+  dimension: string | undefined,
+  ts: Date | undefined,
+): string => `${customer ?? ''}|${dimension ?? ''}|${ts ? new Date(ts).getTime() : 0}`;
+
+/** Revenue of a record at the plan's price (an estimate for alerts). */
+export function revenueOf(r: LedgerRecord): number {
+  const p = Number(r.pricePerUnit);
+  return Number.isFinite(p) ? p * r.quantity : 0;
+}
+
+/**
+ * Sends every open record of the owned buckets: oldest deadline first, batches of ≤ 25 of one
+ * product. A wave of records is marked `sending` in one insert before its calls go out; results
+ * are written after. A record is always sent exactly as frozen (quantity, hour start as
+ * Timestamp), so a crash anywhere only leads to an identical resend, which AWS answers with
+ * Success for the first quantity.
+ */
+export async function sendOpen(
+  ctx: SenderContext,
+  open: LedgerRecord[],
+  nowMs: number,
+): Promise<LedgerRecord[]> {
+  const { config, logger, metrics } = ctx;
+  const final: LedgerRecord[] = [];
+  const local: LedgerRecord[] = [];
+  const toSend: LedgerRecord[] = [];
+  for (const r of open) {
+    const plan = ctx.plans.resolveProduct(r.productCode);
+    if (!plan) {
+      local.push(
+        transition(
+          r,
+          'rejected',
+          { reason: `no metering plan for product ${r.productCode}` },
+          ctx.clock,
+        ),
+      );
+    } else if (!ctx.plans.hasDimension(r.productCode, r.dimension, new Date(r.hour))) {
+      local.push(
+        transition(
+          r,
+          'rejected',
+          {
+            reason: `dimension ${r.dimension} is not in the plan of ${r.productCode} in force at ${new Date(r.hour).toISOString()}`,
+          },
+          ctx.clock,
+        ),
+      );
+    } else if (nowMs >= r.deadline + LOCAL_EXPIRY_GRACE_MS) {
+      local.push(
+        transition(
+          r,
+          'expired',
+          { reason: `past the AWS deadline ${new Date(r.deadline).toISOString()}` },
+          ctx.clock,
+        ),
+      );
+    } else {
+      toSend.push(r);
+    }
+  }
+  if (local.length > 0) {
+    await ctx.store.writeLedger(local);
+    final.push(...local);
+  }
+
+  // Near-deadline alerts and revenue at risk.
+  let atRisk = 0;
+  let oldest = 0;
+  for (const r of toSend) {
+    oldest = Math.max(oldest, nowMs - r.hour);
+    if (r.deadline - nowMs <= config.deadlineAlertMs) {
+      atRisk += revenueOf(r);
+      logger.warn(
+        {
+          product: r.productCode,
+          dimension: r.dimension,
+          hour: new Date(r.hour).toISOString(),
+          deadline: new Date(r.deadline).toISOString(),
+          quantity: r.quantity,
+        },
+        'record near its AWS deadline',
+      );
+    }
+  }
+  metrics.revenueAtRisk.set(atRisk);
+  metrics.oldestUnsentHourAge.set(oldest / 1000);
+
+  toSend.sort((a, b) => a.deadline - b.deadline || a.hour - b.hour);
+  for (let i = 0; i < toSend.length; i += config.waveSize) {
+    const wave = toSend
+      .slice(i, i + config.waveSize)
+      .filter((r) => ctx.ownership.maySend(r.workPartition));
+    if (wave.length === 0) continue;
+    final.push(...(await sendWave(ctx, wave)));
+  }
+  return final;
+}
+
+async function sendWave(ctx: SenderContext, wave: LedgerRecord[]): Promise<LedgerRecord[]> {
+  const { config } = ctx;
+  // Group by product, keep deadline order, cut into batches.
+  const byProduct = new Map<string, LedgerRecord[]>();
+  for (const r of wave) {
+    const list = byProduct.get(r.productCode) ?? [];
+    list.push(r);
+    byProduct.set(r.productCode, list);
+  }
+  const batches: LedgerRecord[][] = [];
+  for (const list of byProduct.values()) {
+    for (let i = 0; i < list.length; i += config.batchSize)
+      batches.push(list.slice(i, i + config.batchSize));
+  }
+  batches.sort((a, b) => (a[0]?.deadline ?? 0) - (b[0]?.deadline ?? 0));
+
+  const sending: LedgerRecord[] = [];
+  batches.forEach((batch, n) => {
+    const batchId = `${ctx.runId}-${n}`;
+    for (let j = 0; j < batch.length; j++) {
+      const r = batch[j] as LedgerRecord;
+      batch[j] = transition(
+        r,
+        'sending',
+        { attempts: r.attempts + 1, batchId, runId: ctx.runId, instanceId: ctx.instanceId },
+        ctx.clock,
+      );
+      sending.push(batch[j] as LedgerRecord);
+    }
+  });
+  // Durable before the first byte goes to AWS: a crash after this resends the same records.
+  await ctx.store.writeLedger(sending);
+  ctx.metrics.records.inc({ state: 'sending' }, sending.length);
+
+  const results: LedgerRecord[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < batches.length) {
+      const batch = batches[next++] as LedgerRecord[];
+      const outcomes = await sendBatch(ctx, batch);
+      for (const r of batch) {
+        const o = outcomes.get(r);
+        if (o) results.push(transition(r, o.to, o.changes, ctx.clock));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(config.concurrency, batches.length) }, worker));
+  await ctx.store.writeLedger(results);
+  for (const r of results) {
+    ctx.metrics.records.inc({ state: r.state });
+    if (r.state === 'duplicate') {
+      ctx.logger.error(
+        {
+          alert: 'duplicate_record',
+          product: r.productCode,
+          dimension: r.dimension,
+          hour: new Date(r.hour).toISOString(),
+          quantity: r.quantity,
+        },
+        'AWS holds another quantity for a key we froze: billing conflict',
+      );
+    }
+  }
+  return results;
+}
+
+/**
+ * Sends one batch until every record has a result or the run's attempts are used up. Returns the
+ * outcome per record; a record without one stays `sending` and is retried by the next run.
+ */
+async function sendBatch(
+  ctx: SenderContext,
+  batch: LedgerRecord[],
+): Promise<Map<LedgerRecord, Outcome>> {
+  const { config, metrics } = ctx;
+  const sleep = ctx.sleep ?? sleepReal;
+  const outcomes = new Map<LedgerRecord, Outcome>();
+  let pending = batch;
+  const productCode = batch[0]?.productCode ?? '';
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt >= config.maxAttemptsPerRun) {
+      for (const r of pending) {
+        outcomes.set(r, {
+          to: 'sending',
+          changes: {
+            attempts: r.attempts + attempt - 1,
+            reason: 'retries of this run used up; the next run resends',
+          },
+        });
+      }
+      break;
+    }
+    if (attempt > 0)
+      await sleep(backoffMs(attempt, config.backoffBaseMs, config.backoffMaxMs, ctx.random));
+    // Ownership is checked before every call: a lost bucket stops here, the new owner resends.
+    const stillOwned = pending.filter((r) => ctx.ownership.maySend(r.workPartition));
+    if (stillOwned.length < pending.length) pending = stillOwned;
+    if (pending.length === 0) break;
+    const byKey = new Map(
+      pending.map((r) => [matchKey(r.customer, r.dimension, new Date(r.hour)), r]),
+    );
+    const started = performance.now();
+    try {
+      const out = await batchMeterUsage(ctx.client, productCode, pending.map(toUsageRecord));
+      metrics.awsLatency.observe(
+        { operation: 'BatchMeterUsage', outcome: 'ok' },
+        (performance.now() - started) / 1000,
+      );
+      for (const res of out.results) {
+        const u = res.UsageRecord;
+        const r = byKey.get(
+          matchKey(u?.CustomerIdentifier ?? u?.CustomerAWSAccountId, u?.Dimension, u?.Timestamp),
+        );
+        if (!r) continue;
+        byKey.delete(matchKey(r.customer, r.dimension, new Date(r.hour)));
+        const attempts = r.attempts + attempt;
+        if (res.Status === 'Success') {
+          outcomes.set(r, {
+            to: 'accepted',
+            changes: {
+              awsStatus: 'Success',
+              meteringRecordId: res.MeteringRecordId ?? '',
+              attempts,
+              reason: '',
+            },
+          });
+        } else if (res.Status === 'CustomerNotSubscribed') {
+          outcomes.set(r, {
+            to: 'not_subscribed',
+            changes: {
+              awsStatus: 'CustomerNotSubscribed',
+              attempts,
+              reason: 'AWS: the customer is not subscribed to the product',
+            },
+          });
+        } else {
+          // AWS answers an identical resend with Success; DuplicateRecord means it holds ANOTHER
+          // quantity for this key. Ours is frozen and never changes, so this is a conflict.
+          outcomes.set(r, {
+            to: 'duplicate',
+            changes: {
+              awsStatus: String(res.Status ?? 'DuplicateRecord'),
+              attempts,
+              reason: `AWS holds a different quantity for this key; our frozen quantity ${r.quantity} was not billed (sent ${attempts} time(s))`,
+            },
+          });
+        }
+      }
+      // Records AWS did not answer for (UnprocessedRecords, or missing) go again.
+      pending = [...byKey.values()];
+      if (out.unprocessed.length > 0)
+        metrics.awsErrors.inc(
+          { operation: 'BatchMeterUsage', error: 'UnprocessedRecords' },
+          out.unprocessed.length,
+        );
+    } catch (err) {
+      const f = failureOf(err);
+      metrics.awsLatency.observe(
+        { operation: 'BatchMeterUsage', outcome: 'error' },
+        (performance.now() - started) / 1000,
+      );
+      metrics.awsErrors.inc({ operation: 'BatchMeterUsage', error: f.awsError });
+      if (f.kind === 'retry') continue;
+      if (pending.length > 1) {
+        // A batch-level rejection names no record: split until the culprit is alone.
+        const mid = Math.ceil(pending.length / 2);
+        const [left, right] = await Promise.all([
+          sendBatch(ctx, pending.slice(0, mid)),
+          sendBatch(ctx, pending.slice(mid)),
+        ]);
+        for (const [r, o] of [...left, ...right]) outcomes.set(r, o);
+        pending = [];
+        break;
+      }
+      const r = pending[0] as LedgerRecord;
+      outcomes.set(r, {
+        to: f.kind === 'expired' ? 'expired' : 'rejected',
+        changes: {
+          awsStatus: f.awsError,
+          reason: `AWS ${f.awsError}: ${f.message}`,
+          attempts: r.attempts + attempt,
+        },
+      });
+      pending = [];
+    }
+  }
+  return outcomes;
+}
+
+export { HOUR_MS };

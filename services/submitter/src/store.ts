@@ -1,0 +1,334 @@
+import {
+  ident,
+  quoteString,
+  raw,
+  sql,
+  type ClickHouse,
+  type SqlFragment,
+} from '@meterstream/clickhouse';
+import { TABLES } from './schema.js';
+import type { LedgerRecord, LedgerState } from './ledger.js';
+
+const s = (ms: number): number => Math.floor(ms / 1000);
+const ms = (v: unknown): number => Number(v) * 1000;
+
+/** A frozen usage window (aggregator), as the submitter reads it. */
+export interface UsageWindow {
+  productCode: string;
+  customer: string;
+  customerKind: 'identifier' | 'account';
+  dimension: string;
+  hour: number;
+  quantityMicros: bigint;
+}
+
+/** A customer's subscription or contract (ADR 0001 `subscriptions`). */
+export interface Subscription {
+  productCode: string;
+  customer: string;
+  customerKind: 'identifier' | 'account';
+  licenseArn: string;
+  buyerName: string;
+  agreementId: string;
+  status: 'active' | 'cancelled';
+  periodStart: number;
+  periodEnd: number;
+  source: string;
+}
+
+/** Units included in a contract for its period (ADR 0001 `entitlements`). */
+export interface Entitlement {
+  productCode: string;
+  customer: string;
+  dimension: string;
+  quantity: bigint;
+  periodStart: number;
+  periodEnd: number;
+}
+
+const LEDGER_SELECT = raw(
+  `product_code, customer, customer_kind, dimension, toUnixTimestamp(hour) AS hour_s, toString(version) AS version, state, quantity,
+   toString(usage_micros) AS usage_micros, toString(billable_micros) AS billable_micros, toString(carry_in_micros) AS carry_in_micros,
+   toString(carry_out_micros) AS carry_out_micros, metering_record_id, aws_status, reason, attempts, batch_id, run_id, instance_id,
+   work_partition, license_arn, price_per_unit, toUnixTimestamp(deadline) AS deadline_s, toUnixTimestamp(updated_at) AS updated_s`,
+);
+
+type LedgerRow = Record<string, string | number>;
+
+function fromRow(r: LedgerRow): LedgerRecord {
+  return {
+    productCode: String(r.product_code),
+    customer: String(r.customer),
+    customerKind: r.customer_kind === 'account' ? 'account' : 'identifier',
+    dimension: String(r.dimension),
+    hour: ms(r.hour_s),
+    version: BigInt(String(r.version)),
+    state: String(r.state) as LedgerState,
+    quantity: Number(r.quantity),
+    usageMicros: BigInt(String(r.usage_micros)),
+    billableMicros: BigInt(String(r.billable_micros)),
+    carryInMicros: BigInt(String(r.carry_in_micros)),
+    carryOutMicros: BigInt(String(r.carry_out_micros)),
+    meteringRecordId: String(r.metering_record_id),
+    awsStatus: String(r.aws_status),
+    reason: String(r.reason),
+    attempts: Number(r.attempts),
+    batchId: String(r.batch_id),
+    runId: String(r.run_id),
+    instanceId: String(r.instance_id),
+    workPartition: Number(r.work_partition),
+    licenseArn: String(r.license_arn),
+    pricePerUnit: String(r.price_per_unit),
+    deadline: ms(r.deadline_s),
+    updatedAt: ms(r.updated_s),
+  };
+}
+
+function toRow(r: LedgerRecord): Record<string, unknown> {
+  return {
+    product_code: r.productCode,
+    customer: r.customer,
+    customer_kind: r.customerKind,
+    dimension: r.dimension,
+    hour: s(r.hour),
+    version: r.version.toString(),
+    state: r.state,
+    quantity: r.quantity,
+    usage_micros: r.usageMicros.toString(),
+    billable_micros: r.billableMicros.toString(),
+    carry_in_micros: r.carryInMicros.toString(),
+    carry_out_micros: r.carryOutMicros.toString(),
+    metering_record_id: r.meteringRecordId,
+    aws_status: r.awsStatus,
+    reason: r.reason,
+    attempts: r.attempts,
+    batch_id: r.batchId,
+    run_id: r.runId,
+    instance_id: r.instanceId,
+    work_partition: r.workPartition,
+    license_arn: r.licenseArn,
+    price_per_unit: r.pricePerUnit,
+    deadline: s(r.deadline),
+    updated_at: s(r.updatedAt),
+  };
+}
+
+const inList = (values: readonly number[]): SqlFragment =>
+  raw(`(${values.map((v) => String(Math.trunc(v))).join(', ')})`);
+
+/** The submitter's reads and writes in ClickHouse. Values go through `sql`, names through `ident`. */
+export class Store {
+  constructor(
+    private readonly ch: ClickHouse,
+    private readonly database: string,
+  ) {}
+
+  private t(name: string): SqlFragment {
+    return ident(`${this.database}.${name}`);
+  }
+
+  /** Appends ledger versions in one insert (one block: all or nothing). */
+  async writeLedger(records: readonly LedgerRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += 50_000) {
+      await this.ch.insert(this.t(TABLES.ledger), records.slice(i, i + 50_000).map(toRow));
+    }
+  }
+
+  /** Current state (highest version) of the records of the given buckets in states `states`, since `fromHour`. */
+  async ledgerByState(
+    states: readonly LedgerState[],
+    fromHour: number,
+    partitions?: readonly number[],
+  ): Promise<LedgerRecord[]> {
+    const part = partitions ? sql` AND work_partition IN ${inList(partitions)}` : raw('');
+    const rows = await this.ch.query<LedgerRow>(
+      sql`SELECT ${LEDGER_SELECT} FROM ${this.t(TABLES.ledger)} FINAL
+          WHERE hour >= ${new Date(fromHour)} AND state IN ${raw(`(${states.map((x) => `'${x}'`).join(', ')})`)}${part}`,
+    );
+    return rows.map(fromRow);
+  }
+
+  /** Current state of records written by one run (the control API). */
+  async ledgerByRun(runId: string): Promise<LedgerRecord[]> {
+    const rows = await this.ch.query<LedgerRow>(
+      sql`SELECT ${LEDGER_SELECT} FROM ${this.t(TABLES.ledger)} FINAL
+          WHERE (product_code, customer, dimension, hour) IN
+            (SELECT product_code, customer, dimension, hour FROM ${this.t(TABLES.ledger)} WHERE run_id = ${runId})`,
+    );
+    return rows.map(fromRow);
+  }
+
+  /** Every record (current state) of a product, for tests and the CLI. */
+  async ledgerAll(fromHour = 0): Promise<LedgerRecord[]> {
+    const rows = await this.ch.query<LedgerRow>(
+      sql`SELECT ${LEDGER_SELECT} FROM ${this.t(TABLES.ledger)} FINAL WHERE hour >= ${new Date(fromHour)}`,
+    );
+    return rows.map(fromRow);
+  }
+
+  /**
+   * For each key with a ledger record before `beforeHour`: the hour of its latest record and that
+   * record's carry. Only keys whose latest carry is non-zero or whose latest hour is recent matter;
+   * the caller passes the lookback start.
+   */
+  async latestPerKey(
+    fromHour: number,
+  ): Promise<Map<string, { hour: number; carryOutMicros: bigint }>> {
+    const rows = await this.ch.query<{ k: string; h: string | number; c: string }>(
+      sql`SELECT concat(product_code, '|', customer, '|', dimension) AS k, toUnixTimestamp(max(hour)) AS h,
+            toString(argMax(carry_out_micros, hour)) AS c
+          FROM ${this.t(TABLES.ledger)} WHERE hour >= ${new Date(fromHour)} GROUP BY product_code, customer, dimension`,
+    );
+    return new Map(rows.map((r) => [r.k, { hour: ms(r.h), carryOutMicros: BigInt(r.c) }]));
+  }
+
+  /** Hours ≥ fromHour that every partition of the usage topic has frozen. */
+  async fullyFrozenHours(fromHour: number, partitions: number): Promise<number[]> {
+    const rows = await this.ch.query<{ h: string | number }>(
+      sql`SELECT toUnixTimestamp(hour) AS h FROM ${this.t(TABLES.windowFreezes)} WHERE hour >= ${new Date(fromHour)}
+          GROUP BY hour HAVING uniqExact(kafka_partition) >= ${partitions} ORDER BY hour`,
+    );
+    return rows.map((r) => ms(r.h));
+  }
+
+  /** Frozen windows since `fromHour` without a ledger record yet. */
+  async pendingWindows(fromHour: number): Promise<UsageWindow[]> {
+    const from = new Date(fromHour);
+    const rows = await this.ch.query<Record<string, string | number>>(
+      sql`SELECT product_code, customer, any(customer_kind) AS customer_kind, dimension, toUnixTimestamp(hour) AS hour_s,
+            toString(argMax(quantity_micros, frozen_at)) AS q
+          FROM ${this.t(TABLES.usageWindows)}
+          WHERE hour >= ${from} AND (product_code, customer, dimension, hour) NOT IN
+            (SELECT product_code, customer, dimension, hour FROM ${this.t(TABLES.ledger)} WHERE hour >= ${from})
+          GROUP BY product_code, customer, dimension, hour`,
+    );
+    return rows.map((r) => ({
+      productCode: String(r.product_code),
+      customer: String(r.customer),
+      customerKind: r.customer_kind === 'account' ? 'account' : 'identifier',
+      dimension: String(r.dimension),
+      hour: ms(r.hour_s),
+      quantityMicros: BigInt(String(r.q)),
+    }));
+  }
+
+  /** Usage per key and hour of contract keys within [fromHour, toHour), for cumulative overage. */
+  async windowsBetween(
+    productCodes: readonly string[],
+    fromHour: number,
+    toHour: number,
+  ): Promise<UsageWindow[]> {
+    if (productCodes.length === 0) return [];
+    const rows = await this.ch.query<Record<string, string | number>>(
+      sql`SELECT product_code, customer, any(customer_kind) AS customer_kind, dimension, toUnixTimestamp(hour) AS hour_s,
+            toString(argMax(quantity_micros, frozen_at)) AS q
+          FROM ${this.t(TABLES.usageWindows)}
+          WHERE product_code IN ${raw(`(${productCodes.map(quoteString).join(', ')})`)} AND hour >= ${new Date(fromHour)} AND hour < ${new Date(toHour)}
+          GROUP BY product_code, customer, dimension, hour`,
+    );
+    return rows.map((r) => ({
+      productCode: String(r.product_code),
+      customer: String(r.customer),
+      customerKind: r.customer_kind === 'account' ? 'account' : 'identifier',
+      dimension: String(r.dimension),
+      hour: ms(r.hour_s),
+      quantityMicros: BigInt(String(r.q)),
+    }));
+  }
+
+  /** (hour, bucket) pairs whose zero records were already written. */
+  async hourFills(fromHour: number): Promise<Set<string>> {
+    const rows = await this.ch.query<{ h: string | number; p: number }>(
+      sql`SELECT DISTINCT toUnixTimestamp(hour) AS h, work_partition AS p FROM ${this.t(TABLES.hourFills)} WHERE hour >= ${new Date(fromHour)}`,
+    );
+    return new Set(rows.map((r) => `${ms(r.h)}|${Number(r.p)}`));
+  }
+
+  async markHourFills(
+    fills: readonly { hour: number; partition: number }[],
+    instanceId: string,
+  ): Promise<void> {
+    await this.ch.insert(
+      this.t(TABLES.hourFills),
+      fills.map((f) => ({
+        hour: s(f.hour),
+        work_partition: f.partition,
+        instance_id: instanceId,
+        filled_at: s(Date.now()),
+      })),
+    );
+  }
+
+  /** Current subscriptions (latest version per product and customer). */
+  async subscriptions(): Promise<Subscription[]> {
+    const rows = await this.ch.query<Record<string, string | number>>(
+      sql`SELECT product_code, customer, customer_kind, license_arn, buyer_name, agreement_id, status,
+            toUnixTimestamp(period_start) AS ps, toUnixTimestamp(period_end) AS pe, source
+          FROM ${this.t(TABLES.subscriptions)} FINAL`,
+    );
+    return rows.map((r) => ({
+      productCode: String(r.product_code),
+      customer: String(r.customer),
+      customerKind: r.customer_kind === 'account' ? 'account' : 'identifier',
+      licenseArn: String(r.license_arn),
+      buyerName: String(r.buyer_name),
+      agreementId: String(r.agreement_id),
+      status: r.status === 'cancelled' ? 'cancelled' : 'active',
+      periodStart: ms(r.ps),
+      periodEnd: ms(r.pe),
+      source: String(r.source),
+    }));
+  }
+
+  async upsertSubscriptions(subs: readonly Subscription[]): Promise<void> {
+    const now = Date.now();
+    await this.ch.insert(
+      this.t(TABLES.subscriptions),
+      subs.map((x, i) => ({
+        product_code: x.productCode,
+        customer: x.customer,
+        customer_kind: x.customerKind,
+        license_arn: x.licenseArn,
+        buyer_name: x.buyerName,
+        agreement_id: x.agreementId,
+        status: x.status,
+        period_start: s(x.periodStart),
+        period_end: s(x.periodEnd),
+        source: x.source,
+        updated_at: s(now),
+        version: (BigInt(now) * 1000n + BigInt(i)).toString(),
+      })),
+    );
+  }
+
+  async entitlements(): Promise<Entitlement[]> {
+    const rows = await this.ch.query<Record<string, string | number>>(
+      sql`SELECT product_code, customer, dimension, toString(quantity) AS q, toUnixTimestamp(period_start) AS ps,
+            toUnixTimestamp(period_end) AS pe FROM ${this.t(TABLES.entitlements)} FINAL`,
+    );
+    return rows.map((r) => ({
+      productCode: String(r.product_code),
+      customer: String(r.customer),
+      dimension: String(r.dimension),
+      quantity: BigInt(String(r.q)),
+      periodStart: ms(r.ps),
+      periodEnd: ms(r.pe),
+    }));
+  }
+
+  async upsertEntitlements(ents: readonly Entitlement[]): Promise<void> {
+    const now = Date.now();
+    await this.ch.insert(
+      this.t(TABLES.entitlements),
+      ents.map((e, i) => ({
+        product_code: e.productCode,
+        customer: e.customer,
+        dimension: e.dimension,
+        quantity: e.quantity.toString(),
+        period_start: s(e.periodStart),
+        period_end: s(e.periodEnd),
+        version: (BigInt(now) * 1000n + BigInt(i)).toString(),
+      })),
+    );
+  }
+}

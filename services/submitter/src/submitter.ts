@@ -1,0 +1,324 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { ClickHouse, migrate } from '@meterstream/clickhouse';
+import { toMeterstreamError } from '@meterstream/errors';
+import { Metrics, type Logger } from '@meterstream/observability';
+import { loadPlans, type PlanCatalog } from '@meterstream/plans';
+import { meteringClient } from './aws.js';
+import type { SubmitterEnv } from './env.js';
+import { OPEN_STATES, VersionClock, isTerminal, type LedgerRecord } from './ledger.js';
+import { submitterMetrics, type SubmitterMetrics } from './metrics.js';
+import { Notifier } from './notify.js';
+import { KafkaOwnership, StaticOwnership, type Ownership } from './ownership.js';
+import { freeze } from './planner.js';
+import { SUBMITTER_MIGRATIONS } from './schema.js';
+import { sendOpen } from './sender.js';
+import { Store } from './store.js';
+
+const HOUR_MS = 3_600_000;
+
+/** Optional collaborators (tests inject their own). */
+export interface SubmitterDeps {
+  logger: Logger;
+  metrics?: Metrics;
+  plans?: PlanCatalog;
+  ownership?: Ownership;
+  now?: () => number;
+}
+
+/** A submission run as the control API reports it. */
+export interface RunInfo {
+  id: string;
+  trigger: 'tick' | 'api';
+  status: 'queued' | 'running' | 'done' | 'failed';
+  startedAt?: string;
+  finishedAt?: string;
+  frozen?: number;
+  deferred?: number;
+  finished?: number;
+  error?: string;
+}
+
+/** A running submitter. */
+export interface RunningSubmitter {
+  instanceId: string;
+  opsPort: number;
+  metrics: Metrics;
+  store: Store;
+  /** Runs one submission now (serialized with the ticks) and returns its report. */
+  runNow(): Promise<RunInfo>;
+  /** Waits for notices in flight. */
+  drainNotifications(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts the submitter: migrations, ownership, the tick loop, the ops server and control API. */
+export async function startSubmitter(
+  config: SubmitterEnv,
+  deps: SubmitterDeps,
+): Promise<RunningSubmitter> {
+  const logger = deps.logger.child({ module: 'submitter' });
+  const now = deps.now ?? Date.now;
+  const instanceId = config.MS_SUBMITTER_INSTANCE_ID || `${hostname()}-${process.pid}`;
+  const metrics = deps.metrics ?? new Metrics('meterstream_submitter');
+  const m: SubmitterMetrics = submitterMetrics(metrics);
+  const plans = deps.plans ?? (await loadPlans(config.MS_PLANS_DIR));
+  const ch = new ClickHouse({
+    url: config.MS_CLICKHOUSE_URL,
+    user: config.MS_CLICKHOUSE_USER,
+    password: config.MS_CLICKHOUSE_PASSWORD,
+    database: config.MS_CLICKHOUSE_DATABASE,
+    application: 'meterstream-submitter',
+  });
+  const topology =
+    config.MS_CLICKHOUSE_TOPOLOGY === 'cluster'
+      ? ({ kind: 'cluster', cluster: config.MS_CLICKHOUSE_CLUSTER } as const)
+      : ({ kind: 'single' } as const);
+  await migrate(
+    ch,
+    'submitter',
+    SUBMITTER_MIGRATIONS,
+    { database: config.MS_CLICKHOUSE_DATABASE, topology },
+    logger,
+  );
+  const store = new Store(ch, config.MS_CLICKHOUSE_DATABASE);
+  const ownership =
+    deps.ownership ??
+    (config.MS_SUBMITTER_OWNERSHIP === 'static'
+      ? new StaticOwnership(config.MS_SUBMITTER_WORK_PARTITIONS)
+      : new KafkaOwnership(
+          {
+            brokers: config.MS_KAFKA_BROKERS,
+            clientId: `${config.MS_KAFKA_CLIENT_ID}-submitter-${instanceId}`,
+            topic: config.MS_SUBMITTER_WORK_TOPIC,
+            partitions: config.MS_SUBMITTER_WORK_PARTITIONS,
+            groupId: config.MS_SUBMITTER_GROUP_ID,
+            sessionTimeoutMs: config.MS_SUBMITTER_SESSION_TIMEOUT_MS,
+            handoverMs: config.MS_SUBMITTER_HANDOVER_MS,
+          },
+          logger.child({ module: 'ownership' }),
+        ));
+  await ownership.start();
+  const client = meteringClient({
+    endpoint: config.MS_AWS_ENDPOINT,
+    region: config.MS_AWS_REGION,
+    accessKeyId: config.MS_AWS_ACCESS_KEY_ID,
+    secretAccessKey: config.MS_AWS_SECRET_ACCESS_KEY,
+    timeoutMs: config.MS_AWS_TIMEOUT_MS,
+  });
+  const notifier = new Notifier(
+    {
+      smtp: config.MS_SMTP_HOST
+        ? {
+            host: config.MS_SMTP_HOST,
+            port: config.MS_SMTP_PORT,
+            secure: config.MS_SMTP_SECURE,
+            user: config.MS_SMTP_USER,
+            password: config.MS_SMTP_PASSWORD,
+            from: config.MS_SMTP_FROM,
+          }
+        : undefined,
+      slackEnabled: config.MS_SLACK_ENABLED,
+      attempts: config.MS_NOTIFY_ATTEMPTS,
+      timeoutMs: config.MS_NOTIFY_TIMEOUT_MS,
+      extraEmails: config.MS_NOTIFY_EXTRA_EMAILS.split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    },
+    m,
+    logger.child({ module: 'notify' }),
+  );
+  const clock = new VersionClock(now);
+  const runs = new Map<string, RunInfo>();
+  let seq = 0;
+  let chain: Promise<unknown> = Promise.resolve();
+  let closed = false;
+
+  const execute = async (info: RunInfo): Promise<RunInfo> => {
+    const started = performance.now();
+    info.status = 'running';
+    info.startedAt = new Date(now()).toISOString();
+    try {
+      const owned = ownership.sendable();
+      const at = now();
+      const f = await freeze(
+        {
+          store,
+          plans,
+          clock,
+          usagePartitions: config.MS_USAGE_TOPIC_PARTITIONS,
+          workPartitions: config.MS_SUBMITTER_WORK_PARTITIONS,
+          owned,
+          lookbackHours: config.MS_SUBMITTER_LOOKBACK_HOURS,
+          runId: info.id,
+          instanceId,
+        },
+        at,
+      );
+      m.records.inc({ state: 'frozen' }, f.frozen.length);
+      const fromHour =
+        Math.floor(at / HOUR_MS) * HOUR_MS - config.MS_SUBMITTER_LOOKBACK_HOURS * HOUR_MS;
+      const open = owned.length > 0 ? await store.ledgerByState(OPEN_STATES, fromHour, owned) : [];
+      const finished: LedgerRecord[] = await sendOpen(
+        {
+          config: {
+            batchSize: config.MS_SUBMITTER_BATCH_SIZE,
+            waveSize: config.MS_SUBMITTER_WAVE_SIZE,
+            concurrency: config.MS_SUBMITTER_CONCURRENCY,
+            maxAttemptsPerRun: config.MS_SUBMITTER_MAX_ATTEMPTS_PER_RUN,
+            backoffBaseMs: config.MS_SUBMITTER_BACKOFF_BASE_MS,
+            backoffMaxMs: config.MS_SUBMITTER_BACKOFF_MAX_MS,
+            deadlineAlertMs: config.MS_SUBMITTER_DEADLINE_ALERT_MINUTES * 60_000,
+          },
+          store,
+          client,
+          plans,
+          ownership,
+          clock,
+          metrics: m,
+          logger,
+          runId: info.id,
+          instanceId,
+        },
+        open,
+        at,
+      );
+      const terminal = finished.filter((r) => isTerminal(r.state));
+      notifier.notify(info.id, terminal, (code) => plans.resolveProduct(code));
+      info.frozen = f.frozen.length;
+      info.deferred = f.deferred;
+      info.finished = terminal.length;
+      info.status = 'done';
+      m.runs.inc({ outcome: 'ok' });
+      if (f.frozen.length > 0 || finished.length > 0) {
+        logger.info(
+          {
+            runId: info.id,
+            frozen: f.frozen.length,
+            sent: finished.length,
+            terminal: terminal.length,
+          },
+          'run done',
+        );
+      }
+    } catch (err) {
+      const e = toMeterstreamError(err);
+      info.status = 'failed';
+      info.error = e.message;
+      m.runs.inc({ outcome: 'failed' });
+      logger.error({ err: e.toJSON(), runId: info.id }, 'run failed');
+    } finally {
+      info.finishedAt = new Date(now()).toISOString();
+      m.runDuration.observe((performance.now() - started) / 1000);
+    }
+    return info;
+  };
+
+  const schedule = (trigger: RunInfo['trigger']): { info: RunInfo; done: Promise<RunInfo> } => {
+    const info: RunInfo = {
+      id: `${instanceId}-${now().toString(36)}-${++seq}-${randomBytes(2).toString('hex')}`,
+      trigger,
+      status: 'queued',
+    };
+    runs.set(info.id, info);
+    if (runs.size > 500) runs.delete(runs.keys().next().value as string);
+    const done = chain.then(() => execute(info));
+    chain = done.catch(() => undefined);
+    return { info, done };
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  const tick = (): void => {
+    if (closed) return;
+    void schedule('tick').done.finally(() => {
+      if (!closed) timer = setTimeout(tick, config.MS_SUBMITTER_TICK_MS);
+    });
+  };
+
+  const reply = (
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    type = 'application/json',
+  ): void => {
+    res.writeHead(status, { 'content-type': type });
+    res.end(typeof body === 'string' ? body : JSON.stringify(body));
+  };
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/metrics')
+      return reply(res, 200, await metrics.text(), metrics.registry.contentType);
+    if (path === '/healthz') return reply(res, 200, 'ok\n', 'text/plain');
+    if (path === '/readyz') {
+      const ok = !closed && ownership.ready() && (await ch.ping());
+      return reply(res, ok ? 200 : 503, ok ? 'ready\n' : 'not ready\n', 'text/plain');
+    }
+    if (path === '/v1/run' && req.method === 'POST') {
+      if (closed) return reply(res, 503, { error: 'shutting down' });
+      const { info } = schedule('api');
+      return reply(res, 202, { runId: info.id, status: info.status, href: `/v1/runs/${info.id}` });
+    }
+    const m2 = /^\/v1\/runs\/([A-Za-z0-9._-]{1,200})$/.exec(path);
+    if (m2 && req.method === 'GET') {
+      const info = runs.get(m2[1] as string);
+      if (!info) return reply(res, 404, { error: 'unknown run' });
+      const records =
+        info.status === 'done' || info.status === 'failed' ? await store.ledgerByRun(info.id) : [];
+      return reply(res, 200, {
+        ...info,
+        records: records.map((r) => ({
+          productCode: r.productCode,
+          customer: r.customer,
+          dimension: r.dimension,
+          hour: new Date(r.hour).toISOString(),
+          quantity: r.quantity,
+          state: r.state,
+          awsStatus: r.awsStatus,
+          reason: r.reason,
+          meteringRecordId: r.meteringRecordId,
+        })),
+      });
+    }
+    return reply(res, 404, { error: 'not found' });
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.warn({ err: toMeterstreamError(err).toJSON() }, 'ops request failed');
+      if (!res.headersSent) reply(res, 500, { error: 'internal error' });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.MS_SUBMITTER_OPS_PORT, config.MS_SUBMITTER_OPS_HOST, () => resolve());
+  });
+  const opsPort = (server.address() as AddressInfo).port;
+  logger.info({ instanceId, opsPort }, 'submitter started');
+  if (config.MS_SUBMITTER_TICK_MS > 0) tick();
+
+  let closing: Promise<void> | undefined;
+  return {
+    instanceId,
+    opsPort,
+    metrics,
+    store,
+    runNow: () => schedule('api').done,
+    drainNotifications: () => notifier.drain(),
+    close: () =>
+      (closing ??= (async () => {
+        closed = true;
+        if (timer) clearTimeout(timer);
+        await chain;
+        await ownership.close();
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        });
+        await notifier.drain();
+        notifier.close();
+        client.destroy();
+        await ch.close();
+      })()),
+  };
+}
