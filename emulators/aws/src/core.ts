@@ -425,7 +425,11 @@ export class EmulatorCore {
         Quantity: input.UsageQuantity,
         QuantityAsDecimal: input.UsageQuantityAsDecimal,
         UsageAllocations: input.UsageAllocations,
-        CustomerAWSAccountId: ctx.accessKeyId,
+        // MeterUsage meters the calling account: an all-digit access key id stands for an account
+        // id (so tests can act as several buyers); any other key is the configured account.
+        CustomerAWSAccountId: /^[0-9]+$/.test(ctx.accessKeyId)
+          ? ctx.accessKeyId
+          : this.options.accountId,
       };
       this.checkAllocations(rec, quantity);
       if (input.DryRun === true)
