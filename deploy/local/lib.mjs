@@ -207,14 +207,27 @@ export function pgidOf(pid) {
   }
 }
 
-/** Any live process in process group pgid? */
+/**
+ * Any live (non-zombie) process in process group pgid? Zombies count as gone: our servers
+ * are reparented to init once `up` exits, and init may reap them only a while later.
+ */
 export function groupAlive(pgid) {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (e) {
     return e.code === 'EPERM';
   }
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') return true;
+    } catch {
+      /* raced with exit */
+    }
+  }
+  return false;
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -187,8 +187,16 @@ async function up(comps) {
       }
     }
     mkdirp(ctx.paths.data);
-    await timed('install', () => c.install(ctx));
-    const newPid = await timed('start', () => c.start(ctx));
+    const step = async (label, fn) => {
+      try {
+        return await timed(label, fn);
+      } catch (e) {
+        if (e instanceof StackError) throw e;
+        throw new StackError(`${c.name}: ${label} failed: ${e instanceof Error ? e.message : e}`);
+      }
+    };
+    await step('install', () => c.install(ctx));
+    const newPid = await step('start', () => c.start(ctx));
     const started = typeof newPid === 'number' ? newPid : readPid(pidFile);
     const timeoutMs = c.healthTimeoutMs ?? 60000;
     const th = Date.now();
