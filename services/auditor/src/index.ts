@@ -1,2 +1,15 @@
-// Placeholder until this workspace is built (see the open issues); keeps tsc -b project references valid.
-export {};
+export * from './auditor.js';
+export * from './cloudtrail.js';
+export * from './env.js';
+export * from './limiter.js';
+export * from './metrics.js';
+export * from './notify.js';
+export * from './parse.js';
+export * from './reader.js';
+export * from './reconcile.js';
+export * from './report.js';
+export * from './schema.js';
+export * from './store.js';
+export * from './trace.js';
+export { auditorConfigFromEnv, main } from './main.js';
+export { runCli, parseTime, HELP, EXIT } from './cli.js';

@@ -1,0 +1,339 @@
+import type { Event } from '@aws-sdk/client-cloudtrail';
+import { migrate, type ClickHouse, type Topology } from '@meterstream/clickhouse';
+import { toMeterstreamError } from '@meterstream/errors';
+import type { Logger } from '@meterstream/observability';
+import { RateLimiter, sleep } from './limiter.js';
+import type { AuditorMetrics } from './metrics.js';
+import { LogNotifier, type Notifier } from './notify.js';
+import { parseCloudTrailEvent, type CloudTrailRecord } from './parse.js';
+import { readCloudTrail, type LookupBy, type LookupEventsApi, type ReadResult } from './reader.js';
+import {
+  FINDING_KINDS,
+  reconcile,
+  unparseableFinding,
+  type Finding,
+  type Reconciliation,
+} from './reconcile.js';
+import { AUDITOR_MIGRATIONS } from './schema.js';
+import { AuditStore, type StoredFinding } from './store.js';
+
+const HOUR = 3_600_000;
+/** LookupEvents keeps 90 days. */
+const CLOUDTRAIL_RETENTION_MS = 90 * 24 * HOUR;
+
+/** What the audit loop needs to know (from env.ts in production, literal in tests). */
+export interface AuditorConfig {
+  database: string;
+  topology: Topology;
+  /** How long CloudTrail may take to deliver an event; also the overlap of consecutive reads. */
+  deliveryGraceMs: number;
+  /** How far back the very first read starts (no checkpoint yet). */
+  initialLookbackMs: number;
+  /** Hours reconciled on every run (AWS takes records up to 24 h late; keep some margin). */
+  reconcileLookbackMs: number;
+  intervalMs: number;
+  pageSize: number;
+  lookupBy: LookupBy;
+  lookupRatePerSecond: number;
+  maxRetries: number;
+  backoffMs?: number;
+  /** Name of the checkpoint row (one per account/region being audited). */
+  checkpointName: string;
+}
+
+/** Collaborators, injected so tests use fresh databases and an emulator. */
+export interface AuditorDeps {
+  ch: ClickHouse;
+  cloudTrail: LookupEventsApi;
+  logger: Logger;
+  metrics?: AuditorMetrics;
+  notifiers?: Notifier[];
+  limiter?: RateLimiter;
+  now?: () => number;
+  signal?: AbortSignal;
+}
+
+/** What one run did. */
+export interface AuditRunResult {
+  readFromMs: number;
+  readUntilMs: number;
+  read: ReadResult;
+  newEvents: number;
+  duplicateEvents: number;
+  unparseableEvents: number;
+  reconciliation: Reconciliation;
+  newFindings: Finding[];
+  openFindings: StoredFinding[];
+}
+
+/** Creates or upgrades the auditor's tables. */
+export async function migrateAuditor(
+  ch: ClickHouse,
+  database: string,
+  topology: Topology,
+  logger?: Logger,
+): Promise<void> {
+  await migrate(ch, 'auditor', AUDITOR_MIGRATIONS, { database, topology }, logger);
+}
+
+const limiters = new WeakMap<AuditorDeps, RateLimiter>();
+
+/**
+ * One audit pass: read CloudTrail from the checkpoint (minus the delivery grace, so late
+ * deliveries are caught) to now, store new events once, advance the checkpoint, reconcile the
+ * recent hours against the ledger, store new findings and notify each once.
+ */
+export async function runAuditOnce(
+  config: AuditorConfig,
+  deps: AuditorDeps,
+): Promise<AuditRunResult> {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger;
+  const store = new AuditStore(deps.ch, config.database);
+  const limiter = deps.limiter ?? limiters.get(deps) ?? new RateLimiter(config.lookupRatePerSecond);
+  limiters.set(deps, limiter);
+  const started = now();
+  const checkpoint = await store.checkpoint(config.checkpointName);
+  const readUntilMs = started;
+  const readFromMs = Math.max(
+    started - CLOUDTRAIL_RETENTION_MS,
+    checkpoint === undefined
+      ? started - config.initialLookbackMs
+      : checkpoint - config.deliveryGraceMs,
+  );
+  let newEvents = 0;
+  let duplicateEvents = 0;
+  let unparseableEvents = 0;
+  const unparseable: Finding[] = [];
+
+  const onPage = async (events: Event[]): Promise<void> => {
+    const parsed = events.map((e) =>
+      parseCloudTrailEvent(e.CloudTrailEvent ?? '', {
+        ...(e.EventId ? { eventId: e.EventId } : {}),
+        ...(e.EventTime ? { eventTimeMs: e.EventTime.getTime() } : {}),
+      }),
+    );
+    // Pages of overlapping windows repeat events; a repeated event id adds nothing.
+    const known = await store.knownEventIds(parsed.map((p) => p.eventId));
+    const seen = new Set<string>();
+    const fresh = parsed.filter((p) => {
+      if (known.has(p.eventId) || seen.has(p.eventId)) return false;
+      seen.add(p.eventId);
+      return true;
+    });
+    duplicateEvents += parsed.length - fresh.length;
+    deps.metrics?.events.inc({ result: 'duplicate' }, parsed.length - fresh.length);
+    const rows = fresh.map((p) => {
+      const records: CloudTrailRecord[] = p.kind === 'metering' ? p.records : [];
+      if (p.kind === 'unparseable') {
+        unparseableEvents += 1;
+        log.warn({ eventId: p.eventId, reason: p.reason }, 'unparseable CloudTrail event');
+        unparseable.push(unparseableFinding(p.eventId, p.eventTimeMs, p.reason, p.raw));
+      }
+      deps.metrics?.events.inc({ result: p.kind === 'metering' ? 'new' : p.kind });
+      deps.metrics?.deliveryDelay.observe(Math.max(0, (now() - p.eventTimeMs) / 1000));
+      return {
+        eventId: p.eventId,
+        eventName: p.kind === 'unparseable' ? '' : p.eventName,
+        eventTimeMs: p.eventTimeMs,
+        parseStatus: p.kind,
+        records,
+      };
+    });
+    newEvents += rows.length;
+    if (unparseable.length > 0) await persistFindings(store, [...unparseable], now(), deps, []);
+    unparseable.length = 0;
+    await store.storeEvents(rows, now());
+  };
+
+  const read = await readCloudTrail({
+    api: deps.cloudTrail,
+    limiter,
+    startMs: readFromMs,
+    endMs: readUntilMs,
+    pageSize: config.pageSize,
+    lookupBy: config.lookupBy,
+    maxRetries: config.maxRetries,
+    ...(config.backoffMs !== undefined ? { backoffMs: config.backoffMs } : {}),
+    ...(deps.signal ? { signal: deps.signal } : {}),
+    onPage,
+    onRequest: (outcome) => deps.metrics?.lookups.inc({ outcome }),
+  });
+  await store.saveCheckpoint(config.checkpointName, readUntilMs, now());
+
+  const fromMs = Math.floor((readUntilMs - config.reconcileLookbackMs) / HOUR) * HOUR;
+  const toMs = Math.floor(readUntilMs / HOUR) * HOUR + 2 * HOUR;
+  const [ledger, records] = await Promise.all([
+    store.ledger(fromMs, toMs),
+    store.cloudTrailRecords(fromMs, toMs),
+  ]);
+  const reconciliation = reconcile(ledger, records, {
+    readUntilMs,
+    graceMs: config.deliveryGraceMs,
+  });
+  const newFindings = await persistFindings(store, reconciliation.findings, now(), deps, [
+    fromMs,
+    toMs,
+  ]);
+  await notifyPending(store, deps, now());
+
+  const open = (await store.findings()).filter((f) => f.status === 'open');
+  if (deps.metrics) {
+    const m = deps.metrics;
+    for (const k of FINDING_KINDS)
+      m.findingsOpen.set({ kind: k }, open.filter((f) => f.kind === k).length);
+    for (const [o, n] of Object.entries(reconciliation.outcomes)) m.keys.set({ outcome: o }, n);
+    m.keys.set({ outcome: 'finding' }, reconciliation.findings.length);
+    m.lastSuccess.set(now() / 1000);
+    m.cloudTrailLag.set(Math.max(0, (now() - readUntilMs) / 1000));
+  }
+  log.info(
+    {
+      readFrom: new Date(readFromMs).toISOString(),
+      readUntil: new Date(readUntilMs).toISOString(),
+      requests: read.requests,
+      throttled: read.throttled,
+      newEvents,
+      duplicateEvents,
+      ...reconciliation.outcomes,
+      findings: reconciliation.findings.length,
+      newFindings: newFindings.length,
+    },
+    'audit run done',
+  );
+  return {
+    readFromMs,
+    readUntilMs,
+    read,
+    newEvents,
+    duplicateEvents,
+    unparseableEvents,
+    reconciliation,
+    newFindings,
+    openFindings: open,
+  };
+}
+
+/**
+ * Stores findings not stored before (or reopened), and marks stored open findings of the
+ * reconciled range that are no longer found as resolved. Returns the new ones.
+ */
+async function persistFindings(
+  store: AuditStore,
+  findings: readonly Finding[],
+  nowMs: number,
+  deps: AuditorDeps,
+  range: [number, number] | [],
+): Promise<Finding[]> {
+  const existing = new Map(
+    (await store.findings({ ids: findings.map((f) => f.id) })).map((f) => [f.id, f]),
+  );
+  const writes: StoredFinding[] = [];
+  const fresh: Finding[] = [];
+  for (const f of findings) {
+    const old = existing.get(f.id);
+    if (old && old.status !== 'resolved') continue;
+    if (!old) {
+      fresh.push(f);
+      deps.metrics?.findingsNew.inc({ kind: f.kind });
+    }
+    writes.push({
+      ...f,
+      status: 'open',
+      note: old?.note ?? '',
+      notified: old?.notified ?? false,
+      firstSeenMs: old?.firstSeenMs ?? nowMs,
+      updatedMs: nowMs,
+    });
+  }
+  if (range.length === 2) {
+    const current = new Set(findings.map((f) => f.id));
+    for (const old of await store.findings({ fromMs: range[0], toMs: range[1] })) {
+      if (old.status === 'open' && old.kind !== 'unparseable_event' && !current.has(old.id)) {
+        deps.logger.info(
+          { findingId: old.id, kind: old.kind },
+          'finding no longer holds; resolved',
+        );
+        writes.push({ ...old, status: 'resolved', updatedMs: nowMs });
+      }
+    }
+  }
+  await store.writeFindings(writes, nowMs);
+  return fresh;
+}
+
+/** Notifies every open finding not yet notified; a failed channel is retried next run. */
+async function notifyPending(store: AuditStore, deps: AuditorDeps, nowMs: number): Promise<void> {
+  const notifiers = deps.notifiers ?? [new LogNotifier(deps.logger)];
+  const pending = (await store.findings()).filter((f) => f.status === 'open' && !f.notified);
+  const done: StoredFinding[] = [];
+  for (const f of pending) {
+    let ok = true;
+    for (const n of notifiers) {
+      try {
+        await n.notify(f);
+        deps.metrics?.notifications.inc({ channel: n.name, outcome: 'ok' });
+      } catch (err) {
+        ok = false;
+        deps.metrics?.notifications.inc({ channel: n.name, outcome: 'failed' });
+        deps.logger.warn(
+          { err: toMeterstreamError(err), findingId: f.id, channel: n.name },
+          'notification failed',
+        );
+      }
+    }
+    if (ok) done.push({ ...f, notified: true });
+  }
+  await store.writeFindings(done, nowMs);
+}
+
+/** A running audit loop. */
+export interface RunningAuditor {
+  /** Resolves when the loop has stopped; idempotent. */
+  close(): Promise<void>;
+  /** True once a run has completed successfully. */
+  ready(): boolean;
+}
+
+/**
+ * Runs {@link runAuditOnce} every `intervalMs` until closed. A failed run is logged and counted
+ * and retried at the next tick; nothing a run does is lost by a crash (events are deduplicated
+ * by id and the checkpoint only advances after a complete read).
+ */
+export function startAuditor(config: AuditorConfig, deps: AuditorDeps): RunningAuditor {
+  const abort = new AbortController();
+  const signal = deps.signal ? AbortSignal.any([deps.signal, abort.signal]) : abort.signal;
+  const runDeps: AuditorDeps = {
+    ...deps,
+    signal,
+    limiter: deps.limiter ?? new RateLimiter(config.lookupRatePerSecond),
+  };
+  let succeeded = false;
+  const loop = (async () => {
+    while (!signal.aborted) {
+      const end = deps.metrics?.runDuration.startTimer();
+      try {
+        await runAuditOnce(config, runDeps);
+        succeeded = true;
+        deps.metrics?.runs.inc({ outcome: 'ok' });
+      } catch (err) {
+        const e = toMeterstreamError(err);
+        if (signal.aborted && e.code === 'SHUTTING_DOWN') break;
+        deps.metrics?.runs.inc({ outcome: 'failed' });
+        deps.logger.error({ err: e }, 'audit run failed; retrying at the next tick');
+      } finally {
+        end?.();
+      }
+      await sleep(config.intervalMs, signal);
+    }
+  })();
+  let closing: Promise<void> | undefined;
+  return {
+    ready: () => succeeded,
+    close: () =>
+      (closing ??= (async () => {
+        abort.abort();
+        await loop;
+      })()),
+  };
+}

@@ -1,0 +1,91 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ClickHouse } from '@meterstream/clickhouse';
+import { Lifecycle, Metrics, createLogger, startOpsServer } from '@meterstream/observability';
+import { migrateAuditor, startAuditor, type AuditorConfig } from './auditor.js';
+import { cloudTrailApi } from './cloudtrail.js';
+import { loadAuditorEnv, type AuditorEnv } from './env.js';
+import { auditorMetrics } from './metrics.js';
+import { LogNotifier, SlackNotifier, type Notifier } from './notify.js';
+
+/** The audit loop's configuration from the parsed environment. */
+export function auditorConfigFromEnv(env: AuditorEnv): AuditorConfig {
+  return {
+    database: env.MS_CLICKHOUSE_DATABASE,
+    topology:
+      env.MS_CLICKHOUSE_TOPOLOGY === 'cluster'
+        ? { kind: 'cluster', cluster: env.MS_CLICKHOUSE_CLUSTER }
+        : { kind: 'single' },
+    deliveryGraceMs: env.MS_AUDITOR_DELIVERY_GRACE_MS,
+    initialLookbackMs: env.MS_AUDITOR_INITIAL_LOOKBACK_MS,
+    reconcileLookbackMs: env.MS_AUDITOR_RECONCILE_LOOKBACK_MS,
+    intervalMs: env.MS_AUDITOR_INTERVAL_MS,
+    pageSize: env.MS_AUDITOR_PAGE_SIZE,
+    lookupBy: env.MS_AUDITOR_LOOKUP_BY,
+    lookupRatePerSecond: env.MS_AUDITOR_LOOKUP_RATE,
+    maxRetries: env.MS_AUDITOR_MAX_RETRIES,
+    checkpointName: env.MS_AUDITOR_CHECKPOINT,
+  };
+}
+
+/** Starts the auditor process: migrations, the audit loop, the ops server, signal handling. */
+export async function main(env: AuditorEnv = loadAuditorEnv()): Promise<Lifecycle> {
+  const logger = createLogger('auditor', { level: env.MS_LOG_LEVEL });
+  const lifecycle = new Lifecycle(logger);
+  lifecycle.handleSignals();
+  const metrics = new Metrics('meterstream_auditor');
+  const m = auditorMetrics(metrics);
+  const config = auditorConfigFromEnv(env);
+  const ch = new ClickHouse({
+    url: env.MS_CLICKHOUSE_URL,
+    user: env.MS_CLICKHOUSE_USER,
+    password: env.MS_CLICKHOUSE_PASSWORD,
+    application: 'meterstream-auditor',
+  });
+  lifecycle.onClose('clickhouse', () => ch.close());
+  await migrateAuditor(ch, config.database, config.topology, logger.child({ module: 'migrate' }));
+  const api = cloudTrailApi({ region: env.MS_AWS_REGION, endpoint: env.MS_AWS_ENDPOINT });
+  lifecycle.onClose('cloudtrail', () => api.destroy());
+  const notifiers: Notifier[] = [new LogNotifier(logger.child({ module: 'findings' }))];
+  if (env.MS_AUDITOR_SLACK_WEBHOOK_URL)
+    notifiers.push(new SlackNotifier(env.MS_AUDITOR_SLACK_WEBHOOK_URL));
+  const auditor = startAuditor(config, {
+    ch,
+    cloudTrail: api,
+    logger: logger.child({ module: 'audit' }),
+    metrics: m,
+    notifiers,
+  });
+  lifecycle.onClose('audit-loop', () => auditor.close());
+  const ops = await startOpsServer({
+    port: env.MS_AUDITOR_PORT,
+    host: '0.0.0.0',
+    metrics,
+    logger: logger.child({ module: 'ops' }),
+    ready: async () => auditor.ready() && (await ch.ping()),
+  });
+  lifecycle.onClose('ops-server', () => ops.close());
+  lifecycle.running();
+  logger.info({ port: ops.port, database: config.database }, 'auditor running');
+  return lifecycle;
+}
+
+function isMain(): boolean {
+  try {
+    return (
+      process.argv[1] !== undefined &&
+      realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
+    );
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  main().catch((err: unknown) => {
+    process.stderr.write(
+      `auditor: failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(1);
+  });
+}

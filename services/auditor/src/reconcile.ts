@@ -1,0 +1,334 @@
+import { createHash } from 'node:crypto';
+import type { CloudTrailRecord } from './parse.js';
+
+/** Kinds of finding; the closed set the findings table, metrics and report use. */
+export const FINDING_KINDS = [
+  'missing_in_cloudtrail',
+  'unknown_to_ledger',
+  'quantity_mismatch',
+  'status_mismatch',
+  'conflicting_duplicate',
+  'unparseable_event',
+] as const;
+export type FindingKind = (typeof FINDING_KINDS)[number];
+
+/** Ledger states (ADR 0001). */
+export type LedgerState =
+  'frozen' | 'sending' | 'accepted' | 'duplicate' | 'not_subscribed' | 'rejected' | 'expired';
+
+/** The latest version of one ledger record. */
+export interface LedgerRecord {
+  productCode: string;
+  customer: string;
+  customerKind: string;
+  dimension: string;
+  hourMs: number;
+  version: number;
+  state: LedgerState | string;
+  quantity: number;
+  meteringRecordId: string;
+  awsStatus: string;
+  licenseArn: string;
+  batchId: string;
+  attempts: number;
+  updatedAtMs: number;
+}
+
+/** One discrepancy between the ledger and CloudTrail, with its evidence. */
+export interface Finding {
+  /** Stable across runs (kind + key), so a finding is stored and notified once. */
+  id: string;
+  kind: FindingKind;
+  productCode: string;
+  customer: string;
+  customerKind: string;
+  dimension: string;
+  hourMs: number;
+  ledgerQuantity: number | null;
+  ledgerState: string;
+  cloudTrailQuantities: number[];
+  cloudTrailStatuses: string[];
+  eventIds: string[];
+  meteringRecordIds: string[];
+  ledger: LedgerRecord | null;
+  detail: string;
+  /** Extra evidence (the raw event of an unparseable one). */
+  raw?: string;
+}
+
+/** Outcome per key that is not a finding. */
+export type KeyOutcome = 'matched' | 'pending' | 'not_billed';
+
+/** Per product and customer: how many keys ended how. */
+export interface CustomerSummary {
+  productCode: string;
+  customer: string;
+  matched: number;
+  pending: number;
+  notBilled: number;
+  findings: Partial<Record<FindingKind, number>>;
+  ledgerAcceptedQuantity: number;
+  cloudTrailBilledQuantity: number;
+}
+
+/** Result of {@link reconcile}. */
+export interface Reconciliation {
+  findings: Finding[];
+  outcomes: Record<KeyOutcome, number>;
+  summaries: CustomerSummary[];
+}
+
+/** Options of {@link reconcile}. */
+export interface ReconcileOptions {
+  /** CloudTrail was read completely up to this time (the end of the last full pass). */
+  readUntilMs: number;
+  /** How long CloudTrail may take to deliver an event. */
+  graceMs: number;
+}
+
+/** Finding id: a hash of its kind and key, so re-running the audit finds the same finding. */
+export function findingId(kind: FindingKind, parts: readonly (string | number)[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify([kind, ...parts]))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+const keyOf = (p: string, c: string, d: string, h: number): string => JSON.stringify([p, c, d, h]);
+
+const PROCESSED = new Set(['Success', 'DuplicateRecord', 'CustomerNotSubscribed']);
+
+/** The CloudTrail status the ledger's state implies. */
+const EXPECTED_STATUS: Partial<Record<string, string>> = {
+  accepted: 'Success',
+  duplicate: 'DuplicateRecord',
+  not_subscribed: 'CustomerNotSubscribed',
+};
+
+const uniq = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
+
+/**
+ * Compares the ledger with CloudTrail per (product, customer, dimension, hour). Pure: the caller
+ * loads both sides for a range of hours (CloudTrail records deduplicated by event and index).
+ *
+ * A key can yield more than one finding (a conflicting duplicate whose billed quantity also
+ * differs from the ledger), but each tamper of one record yields exactly the one that explains it:
+ * a duplicate that repeats the ledger's quantity beside another is `conflicting_duplicate` only.
+ */
+export function reconcile(
+  ledger: readonly LedgerRecord[],
+  records: readonly CloudTrailRecord[],
+  options: ReconcileOptions,
+): Reconciliation {
+  const byKey = new Map<string, { ledger?: LedgerRecord; ct: CloudTrailRecord[] }>();
+  const slot = (k: string): { ledger?: LedgerRecord; ct: CloudTrailRecord[] } => {
+    let s = byKey.get(k);
+    if (!s) byKey.set(k, (s = { ct: [] }));
+    return s;
+  };
+  for (const l of ledger) slot(keyOf(l.productCode, l.customer, l.dimension, l.hourMs)).ledger = l;
+  for (const r of records) slot(keyOf(r.productCode, r.customer, r.dimension, r.hourMs)).ct.push(r);
+
+  const findings: Finding[] = [];
+  const outcomes: Record<KeyOutcome, number> = { matched: 0, pending: 0, not_billed: 0 };
+  const summaries = new Map<string, CustomerSummary>();
+  const summary = (p: string, c: string): CustomerSummary => {
+    const k = JSON.stringify([p, c]);
+    let s = summaries.get(k);
+    if (!s) {
+      s = {
+        productCode: p,
+        customer: c,
+        matched: 0,
+        pending: 0,
+        notBilled: 0,
+        findings: {},
+        ledgerAcceptedQuantity: 0,
+        cloudTrailBilledQuantity: 0,
+      };
+      summaries.set(k, s);
+    }
+    return s;
+  };
+
+  for (const [key, { ledger: l, ct }] of [...byKey.entries()].sort(([a], [b]) =>
+    a < b ? -1 : 1,
+  )) {
+    const [productCode, customer, dimension, hourMs] = JSON.parse(key) as [
+      string,
+      string,
+      string,
+      number,
+    ];
+    const processed = ct.filter((r) => PROCESSED.has(r.status));
+    const billed = processed.filter((r) => r.status === 'Success');
+    const s = summary(productCode, customer);
+    if (l?.state === 'accepted') s.ledgerAcceptedQuantity += l.quantity;
+    // AWS bills the first quantity it accepted; CloudTrail shows what it answered Success to.
+    const firstBilled = [...billed].sort((a, b) => a.eventTimeMs - b.eventTimeMs)[0];
+    if (firstBilled) s.cloudTrailBilledQuantity += firstBilled.quantity;
+
+    const add = (
+      kind: FindingKind,
+      detail: string,
+      evidence: readonly CloudTrailRecord[] = processed,
+    ): void => {
+      findings.push({
+        id: findingId(kind, [productCode, customer, dimension, hourMs]),
+        kind,
+        productCode,
+        customer,
+        customerKind: l?.customerKind ?? ct[0]?.customerKind ?? '',
+        dimension,
+        hourMs,
+        ledgerQuantity: l ? l.quantity : null,
+        ledgerState: l?.state ?? '',
+        cloudTrailQuantities: evidence.map((r) => r.quantity),
+        cloudTrailStatuses: evidence.map((r) => r.status),
+        eventIds: uniq(ct.map((r) => r.eventId)).sort(),
+        meteringRecordIds: uniq(evidence.map((r) => r.meteringRecordId).filter((x) => x)).sort(),
+        ledger: l ?? null,
+        detail,
+      });
+      s.findings[kind] = (s.findings[kind] ?? 0) + 1;
+    };
+    const outcome = (o: KeyOutcome): void => {
+      outcomes[o] += 1;
+      if (o === 'matched') s.matched += 1;
+      else if (o === 'pending') s.pending += 1;
+      else s.notBilled += 1;
+    };
+
+    if (!l) {
+      if (processed.length > 0) {
+        add(
+          'unknown_to_ledger',
+          `CloudTrail has ${processed.length} record(s) the ledger does not know`,
+        );
+      } else {
+        outcome('not_billed');
+      }
+      continue;
+    }
+
+    const delivered = l.updatedAtMs + options.graceMs <= options.readUntilMs;
+    const quantities = uniq(
+      processed.filter((r) => r.status !== 'CustomerNotSubscribed').map((r) => r.quantity),
+    );
+    const expected = EXPECTED_STATUS[l.state];
+    if (expected !== undefined) {
+      if (processed.length === 0) {
+        if (!delivered) outcome('pending');
+        else if (l.state === 'accepted') {
+          add(
+            'missing_in_cloudtrail',
+            `ledger accepted quantity ${l.quantity}; no CloudTrail record after the delivery grace`,
+          );
+        } else {
+          // Not billed either way; CloudTrail losing a non-billing answer is not a billing error.
+          outcome('not_billed');
+        }
+        continue;
+      }
+      let found = false;
+      const statuses: string[] = uniq(processed.map((r) => r.status));
+      if (!statuses.includes(expected) || (l.state !== 'accepted' && billed.length > 0)) {
+        add(
+          'status_mismatch',
+          `ledger state ${l.state}; CloudTrail answered ${statuses.join(', ')}`,
+        );
+        found = true;
+      }
+      if (quantities.length > 1) {
+        add(
+          'conflicting_duplicate',
+          `sent with ${quantities.length} different quantities: ${quantities.join(', ')}`,
+        );
+        found = true;
+      }
+      if (
+        l.state === 'accepted' &&
+        billed.length > 0 &&
+        !billed.some((r) => r.quantity === l.quantity)
+      ) {
+        add(
+          'quantity_mismatch',
+          `ledger quantity ${l.quantity}; CloudTrail billed ${uniq(billed.map((r) => r.quantity)).join(', ')}`,
+          billed,
+        );
+        found = true;
+      }
+      if (
+        !found &&
+        l.state === 'accepted' &&
+        l.meteringRecordId &&
+        !billed.some((r) => r.meteringRecordId === l.meteringRecordId)
+      ) {
+        add(
+          'status_mismatch',
+          `ledger metering record id is not among CloudTrail's: AWS holds another record`,
+          billed,
+        );
+        found = true;
+      }
+      if (!found) outcome('matched');
+      continue;
+    }
+    // rejected / expired / frozen / sending: the ledger believes nothing was billed (yet).
+    const settled = billed.filter((r) => r.eventTimeMs + options.graceMs <= options.readUntilMs);
+    if (
+      billed.length > 0 &&
+      (l.state === 'rejected' || l.state === 'expired' || settled.length > 0)
+    ) {
+      add(
+        'status_mismatch',
+        `ledger state ${l.state}, but CloudTrail shows the record billed`,
+        billed,
+      );
+    } else if (l.state === 'frozen' || l.state === 'sending') {
+      outcome('pending');
+    } else {
+      outcome('not_billed');
+    }
+  }
+  return {
+    findings,
+    outcomes,
+    summaries: [...summaries.values()].sort((a, b) =>
+      a.productCode === b.productCode
+        ? a.customer < b.customer
+          ? -1
+          : 1
+        : a.productCode < b.productCode
+          ? -1
+          : 1,
+    ),
+  };
+}
+
+/** The finding for an event that could not be parsed; the raw event is its evidence. */
+export function unparseableFinding(
+  eventId: string,
+  eventTimeMs: number,
+  reason: string,
+  raw: string,
+): Finding {
+  return {
+    id: findingId('unparseable_event', [eventId]),
+    kind: 'unparseable_event',
+    productCode: '',
+    customer: '',
+    customerKind: '',
+    dimension: '',
+    hourMs: Math.floor(eventTimeMs / 3_600_000) * 3_600_000,
+    ledgerQuantity: null,
+    ledgerState: '',
+    cloudTrailQuantities: [],
+    cloudTrailStatuses: [],
+    eventIds: [eventId],
+    meteringRecordIds: [],
+    ledger: null,
+    detail: `CloudTrail event could not be parsed: ${reason}`,
+    raw,
+  };
+}

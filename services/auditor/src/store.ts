@@ -1,0 +1,315 @@
+import { ident, joinSql, sql, type ClickHouse, type SqlFragment } from '@meterstream/clickhouse';
+import type { CloudTrailRecord, CustomerKind, RecordStatus } from './parse.js';
+import type { Finding, FindingKind, LedgerRecord } from './reconcile.js';
+import { AUDITOR_TABLES, FOREIGN_TABLES } from './schema.js';
+
+/** Status of a stored finding: `explained` by an operator's note, or `resolved` when gone. */
+export type FindingStatus = 'open' | 'explained' | 'resolved';
+
+/** A finding as stored. */
+export interface StoredFinding extends Finding {
+  status: FindingStatus;
+  note: string;
+  notified: boolean;
+  firstSeenMs: number;
+  updatedMs: number;
+}
+
+const sec = (ms: number): number => Math.floor(ms / 1000);
+
+let lastVersion = 0;
+/** Strictly increasing versions for ReplacingMergeTree rows written by this process. */
+export function nextVersion(now = Date.now()): number {
+  lastVersion = Math.max(lastVersion + 1, now * 1000);
+  return lastVersion;
+}
+
+/**
+ * ClickHouse access of the auditor. Every value goes through `sql` literals and every name
+ * through the allow-list; DateTime columns are written as epoch seconds and read with
+ * `toUnixTimestamp`, so the server's time zone never matters.
+ */
+export class AuditStore {
+  constructor(
+    readonly ch: ClickHouse,
+    readonly database: string,
+  ) {}
+
+  private t(name: string): SqlFragment {
+    return ident(`${this.database}.${name}`);
+  }
+
+  /** Which of these event ids are already stored. */
+  async knownEventIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.ch.query<{ event_id: string }>(
+      sql`SELECT DISTINCT event_id FROM ${this.t(AUDITOR_TABLES.events)} WHERE event_id IN (${ids})`,
+    );
+    return new Set(rows.map((r) => r.event_id));
+  }
+
+  /** Stores events and their records (records first: an event row means "fully stored"). */
+  async storeEvents(
+    events: readonly {
+      eventId: string;
+      eventName: string;
+      eventTimeMs: number;
+      parseStatus: string;
+      records: readonly CloudTrailRecord[];
+    }[],
+    nowMs: number,
+  ): Promise<void> {
+    const records = events.flatMap((e) =>
+      e.records.map((r) => ({
+        event_id: r.eventId,
+        record_index: r.recordIndex,
+        event_name: r.eventName,
+        event_time: sec(r.eventTimeMs),
+        event_time_ms: r.eventTimeMs,
+        product_code: r.productCode,
+        customer: r.customer,
+        customer_kind: r.customerKind,
+        license_arn: r.licenseArn,
+        dimension: r.dimension,
+        hour: sec(r.hourMs),
+        timestamp_ms: r.timestampMs,
+        quantity: r.quantity,
+        request_quantity: r.requestQuantity ?? -1,
+        status: r.status,
+        metering_record_id: r.meteringRecordId,
+        error_code: r.errorCode,
+        allocations: JSON.stringify(r.allocations),
+        read_at: sec(nowMs),
+      })),
+    );
+    await this.ch.insert(this.t(AUDITOR_TABLES.records), records);
+    await this.ch.insert(
+      this.t(AUDITOR_TABLES.events),
+      events.map((e) => ({
+        event_id: e.eventId,
+        event_name: e.eventName,
+        event_time: sec(e.eventTimeMs),
+        event_time_ms: e.eventTimeMs,
+        parse_status: e.parseStatus,
+        record_count: e.records.length,
+        first_read_at: sec(nowMs),
+      })),
+    );
+  }
+
+  /** Distinct stored events (for tests and the report). */
+  async countEvents(): Promise<number> {
+    const [row] = await this.ch.query<{ n: string }>(
+      sql`SELECT uniqExact(event_id) AS n FROM ${this.t(AUDITOR_TABLES.events)}`,
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  /** CloudTrail records of hours in [fromMs, toMs), one per (event, index) however often read. */
+  async cloudTrailRecords(
+    fromMs: number,
+    toMs: number,
+    key?: RecordKey,
+  ): Promise<CloudTrailRecord[]> {
+    const rows = await this.ch.query<Record<string, string | number>>(sql`
+      SELECT event_id, record_index, any(event_name) AS event_name, any(event_time_ms) AS event_time_ms,
+        product_code, customer, any(customer_kind) AS customer_kind, any(license_arn) AS license_arn,
+        dimension, toUnixTimestamp(hour) AS hour_s, any(timestamp_ms) AS timestamp_ms,
+        any(quantity) AS quantity, any(request_quantity) AS request_quantity, any(status) AS status,
+        any(metering_record_id) AS metering_record_id, any(error_code) AS error_code,
+        any(allocations) AS allocations
+      FROM ${this.t(AUDITOR_TABLES.records)}
+      WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)} ${keyFilter(key)}
+      GROUP BY product_code, customer, dimension, hour, event_id, record_index
+      ORDER BY event_time_ms, event_id, record_index`);
+    return rows.map((r) => ({
+      eventId: String(r.event_id),
+      recordIndex: Number(r.record_index),
+      eventName: String(r.event_name),
+      eventTimeMs: Number(r.event_time_ms),
+      productCode: String(r.product_code),
+      customer: String(r.customer),
+      customerKind: String(r.customer_kind) as CustomerKind,
+      licenseArn: String(r.license_arn),
+      dimension: String(r.dimension),
+      hourMs: Number(r.hour_s) * 1000,
+      timestampMs: Number(r.timestamp_ms),
+      quantity: Number(r.quantity),
+      requestQuantity: Number(r.request_quantity) < 0 ? null : Number(r.request_quantity),
+      status: String(r.status) as RecordStatus,
+      meteringRecordId: String(r.metering_record_id),
+      errorCode: String(r.error_code),
+      allocations: JSON.parse(String(r.allocations)) as CloudTrailRecord['allocations'],
+    }));
+  }
+
+  /** The latest version of every ledger record of hours in [fromMs, toMs). */
+  async ledger(fromMs: number, toMs: number, key?: RecordKey): Promise<LedgerRecord[]> {
+    const rows = await this.ch.query<Record<string, string | number>>(sql`
+      SELECT product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s,
+        max(version) AS v, argMax(state, version) AS state, argMax(quantity, version) AS quantity,
+        argMax(metering_record_id, version) AS metering_record_id, argMax(aws_status, version) AS aws_status,
+        argMax(customer_kind, version) AS customer_kind, argMax(license_arn, version) AS license_arn,
+        argMax(batch_id, version) AS batch_id, argMax(attempts, version) AS attempts,
+        toUnixTimestamp(argMax(updated_at, version)) AS updated_s
+      FROM ${this.t(FOREIGN_TABLES.ledger)}
+      WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)} ${keyFilter(key)}
+      GROUP BY product_code, customer, dimension, hour`);
+    return rows.map((r) => ({
+      productCode: String(r.product_code),
+      customer: String(r.customer),
+      customerKind: String(r.customer_kind),
+      dimension: String(r.dimension),
+      hourMs: Number(r.hour_s) * 1000,
+      version: Number(r.v),
+      state: String(r.state),
+      quantity: Number(r.quantity),
+      meteringRecordId: String(r.metering_record_id),
+      awsStatus: String(r.aws_status),
+      licenseArn: String(r.license_arn),
+      batchId: String(r.batch_id),
+      attempts: Number(r.attempts),
+      updatedAtMs: Number(r.updated_s) * 1000,
+    }));
+  }
+
+  /** Every version of one ledger record, oldest first (its state history, for `trace`). */
+  async ledgerHistory(key: RecordKey): Promise<Record<string, unknown>[]> {
+    return this.ch.query(sql`
+      SELECT version, state, quantity, carry_in_micros, carry_out_micros, metering_record_id, aws_status,
+        reason, attempts, batch_id, customer_kind, license_arn, toUnixTimestamp(updated_at) AS updated_s
+      FROM ${this.t(FOREIGN_TABLES.ledger)}
+      WHERE 1 ${keyFilter(key)}
+      ORDER BY version`);
+  }
+
+  /** The checkpoint: CloudTrail was read completely up to this time. */
+  async checkpoint(name: string): Promise<number | undefined> {
+    const [row] = await this.ch.query<{ n: string; until: string }>(sql`
+      SELECT count() AS n, argMax(read_until_ms, version) AS until
+      FROM ${this.t(AUDITOR_TABLES.checkpoints)} WHERE name = ${name}`);
+    return row && Number(row.n) > 0 ? Number(row.until) : undefined;
+  }
+
+  async saveCheckpoint(name: string, readUntilMs: number, nowMs: number): Promise<void> {
+    await this.ch.insert(this.t(AUDITOR_TABLES.checkpoints), [
+      { name, read_until_ms: readUntilMs, updated_at: sec(nowMs), version: nextVersion(nowMs) },
+    ]);
+  }
+
+  /** Writes new versions of findings. */
+  async writeFindings(findings: readonly StoredFinding[], nowMs: number): Promise<void> {
+    await this.ch.insert(
+      this.t(AUDITOR_TABLES.findings),
+      findings.map((f) => ({
+        finding_id: f.id,
+        kind: f.kind,
+        status: f.status,
+        product_code: f.productCode,
+        customer: f.customer,
+        customer_kind: f.customerKind,
+        dimension: f.dimension,
+        hour: sec(f.hourMs),
+        ledger_quantity: f.ledgerQuantity ?? -1,
+        ledger_state: f.ledgerState,
+        cloudtrail_quantities: f.cloudTrailQuantities,
+        cloudtrail_statuses: f.cloudTrailStatuses,
+        event_ids: f.eventIds,
+        metering_record_ids: f.meteringRecordIds,
+        ledger_record: f.ledger ? JSON.stringify(f.ledger) : '',
+        raw_event: f.raw ?? '',
+        detail: f.detail,
+        note: f.note,
+        notified: f.notified ? 1 : 0,
+        first_seen_at: sec(f.firstSeenMs),
+        updated_at: sec(nowMs),
+        version: nextVersion(nowMs),
+      })),
+    );
+  }
+
+  /** The latest version of stored findings, filtered by hour range and/or ids. */
+  async findings(
+    filter: { fromMs?: number; toMs?: number; ids?: readonly string[]; key?: RecordKey } = {},
+  ): Promise<StoredFinding[]> {
+    const where: SqlFragment[] = [];
+    if (filter.fromMs !== undefined) where.push(sql`AND hour >= ${new Date(filter.fromMs)}`);
+    if (filter.toMs !== undefined) where.push(sql`AND hour < ${new Date(filter.toMs)}`);
+    if (filter.ids) {
+      if (filter.ids.length === 0) return [];
+      where.push(sql`AND finding_id IN (${filter.ids})`);
+    }
+    const rows = await this.ch.query<Record<string, unknown>>(sql`
+      SELECT finding_id, argMax(kind, version) AS kind, argMax(status, version) AS status,
+        argMax(product_code, version) AS product_code, argMax(customer, version) AS customer,
+        argMax(customer_kind, version) AS customer_kind, argMax(dimension, version) AS dimension,
+        toUnixTimestamp(argMax(hour, version)) AS hour_s, argMax(ledger_quantity, version) AS ledger_quantity,
+        argMax(ledger_state, version) AS ledger_state, argMax(cloudtrail_quantities, version) AS cloudtrail_quantities,
+        argMax(cloudtrail_statuses, version) AS cloudtrail_statuses, argMax(event_ids, version) AS event_ids,
+        argMax(metering_record_ids, version) AS metering_record_ids, argMax(ledger_record, version) AS ledger_record,
+        argMax(raw_event, version) AS raw_event, argMax(detail, version) AS detail, argMax(note, version) AS note,
+        argMax(notified, version) AS notified, toUnixTimestamp(min(first_seen_at)) AS first_s,
+        toUnixTimestamp(max(updated_at)) AS updated_s
+      FROM ${this.t(AUDITOR_TABLES.findings)}
+      WHERE 1 ${joinSql(where, ' ')} ${keyFilter(filter.key)}
+      GROUP BY finding_id
+      ORDER BY hour_s, finding_id`);
+    return rows.map((r) => ({
+      id: String(r.finding_id),
+      kind: String(r.kind) as FindingKind,
+      status: String(r.status) as FindingStatus,
+      productCode: String(r.product_code),
+      customer: String(r.customer),
+      customerKind: String(r.customer_kind),
+      dimension: String(r.dimension),
+      hourMs: Number(r.hour_s) * 1000,
+      ledgerQuantity: Number(r.ledger_quantity) < 0 ? null : Number(r.ledger_quantity),
+      ledgerState: String(r.ledger_state),
+      cloudTrailQuantities: (r.cloudtrail_quantities as (string | number)[]).map(Number),
+      cloudTrailStatuses: r.cloudtrail_statuses as string[],
+      eventIds: r.event_ids as string[],
+      meteringRecordIds: r.metering_record_ids as string[],
+      ledger: r.ledger_record ? (JSON.parse(String(r.ledger_record)) as LedgerRecord) : null,
+      ...(r.raw_event ? { raw: String(r.raw_event) } : {}),
+      detail: String(r.detail),
+      note: String(r.note),
+      notified: Number(r.notified) === 1,
+      firstSeenMs: Number(r.first_s) * 1000,
+      updatedMs: Number(r.updated_s) * 1000,
+    }));
+  }
+
+  /** The `usage_events` row of one event (aggregator, ADR 0001). */
+  async usageEvent(eventId: string): Promise<Record<string, unknown> | undefined> {
+    const [row] = await this.ch.query(sql`
+      SELECT id, product_code, customer, customer_kind, dimension, quantity_micros,
+        kafka_partition, kafka_offset, toUnixTimestamp(event_hour) AS event_hour_s,
+        toUnixTimestamp(billing_hour) AS billing_hour_s
+      FROM ${this.t(FOREIGN_TABLES.usageEvents)} WHERE id = ${eventId} LIMIT 1`);
+    return row;
+  }
+
+  /** The `usage_windows` row of one key (aggregator, ADR 0001). */
+  async usageWindow(key: RecordKey): Promise<Record<string, unknown> | undefined> {
+    const [row] = await this.ch.query(sql`
+      SELECT product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s, quantity_micros,
+        event_count, late_quantity_micros, freeze_kind, kafka_partition, toUnixTimestamp(frozen_at) AS frozen_s
+      FROM ${this.t(FOREIGN_TABLES.usageWindows)} WHERE 1 ${keyFilter(key)}
+      ORDER BY frozen_at DESC LIMIT 1`);
+    return row;
+  }
+}
+
+/** One (product, customer, dimension, hour). */
+export interface RecordKey {
+  productCode: string;
+  customer: string;
+  dimension: string;
+  hourMs: number;
+}
+
+function keyFilter(key: RecordKey | undefined): SqlFragment {
+  if (!key) return sql``;
+  return sql`AND product_code = ${key.productCode} AND customer = ${key.customer}
+    AND dimension = ${key.dimension} AND hour = ${new Date(key.hourMs)}`;
+}
