@@ -1,4 +1,4 @@
-import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
+import { LookupEventsCommand, type LookupEventsCommandInput } from '@aws-sdk/client-cloudtrail';
 import { GetEntitlementsCommand } from '@aws-sdk/client-marketplace-entitlement-service';
 import {
   BatchMeterUsageCommand,
@@ -265,7 +265,7 @@ describe('every exchange matches the botocore model', () => {
       s.entitlement.send(new GetEntitlementsCommand({ ProductCode: 'prod-a', NextToken: 'bogus' })),
     );
 
-    const lookup = (input: ConstructorParameters<typeof LookupEventsCommand>[0]) =>
+    const lookup = (input: LookupEventsCommandInput) =>
       s.cloudTrail.send(new LookupEventsCommand(input));
     const first = await lookup({ MaxResults: 5 });
     await lookup({ MaxResults: 5, NextToken: first.NextToken });
