@@ -38,7 +38,9 @@ export const submitterEnvSchema = z.object({
     .min(1)
     .default('plans')
     .describe('Directory of metering plan YAML files'),
-  MS_SUBMITTER_TICK_MS: posInt(15_000).describe('Interval between submission runs'),
+  MS_SUBMITTER_TICK_MS: nonNegInt(15_000).describe(
+    'Interval between submission runs; 0 = only on demand',
+  ),
   MS_SUBMITTER_BATCH_SIZE: posInt(25)
     .pipe(z.number().max(25, 'BatchMeterUsage takes at most 25 records'))
     .describe('Records per BatchMeterUsage call'),

@@ -68,6 +68,7 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
     ctx.store.latestPerKey(fromHour - 48 * HOUR_MS),
   ]);
   const fully = new Set(fullyFrozen);
+  const firstFrozen = fullyFrozen.length > 0 ? Math.min(...fullyFrozen) : Number.POSITIVE_INFINITY;
   const subByCustomer = new Map<string, Subscription>();
   for (const s of subs) subByCustomer.set(`${s.productCode}|${s.customer}`, s);
 
@@ -157,7 +158,9 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
     for (let i = 0; i < list.length; i++) {
       const c = list[i] as Candidate;
       const prev = c.hour - HOUR_MS;
-      const settled = (chain && chain.hour >= prev) || prev < fromHour || fully.has(prev);
+      // The previous hour is settled when its record exists, when it is frozen topic-wide, or
+      // when it lies before the first frozen hour we know of (before the aggregator's history).
+      const settled = (chain && chain.hour >= prev) || prev < firstFrozen || fully.has(prev);
       if (!settled) {
         deferred += list.length - i;
         for (const d of list.slice(i)) deferredHours.add(d.hour);

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { backoffMs, classifyAwsError } from './aws.js';
+
+const named = (name: string): Error => Object.assign(new Error('x'), { name });
+
+describe('classifyAwsError', () => {
+  it('retries throttling, internal errors and the unknown; expires out-of-bounds; rejects Invalid*', () => {
+    expect(classifyAwsError(named('ThrottlingException'))).toMatchObject({
+      kind: 'retry',
+      code: 'AWS_THROTTLED',
+    });
+    expect(classifyAwsError(named('InternalServiceErrorException'))).toMatchObject({
+      kind: 'retry',
+      code: 'AWS_TRANSIENT',
+    });
+    expect(classifyAwsError(named('TimeoutError'))).toMatchObject({ kind: 'retry' });
+    expect(classifyAwsError(named('TimestampOutOfBoundsException'))).toMatchObject({
+      kind: 'expired',
+    });
+    for (const n of [
+      'InvalidUsageDimensionException',
+      'InvalidProductCodeException',
+      'InvalidLicenseException',
+      'DisabledApiException',
+    ]) {
+      expect(classifyAwsError(named(n))).toMatchObject({ kind: 'rejected', awsError: n });
+    }
+  });
+});
+
+describe('backoffMs', () => {
+  it('is full jitter under an exponential cap', () => {
+    expect(backoffMs(3, 100, 10_000, () => 0.999)).toBe(799);
+    expect(backoffMs(30, 100, 10_000, () => 0.5)).toBe(5000);
+    expect(backoffMs(1, 100, 10_000, () => 0)).toBe(0);
+  });
+});
