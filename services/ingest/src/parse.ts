@@ -16,7 +16,9 @@ export type BodyFormat = (typeof MEDIA_TYPES)[keyof typeof MEDIA_TYPES];
 export const CLOUDEVENT_TYPE = 'io.meterstream.usage';
 
 /** One event of a request: its HTTP-form input, or why it could not even be read. */
-export type Item = { input: unknown } | { reasons: Reason[] };
+export type Item =
+  | { input: unknown }
+  | { reasons: Reason[]; /** Not even JSON (400, not 422). */ unreadable?: boolean };
 
 /** A request body split into events, or a reason the whole body is unreadable (400). */
 export type Parsed = { ok: true; items: Item[] } | { ok: false; message: string };
@@ -47,7 +49,11 @@ export function parseBody(format: BodyFormat, body: string): Parsed {
     for (const line of body.split('\n')) {
       if (line.trim().length === 0) continue;
       const r = parseJson(line);
-      items.push(r.ok ? { input: r.value } : { reasons: [{ field: '', message: r.message }] });
+      items.push(
+        r.ok
+          ? { input: r.value }
+          : { reasons: [{ field: '', message: r.message }], unreadable: true },
+      );
     }
     if (items.length === 0) return { ok: false, message: 'empty body: no events' };
     return { ok: true, items };

@@ -65,7 +65,16 @@ declare module 'fastify' {
   }
 }
 
-function ingestMetrics(m: Metrics) {
+const metricsOf = new WeakMap<Metrics, ReturnType<typeof createIngestMetrics>>();
+
+/** The ingest metrics in `m`, created once per registry (the server and the sink share them). */
+export function ingestMetrics(m: Metrics): ReturnType<typeof createIngestMetrics> {
+  let v = metricsOf.get(m);
+  if (!v) metricsOf.set(m, (v = createIngestMetrics(m)));
+  return v;
+}
+
+function createIngestMetrics(m: Metrics) {
   return {
     accepted: m.counter('events_accepted_total', 'Events acknowledged by Kafka and answered 202'),
     rejected: m.counter('events_rejected_total', 'Events rejected, by reason', ['reason'] as const),
@@ -105,13 +114,10 @@ function ingestMetrics(m: Metrics) {
 export function produceObserver(
   metrics: Metrics,
 ): (seconds: number, records: number, ok: boolean) => void {
-  const h = metrics.registry.getSingleMetric('meterstream_ingest_produce_seconds') as
-    { observe(labels: { outcome: string }, v: number): void } | undefined;
-  const b = metrics.registry.getSingleMetric('meterstream_ingest_produce_batch_events') as
-    { observe(v: number): void } | undefined;
+  const m = ingestMetrics(metrics);
   return (seconds, records, ok) => {
-    h?.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
-    b?.observe(records);
+    m.produceSeconds.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
+    m.produceBatch.observe(records);
   };
 }
 
@@ -275,7 +281,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       m.rejected.inc({ reason: kind });
     };
     parsed.items.forEach((item, index) => {
-      if ('reasons' in item) return reject(index, 'malformed', item.reasons);
+      if ('reasons' in item)
+        return reject(index, item.unreadable ? 'malformed' : 'invalid', item.reasons);
       const v = validateUsageEvent(item.input, {
         now: at,
         maxPastMs: config.maxEventAgeMs,
