@@ -1,0 +1,343 @@
+import {
+  allowIdentifiers,
+  ident,
+  joinSql,
+  migrate,
+  raw,
+  renderCreateTable,
+  sql,
+  type ClickHouse,
+  type Migration,
+  type SqlFragment,
+  type Topology,
+} from '@meterstream/clickhouse';
+import { isMeterstreamError } from '@meterstream/errors';
+import type { Logger } from '@meterstream/observability';
+import {
+  cdKey,
+  recordKey,
+  statusOfLedgerState,
+  type AuditFinding,
+  type ConsoleData,
+  type CustomerKind,
+  type Entitlement,
+  type LedgerFilter,
+  type LedgerRecord,
+  type RecordKey,
+  type RecordStatus,
+  type Submission,
+  type Subscription,
+} from './model.js';
+
+/** Tables the console reads (owned by the submitter, aggregator and auditor) and the one it owns. */
+export const CONSOLE_TABLES = {
+  ledger: 'ledger',
+  subscriptions: 'subscriptions',
+  entitlements: 'entitlements',
+  usageWindows: 'usage_windows',
+  submissions: 'console_submissions',
+} as const;
+
+allowIdentifiers(...Object.values(CONSOLE_TABLES), 'system', 'tables');
+
+/** The console's own table: one row per line of every manual submission, with its actor. */
+export const CONSOLE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'console_submissions',
+    up: ({ database, topology }) =>
+      renderCreateTable(
+        {
+          database,
+          name: CONSOLE_TABLES.submissions,
+          columns:
+            'submission_id String, line_index UInt32, actor String, product_code String, customer String, customer_kind String, license_arn String, dimension String, hour DateTime, at_ms UInt64, quantity String, quantity_micros Int64, event_id String, created_at DateTime',
+          engine: 'ReplacingMergeTree',
+          partitionBy: 'toYYYYMM(hour)',
+          orderBy: '(submission_id, line_index)',
+        },
+        topology,
+      ),
+  },
+];
+
+/** Applies the console's migrations. */
+export async function migrateConsole(
+  ch: ClickHouse,
+  database: string,
+  topology: Topology,
+  logger?: Logger,
+): Promise<void> {
+  await migrate(ch, 'console', CONSOLE_MIGRATIONS, { database, topology }, logger);
+}
+
+const secs = (v: unknown): Date => new Date(Number(v) * 1000);
+const big = (v: unknown): bigint => BigInt(String(v ?? '0'));
+const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+
+/** True for "this table does not exist (yet)": its owner has not migrated, so there is nothing to show. */
+function isMissingTable(err: unknown): boolean {
+  if (!isMeterstreamError(err, 'CLICKHOUSE_QUERY_FAILED')) return false;
+  const code = String(err.details.serverCode ?? '');
+  return (
+    code === '60' ||
+    code === '81' ||
+    /doesn't exist|does not exist|UNKNOWN_TABLE/i.test(err.message)
+  );
+}
+
+/** Latest state per ledger key (ReplacingMergeTree versions may not be merged yet). */
+const LEDGER_LATEST = raw(`product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s,
+  argMax(state, version) AS st, argMax(quantity, version) AS qty, argMax(reason, version) AS rsn,
+  argMax(metering_record_id, version) AS mrid, argMax(attempts, version) AS att, argMax(customer_kind, version) AS ck,
+  toUnixTimestamp(max(updated_at)) AS upd_s`);
+
+function ledgerRow(r: Record<string, unknown>): LedgerRecord {
+  const state = str(r.st);
+  return {
+    productCode: str(r.product_code),
+    customer: str(r.customer),
+    customerKind: str(r.ck),
+    dimension: str(r.dimension),
+    hour: secs(r.hour_s),
+    state,
+    status: statusOfLedgerState(state),
+    quantity: Number(r.qty ?? 0),
+    reason: str(r.rsn),
+    meteringRecordId: str(r.mrid),
+    attempts: Number(r.att ?? 0),
+    updatedAt: secs(r.upd_s),
+  };
+}
+
+/**
+ * {@link ConsoleData} over ClickHouse (ADR 0001 tables). Every value goes through the `sql`
+ * literal escaping; identifiers come from {@link CONSOLE_TABLES}. Works on ClickHouse 18.16.
+ */
+export class ClickHouseData implements ConsoleData {
+  constructor(
+    private readonly ch: ClickHouse,
+    private readonly database: string,
+    private readonly auditTable = 'audit_findings',
+  ) {
+    allowIdentifiers(database, auditTable);
+  }
+
+  private t(name: string): SqlFragment {
+    return ident(`${this.database}.${name}`);
+  }
+
+  private async rows(q: SqlFragment): Promise<Record<string, unknown>[]> {
+    try {
+      return await this.ch.query<Record<string, unknown>>(q);
+    } catch (err) {
+      if (isMissingTable(err)) return [];
+      throw err;
+    }
+  }
+
+  async subscriptions(productCode?: string): Promise<Subscription[]> {
+    const where = productCode ? sql`WHERE product_code = ${productCode}` : raw('');
+    const rows = await this
+      .rows(sql`SELECT product_code, customer, argMax(customer_kind, version) AS ck,
+        argMax(license_arn, version) AS la, argMax(buyer_name, version) AS bn, argMax(agreement_id, version) AS ag,
+        argMax(status, version) AS st, toUnixTimestamp(argMax(period_start, version)) AS ps,
+        toUnixTimestamp(argMax(period_end, version)) AS pe, argMax(source, version) AS src
+      FROM ${this.t(CONSOLE_TABLES.subscriptions)} ${where}
+      GROUP BY product_code, customer ORDER BY product_code, bn, customer LIMIT 10000`);
+    return rows.map((r) => ({
+      productCode: str(r.product_code),
+      customer: str(r.customer),
+      customerKind: (r.ck === 'account' ? 'account' : 'identifier') as CustomerKind,
+      licenseArn: str(r.la),
+      buyerName: str(r.bn),
+      agreementId: str(r.ag),
+      status: str(r.st),
+      periodStart: secs(r.ps),
+      periodEnd: secs(r.pe),
+      source: str(r.src),
+    }));
+  }
+
+  async entitlements(productCode: string): Promise<Entitlement[]> {
+    const rows = await this
+      .rows(sql`SELECT product_code, customer, dimension, toString(argMax(quantity, version)) AS q,
+        toUnixTimestamp(argMax(period_start, version)) AS ps, toUnixTimestamp(argMax(period_end, version)) AS pe
+      FROM ${this.t(CONSOLE_TABLES.entitlements)} WHERE product_code = ${productCode}
+      GROUP BY product_code, customer, dimension`);
+    return rows.map((r) => ({
+      productCode: str(r.product_code),
+      customer: str(r.customer),
+      dimension: str(r.dimension),
+      quantity: big(r.q),
+      periodStart: secs(r.ps),
+      periodEnd: secs(r.pe),
+    }));
+  }
+
+  async usageMicros(
+    productCode: string,
+    periods: readonly { customer: string; from: Date; to: Date }[],
+  ): Promise<Map<string, bigint>> {
+    const out = new Map<string, bigint>();
+    if (periods.length === 0) return out;
+    const cond = joinSql(
+      periods.map(
+        (p) =>
+          sql`(customer = ${p.customer} AND hour >= ${p.from} AND hour < ${p.to < new Date(4102444800000) ? p.to : new Date(4102444800000)})`,
+      ),
+      ' OR ',
+    );
+    const rows = await this.rows(sql`SELECT customer, dimension, toString(sum(q)) AS micros FROM (
+        SELECT customer, dimension, hour, argMax(quantity_micros, frozen_at) AS q
+        FROM ${this.t(CONSOLE_TABLES.usageWindows)} WHERE product_code = ${productCode} AND (${cond})
+        GROUP BY customer, dimension, hour)
+      GROUP BY customer, dimension`);
+    for (const r of rows) out.set(cdKey(str(r.customer), str(r.dimension)), big(r.micros));
+    return out;
+  }
+
+  async lastStatuses(productCode?: string): Promise<Map<string, RecordStatus>> {
+    const group = productCode ? raw('customer') : raw('product_code');
+    const where = productCode ? sql`WHERE product_code = ${productCode}` : raw('');
+    const rows = await this.rows(sql`SELECT g, argMax(st, hour_s) AS st FROM (
+        SELECT ${group} AS g, toUnixTimestamp(hour) AS hour_s, argMax(state, version) AS st
+        FROM ${this.t(CONSOLE_TABLES.ledger)} ${where}
+        GROUP BY product_code, customer, dimension, hour)
+      GROUP BY g`);
+    return new Map(rows.map((r) => [str(r.g), statusOfLedgerState(str(r.st))]));
+  }
+
+  async ledger(f: LedgerFilter): Promise<LedgerRecord[]> {
+    const conds: SqlFragment[] = [raw('1')];
+    if (f.productCode) conds.push(sql`product_code = ${f.productCode}`);
+    if (f.customer) conds.push(sql`customer = ${f.customer}`);
+    if (f.dimension) conds.push(sql`dimension = ${f.dimension}`);
+    if (f.from) conds.push(sql`hour >= ${f.from}`);
+    if (f.to) conds.push(sql`hour < ${f.to}`);
+    const rows = await this.rows(sql`SELECT ${LEDGER_LATEST} FROM ${this.t(CONSOLE_TABLES.ledger)}
+      WHERE ${joinSql(conds, ' AND ')}
+      GROUP BY product_code, customer, dimension, hour
+      ORDER BY hour DESC, product_code, customer, dimension LIMIT ${Math.max(1, Math.floor(f.limit))}`);
+    return rows.map(ledgerRow);
+  }
+
+  async records(keys: readonly RecordKey[]): Promise<LedgerRecord[]> {
+    if (keys.length === 0) return [];
+    const tuples = joinSql(
+      keys.map(
+        (k) =>
+          sql`(${k.productCode}, ${k.customer}, ${k.dimension}, ${Math.floor(k.hour.getTime() / 1000)})`,
+      ),
+    );
+    const rows = await this.rows(sql`SELECT ${LEDGER_LATEST} FROM ${this.t(CONSOLE_TABLES.ledger)}
+      WHERE (product_code, customer, dimension, toUnixTimestamp(hour)) IN (${tuples})
+      GROUP BY product_code, customer, dimension, hour`);
+    return rows.map(ledgerRow);
+  }
+
+  async auditFindings(limit: number): Promise<AuditFinding[] | undefined> {
+    const exists = await this.ch.query<{ n: string | number }>(
+      sql`SELECT count() AS n FROM system.tables WHERE database = ${this.database} AND name = ${this.auditTable}`,
+    );
+    if (Number(exists[0]?.n ?? 0) === 0) return undefined;
+    // The auditor owns the columns; read them all and show what is there.
+    const rows = await this.rows(
+      sql`SELECT * FROM ${this.t(this.auditTable)} LIMIT ${Math.floor(limit)}`,
+    );
+    const pick = (r: Record<string, unknown>, ...names: string[]): unknown =>
+      names.map((n) => r[n]).find((v) => v !== undefined);
+    const date = (v: unknown): Date | undefined => {
+      if (v === undefined || v === null || v === '') return undefined;
+      const d =
+        typeof v === 'number' ? new Date(v * 1000) : new Date(`${String(v).replace(' ', 'T')}Z`);
+      return Number.isNaN(d.getTime()) ? undefined : d;
+    };
+    return rows
+      .map((r) => ({
+        detectedAt:
+          date(pick(r, 'detected_at', 'found_at', 'created_at', 'updated_at')) ?? new Date(0),
+        kind: str(pick(r, 'kind', 'finding', 'type')),
+        productCode: str(pick(r, 'product_code')),
+        customer: str(pick(r, 'customer')),
+        dimension: str(pick(r, 'dimension')),
+        hour: date(pick(r, 'hour')),
+        detail: str(pick(r, 'detail', 'details', 'message', 'reason')),
+      }))
+      .sort((a, b) => b.detectedAt.getTime() - a.detectedAt.getTime());
+  }
+
+  async findSubmission(id: string): Promise<Submission | undefined> {
+    const rows = await this
+      .rows(sql`SELECT line_index, any(actor) AS actor, any(product_code) AS product_code,
+        any(customer) AS customer, any(customer_kind) AS ck, any(license_arn) AS la, any(dimension) AS dimension,
+        toUnixTimestamp(any(hour)) AS hour_s, toString(any(at_ms)) AS at_ms, any(quantity) AS quantity,
+        toString(any(quantity_micros)) AS qm, any(event_id) AS event_id
+      FROM ${this.t(CONSOLE_TABLES.submissions)} WHERE submission_id = ${id}
+      GROUP BY line_index ORDER BY line_index`);
+    const first = rows[0];
+    if (!first) return undefined;
+    return {
+      id,
+      actor: str(first.actor),
+      productCode: str(first.product_code),
+      hour: secs(first.hour_s),
+      at: new Date(Number(first.at_ms)),
+      lines: rows.map((r) => ({
+        customer: str(r.customer),
+        customerKind: (r.ck === 'account' ? 'account' : 'identifier') as CustomerKind,
+        licenseArn: str(r.la),
+        dimension: str(r.dimension),
+        quantity: str(r.quantity),
+        quantityMicros: big(r.qm),
+        eventId: str(r.event_id),
+      })),
+    };
+  }
+
+  async recordSubmission(s: Submission): Promise<void> {
+    const created = Math.floor(Date.now() / 1000);
+    await this.ch.insert(
+      this.t(CONSOLE_TABLES.submissions),
+      s.lines.map((l, i) => ({
+        submission_id: s.id,
+        line_index: i,
+        actor: s.actor,
+        product_code: s.productCode,
+        customer: l.customer,
+        customer_kind: l.customerKind,
+        license_arn: l.licenseArn,
+        dimension: l.dimension,
+        hour: Math.floor(s.hour.getTime() / 1000),
+        at_ms: s.at.getTime(),
+        quantity: l.quantity,
+        quantity_micros: l.quantityMicros.toString(),
+        event_id: l.eventId,
+        created_at: created,
+      })),
+    );
+  }
+
+  async manualKeys(productCode?: string): Promise<Map<string, string>> {
+    const where = productCode ? sql`WHERE product_code = ${productCode}` : raw('');
+    const rows = await this
+      .rows(sql`SELECT product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s, any(actor) AS actor
+      FROM ${this.t(CONSOLE_TABLES.submissions)} ${where}
+      GROUP BY product_code, customer, dimension, hour LIMIT 100000`);
+    return new Map(
+      rows.map((r) => [
+        recordKey({
+          productCode: str(r.product_code),
+          customer: str(r.customer),
+          dimension: str(r.dimension),
+          hour: secs(r.hour_s),
+        }),
+        str(r.actor),
+      ]),
+    );
+  }
+
+  ping(): Promise<boolean> {
+    return this.ch.ping();
+  }
+}
