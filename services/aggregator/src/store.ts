@@ -171,17 +171,23 @@ export class AggregatorStore {
       GROUP BY product_code, customer, dim`);
   }
 
-  /** Windows and duplicates of one hour of a partition (for metrics after a freeze). */
+  /**
+   * Windows of one hour of a partition, and its duplicates: messages billed in that hour that did
+   * not count (their identity was counted in this hour or an earlier one).
+   */
   async windowStats(
     partition: number,
     hourMs: number,
     kind: string,
   ): Promise<{ windows: number; duplicates: number }> {
+    const h = sec(hourMs);
     const rows = await this.ch.query<{ n: string | number; d: string | number }>(
-      sql`SELECT count() AS n, sum(duplicate_count) AS d FROM ${this.t.windows}
-          WHERE kafka_partition = ${partition} AND hour = toDateTime(${sec(hourMs)}) AND freeze_kind = ${kind}`,
+      sql`SELECT
+            (SELECT count() FROM ${this.t.windows} WHERE kafka_partition = ${partition} AND hour = toDateTime(${h}) AND freeze_kind = ${kind}) AS n,
+            (SELECT uniqExact(kafka_offset) FROM ${this.t.events} WHERE kafka_partition = ${partition} AND billing_hour = toDateTime(${h}))
+            - (SELECT sum(event_count) FROM ${this.t.windows} WHERE kafka_partition = ${partition} AND hour = toDateTime(${h})) AS d`,
     );
-    return { windows: Number(rows[0]?.n ?? 0), duplicates: Number(rows[0]?.d ?? 0) };
+    return { windows: Number(rows[0]?.n ?? 0), duplicates: Math.max(0, Number(rows[0]?.d ?? 0)) };
   }
 
   /** Records that hours are frozen for every key of the partition. */

@@ -1,0 +1,93 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  duplicateWindows,
+  makeLoad,
+  produce,
+  setupCase,
+  sleep,
+  sortedEntries,
+  testEnv,
+  waitAllFrozen,
+  windowTotals,
+  type Case,
+} from './testing/harness.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+let c: Case | undefined;
+let child: ChildProcess | undefined;
+
+function start(env: Record<string, string>): ChildProcess {
+  const p = spawn(process.execPath, [main], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  p.stderr?.resume();
+  return p;
+}
+
+function kill9(p: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill('SIGKILL');
+  });
+}
+
+beforeAll(() => {
+  execFileSync('npx', ['tsc', '-b', 'services/aggregator'], { cwd: root, stdio: 'inherit' });
+}, 120_000);
+
+afterEach(async () => {
+  if (child) await kill9(child);
+  child = undefined;
+  await c?.close();
+  c = undefined;
+});
+
+async function claims(t: Case): Promise<number> {
+  const rows = await t.db.ch
+    .query<{ n: string }>(`SELECT count() AS n FROM ${t.db.name}.partition_owners`)
+    .catch(() => [{ n: '0' }]);
+  return Number(rows[0]?.n ?? 0);
+}
+
+describe('aggregator process killed with SIGKILL', () => {
+  it('gives the same totals after 20 kill -9 at random points of a 100 000-event load', async () => {
+    c = await setupCase('aggkill', 3);
+    const load = makeLoad(c, 100_000, 0.05);
+    const env = testEnv(c);
+    const kills = 20;
+    const chunk = Math.ceil(load.messages.length / kills);
+    for (let i = 0; i < kills; i++) {
+      // Each life gets a share of the load, and dies at a random moment: before joining the group,
+      // while inserting, committing or freezing.
+      await produce(c, load.messages.slice(i * chunk, (i + 1) * chunk));
+      child = start(env);
+      // Wait until this life owns a partition (it joined and claimed), then kill it at a random
+      // moment of its work: while inserting, committing, freezing or idle-freezing.
+      const before = await claims(c);
+      const until = Date.now() + 15_000;
+      while ((await claims(c)) === before && Date.now() < until) await sleep(100);
+      await sleep(randomInt(1500));
+      await kill9(child);
+    }
+    expect(await claims(c)).toBeGreaterThanOrEqual(kills);
+    child = start(env);
+    await waitAllFrozen(c.db.ch, c.db.name, load.uniqueEvents, 150_000);
+    expect(sortedEntries(await windowTotals(c.db.ch, c.db.name))).toEqual(
+      sortedEntries(load.expected),
+    );
+    expect(await duplicateWindows(c.db.ch, c.db.name)).toBe(0);
+    // The replays really happened: some (partition, offset) rows were written more than once.
+    const [r] = await c.db.ch.query<{ rows: string; offsets: string }>(
+      `SELECT count() AS rows, uniqExact(kafka_partition, kafka_offset) AS offsets FROM ${c.db.name}.usage_events`,
+    );
+    expect(Number(r?.offsets)).toBe(load.messages.length);
+    expect(Number(r?.rows)).toBeGreaterThan(Number(r?.offsets));
+  }, 400_000);
+});
