@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshName, testLogger } from '@meterstream/testing';
+import { applyCarry } from './ledger.js';
+import { startSubmitter, type RunningSubmitter } from './submitter.js';
+import {
+  SUB,
+  billedMap,
+  freezeHours,
+  hoursAgo,
+  insertWindows,
+  iso,
+  startHarness,
+  subscribe,
+  type Harness,
+} from './testing/harness.js';
+
+let h: Harness;
+const HOURS = Array.from({ length: 12 }, (_, i) => hoursAgo(12 - i));
+const expected = new Map<string, number>();
+const running: RunningSubmitter[] = [];
+
+beforeAll(async () => {
+  h = await startHarness();
+  await freezeHours(h.db.ch, h.db.name, HOURS);
+  const windows: Parameters<typeof insertWindows>[2] = [];
+  for (let c = 0; c < 60; c++) {
+    const customer = `own-${c}`;
+    await subscribe(h, SUB, customer);
+    for (const dimension of ['api', 'storage']) {
+      let carry = 0n;
+      for (const hour of HOURS) {
+        const micros = BigInt((c * 7 + hour / 3_600_000) % 23) * 250_000n;
+        if (micros > 0n) windows.push({ productCode: SUB, customer, dimension, hour, micros });
+        const r = applyCarry(carry, micros);
+        carry = r.carryOutMicros;
+        expected.set(`${SUB}|id:${customer}|${dimension}|${iso(hour)}`, r.quantity);
+      }
+    }
+  }
+  await insertWindows(h.db.ch, h.db.name, windows);
+  await h.admin('POST', '/_admin/faults', { latencyMs: 30, throttlingRate: 0.2 });
+});
+
+afterAll(async () => {
+  for (const s of running) await s.close();
+  await h?.close();
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('two submitter instances', () => {
+  it('send each key from exactly one instance, through a join and a leave mid-work', async () => {
+    const topic = freshName('submitter.work').replace(/_/g, '.');
+    const group = freshName('submitter');
+    const start = (name: string): Promise<RunningSubmitter> =>
+      startSubmitter(
+        h.config({
+          MS_SUBMITTER_OWNERSHIP: 'kafka',
+          MS_SUBMITTER_WORK_TOPIC: topic,
+          MS_SUBMITTER_GROUP_ID: group,
+          MS_SUBMITTER_WORK_PARTITIONS: '12',
+          MS_SUBMITTER_SESSION_TIMEOUT_MS: '6000',
+          MS_SUBMITTER_HANDOVER_MS: '3500',
+          MS_AWS_TIMEOUT_MS: '3000',
+          MS_AWS_ACCESS_KEY_ID: `AKID${name}`,
+          MS_SUBMITTER_INSTANCE_ID: name,
+          MS_SUBMITTER_TICK_MS: '100',
+          MS_SUBMITTER_WAVE_SIZE: '50',
+          MS_SUBMITTER_CONCURRENCY: '2',
+          MS_SMTP_HOST: '',
+          MS_SLACK_ENABLED: 'false',
+        }),
+        { logger: testLogger(name) },
+      );
+    const a = await start('A');
+    running.push(a);
+    // Let A work alone for a while, then B joins (rebalance mid-work), then A leaves.
+    const progress = async (): Promise<number> =>
+      (await h.store.ledgerAll(HOURS[0])).filter((r) => r.state === 'accepted').length;
+    const deadline = Date.now() + 120_000;
+    while ((await progress()) < expected.size * 0.2 && Date.now() < deadline) await sleep(200);
+    const b = await start('B');
+    running.push(b);
+    while ((await progress()) < expected.size * 0.6 && Date.now() < deadline) await sleep(200);
+    await a.close();
+    while ((await progress()) < expected.size && Date.now() < deadline) await sleep(200);
+    await b.close();
+
+    // Who sent each key, from the emulator's CloudTrail (access key per instance).
+    const trail = (await h.admin('GET', '/_admin/cloudtrail')) as {
+      events: {
+        accessKeyId: string;
+        eventName: string;
+        record: { requestParameters?: { usageRecords?: Record<string, unknown>[] } };
+      }[];
+    };
+    const senders = new Map<string, Set<string>>();
+    for (const e of trail.events) {
+      if (e.eventName !== 'BatchMeterUsage') continue;
+      for (const r of e.record.requestParameters?.usageRecords ?? []) {
+        const k = `${String(r.customerIdentifier)}|${String(r.dimension)}|${String(r.timestamp)}`;
+        const set = senders.get(k) ?? new Set<string>();
+        set.add(e.accessKeyId);
+        senders.set(k, set);
+      }
+    }
+    const both = [...senders.entries()].filter(([, s]) => s.size > 1);
+    expect(both).toEqual([]);
+    const perInstance = new Map<string, number>();
+    for (const s of senders.values())
+      for (const x of s) perInstance.set(x, (perInstance.get(x) ?? 0) + 1);
+    expect(perInstance.get('AKIDA') ?? 0).toBeGreaterThan(0);
+    expect(perInstance.get('AKIDB') ?? 0).toBeGreaterThan(0);
+    expect(senders.size).toBe(expected.size);
+
+    const ledger = await h.store.ledgerAll(HOURS[0]);
+    expect(new Set(ledger.map((r) => r.state))).toEqual(new Set(['accepted']));
+    const billed = billedMap(await h.billing());
+    for (const [k, q] of expected) expect(billed.get(k), k).toBe(q);
+    expect(
+      h.exchanges.filter((e) => JSON.stringify(e.response ?? '').includes('DuplicateRecord')),
+    ).toEqual([]);
+    console.log('keys sent per instance', Object.fromEntries(perInstance));
+  }, 240_000);
+});
