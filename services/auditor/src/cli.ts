@@ -30,7 +30,7 @@ Commands:
       The lineage of one usage event: Kafka partition/offset -> hourly window -> ledger record
       -> AWS result -> CloudTrail event. Exits 3 when a link is missing.
 
-Times are ISO 8601 (2026-11-26T09:00:00Z) or relative to now (-24h, -90m, now).
+Times are ISO 8601 (2026-11-26T09:00:00Z) or relative to now (now-24h, now-90m, now).
 Configuration comes from the environment (MS_CLICKHOUSE_*, MS_AWS_*, MS_AUDITOR_*).
 `;
 
@@ -40,10 +40,10 @@ export interface CliIo {
   stderr: (s: string) => void;
 }
 
-/** Parses `2026-11-26T09:00:00Z`, `now`, `-24h`, `-90m`, `-7d`. */
+/** Parses `2026-11-26T09:00:00Z`, `now`, `now-24h`, `now-90m`, `now-7d`. */
 export function parseTime(v: string, now = Date.now()): number {
   if (v === 'now') return now;
-  const rel = /^-(\d+)([smhd])$/.exec(v);
+  const rel = /^now-(\d+)([smhd])$/.exec(v);
   if (rel)
     return (
       now -

@@ -43,7 +43,7 @@ export class AuditStore {
   async knownEventIds(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const rows = await this.ch.query<{ event_id: string }>(
-      sql`SELECT DISTINCT event_id FROM ${this.t(AUDITOR_TABLES.events)} WHERE event_id IN (${ids})`,
+      sql`SELECT DISTINCT event_id FROM ${this.t(AUDITOR_TABLES.events)} WHERE event_id IN (${inList(ids)})`,
     );
     return new Set(rows.map((r) => r.event_id));
   }
@@ -237,12 +237,12 @@ export class AuditStore {
     if (filter.toMs !== undefined) where.push(sql`AND hour < ${new Date(filter.toMs)}`);
     if (filter.ids) {
       if (filter.ids.length === 0) return [];
-      where.push(sql`AND finding_id IN (${filter.ids})`);
+      where.push(sql`AND finding_id IN (${inList(filter.ids)})`);
     }
     const rows = await this.ch.query<Record<string, unknown>>(sql`
       SELECT finding_id, argMax(kind, version) AS kind, argMax(status, version) AS status,
-        argMax(product_code, version) AS product_code, argMax(customer, version) AS customer,
-        argMax(customer_kind, version) AS customer_kind, argMax(dimension, version) AS dimension,
+        argMax(product_code, version) AS f_product_code, argMax(customer, version) AS f_customer,
+        argMax(customer_kind, version) AS f_customer_kind, argMax(dimension, version) AS f_dimension,
         toUnixTimestamp(argMax(hour, version)) AS hour_s, argMax(ledger_quantity, version) AS ledger_quantity,
         argMax(ledger_state, version) AS ledger_state, argMax(cloudtrail_quantities, version) AS cloudtrail_quantities,
         argMax(cloudtrail_statuses, version) AS cloudtrail_statuses, argMax(event_ids, version) AS event_ids,
@@ -258,10 +258,10 @@ export class AuditStore {
       id: String(r.finding_id),
       kind: String(r.kind) as FindingKind,
       status: String(r.status) as FindingStatus,
-      productCode: String(r.product_code),
-      customer: String(r.customer),
-      customerKind: String(r.customer_kind),
-      dimension: String(r.dimension),
+      productCode: String(r.f_product_code),
+      customer: String(r.f_customer),
+      customerKind: String(r.f_customer_kind),
+      dimension: String(r.f_dimension),
       hourMs: Number(r.hour_s) * 1000,
       ledgerQuantity: Number(r.ledger_quantity) < 0 ? null : Number(r.ledger_quantity),
       ledgerState: String(r.ledger_state),
@@ -312,4 +312,9 @@ function keyFilter(key: RecordKey | undefined): SqlFragment {
   if (!key) return sql``;
   return sql`AND product_code = ${key.productCode} AND customer = ${key.customer}
     AND dimension = ${key.dimension} AND hour = ${new Date(key.hourMs)}`;
+}
+
+/** `'a', 'b'` for `IN (…)`: ClickHouse 18.16 reads an array literal there as one value. */
+function inList(values: readonly string[]): SqlFragment {
+  return joinSql(values.map((v) => sql`${v}`));
 }

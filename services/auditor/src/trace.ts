@@ -64,7 +64,7 @@ export async function traceEvent(store: AuditStore, eventId: string): Promise<Tr
   } else {
     t.missing.push('ledger', 'aws_result');
   }
-  const records = await store.cloudTrailRecords(key.hourMs, key.hourMs + 1, key);
+  const records = await store.cloudTrailRecords(key.hourMs, key.hourMs + 3_600_000, key);
   t.cloudTrail = records.map((r) => ({
     eventId: r.eventId,
     eventTime: new Date(r.eventTimeMs).toISOString(),
