@@ -1,3 +1,4 @@
+/* global document, CSS */
 // Meterstream console: selection, the confirmation dialog and live submission statuses.
 // Plain browser JavaScript, no build step. All text goes in with textContent (never innerHTML).
 (function () {
@@ -281,10 +282,14 @@
           }
           preview = null;
           dialog.close('sent');
-          form.querySelectorAll('input.qty').forEach(function (i) {
-            i.value = '';
-          });
+          // Clear what was sent; keep anything typed into rows that were not selected.
           rowBoxes().forEach(function (b) {
+            if (!b.checked) return;
+            b.closest('tr')
+              .querySelectorAll('input.qty')
+              .forEach(function (i) {
+                i.value = '';
+              });
             b.checked = false;
           });
           refreshSelection();

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { hashPassword, parseUsers } from './auth.js';
 import type { Role, User } from './model.js';
 
-const HELP = `Usage: node dist/add-user.js --file <users.json> --username <name> --role <viewer|operator|admin> [--password-stdin]
+const HELP = `Usage: node dist/add-user.js --file <users.json> --username <name> --role <viewer|operator|admin> < password-file
 
 Adds a console user (or replaces the password and role of an existing one) in the users file read
 by the console (MS_CONSOLE_USERS_FILE). The password is hashed with bcrypt; only the hash is
@@ -28,7 +28,6 @@ async function main(): Promise<number> {
       file: { type: 'string' },
       username: { type: 'string' },
       role: { type: 'string' },
-      'password-stdin': { type: 'boolean', default: true },
       help: { type: 'boolean', default: false },
     },
     strict: true,

@@ -276,7 +276,7 @@ describe('seller console in a browser', () => {
     expect(
       await page
         .getByLabel('Select all contracts')
-        .evaluate((e) => (e as HTMLInputElement).indeterminate),
+        .evaluate((e) => (e as unknown as { indeterminate: boolean }).indeterminate),
     ).toBe(true);
     await page.getByLabel('api_calls (requests) for Acme Corporation').fill('1200');
     await page.getByLabel('exports (jobs) for Acme Corporation').fill('3');
@@ -292,7 +292,9 @@ describe('seller console in a browser', () => {
     await page.getByRole('button', { name: 'Submit metering info' }).click();
     const dialog = page.getByRole('dialog', { name: 'Send metering information?' });
     await dialog.waitFor();
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('confirm-send');
+    expect(
+      await page.locator('#confirm-send').evaluate((e) => e === e.ownerDocument.activeElement),
+    ).toBe(true);
     const previewRows = await dialog.locator('#confirm-table tbody tr').allTextContents();
     expect(previewRows).toHaveLength(3);
     await shot(page, '5-confirm');
@@ -328,19 +330,21 @@ describe('seller console in a browser', () => {
 
     // Server-side idempotency: re-posting the same submission id sends nothing new.
     const id = (await page.locator('#submission-id').textContent()) ?? '';
-    const replay = await page.evaluate(async (submissionId) => {
-      const token =
-        document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
-      const res = await fetch('/api/listings/demo-analytics/submissions', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-csrf-token': token },
-        body: JSON.stringify({
-          submissionId,
-          lines: [{ customer: 'cust-acme', dimension: 'api_calls', quantity: '999' }],
-        }),
-      });
-      return res.status;
-    }, id);
+    const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content')) ?? '';
+    const replay = await page.evaluate(
+      async ({ submissionId, token }) => {
+        const res = await fetch('/api/listings/demo-analytics/submissions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-csrf-token': token },
+          body: JSON.stringify({
+            submissionId,
+            lines: [{ customer: 'cust-acme', dimension: 'api_calls', quantity: '999' }],
+          }),
+        });
+        return res.status;
+      },
+      { submissionId: id, token: csrf },
+    );
     expect(replay).toBe(200);
     const rows = await db.ch.query<{ n: string }>(
       `SELECT count() AS n FROM ${db.name}.console_submissions WHERE submission_id = '${id}' AND actor = 'olivia.operator'`,
@@ -423,9 +427,9 @@ describe('seller console in a browser', () => {
     expect(await page.getByRole('button', { name: 'Submit metering info' }).count()).toBe(0);
     await page.locator('#read-only-note').waitFor();
     await shot(page, '11-viewer');
-    const status = await page.evaluate(async () => {
-      const token =
-        document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
+    const viewerCsrf =
+      (await page.locator('meta[name="csrf-token"]').getAttribute('content')) ?? '';
+    const status = await page.evaluate(async (token) => {
       const res = await fetch('/api/listings/demo-analytics/submissions', {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-csrf-token': token },
@@ -435,7 +439,7 @@ describe('seller console in a browser', () => {
         }),
       });
       return res.status;
-    });
+    }, viewerCsrf);
     expect(status).toBe(403);
     const billed = (await billing('demo-analytics')).filter(
       (b) => b.customerKey === 'id:cust-initech' && Number(b.quantity) > 0,

@@ -267,21 +267,22 @@ export function contractsPage(
                   : html`<span class="sr-only">Selection</span>`
               }
             </th>
-            <th scope="col">Buyer</th>
-            <th scope="col">${customerLabel}</th>
-            <th scope="col">Agreement</th>
-            <th scope="col">Period</th>
-            <th scope="col">Entitlements</th>
-            <th scope="col">Usage so far</th>
+            <th scope="col">Buyer / ${customerLabel}</th>
+            <th scope="col">Agreement / period</th>
             <th scope="col">Last status</th>
-            ${submit ? dimensions.map((d) => html`<th scope="col" class="qty-col">${d.name}<span class="unit">${d.unit}</span></th>`) : ''}
+            ${dimensions.map(
+              (d) =>
+                html`<th scope="col" class="qty-col">
+                  ${d.name}<span class="unit">${d.unit} · used / included</span>
+                </th>`,
+            )}
           </tr>
         </thead>
         <tbody>
           ${
             rows.length === 0
               ? html`<tr>
-                  <td colspan="${8 + (submit ? dimensions.length : 0)}" class="empty">
+                  <td colspan="${4 + dimensions.length}" class="empty">
                     No contracts or subscriptions for this product yet.
                   </td>
                 </tr>`
@@ -289,72 +290,64 @@ export function contractsPage(
           }
           ${rows.map((r, i) => {
             const disabled = !r.active;
+            const who = r.sub.buyerName || r.sub.customer;
+            const cells = dimensions.map((d) => {
+              const ent = r.entitlements.get(d.name);
+              const used = formatMicros(r.usage.get(d.name) ?? 0n);
+              const included =
+                ent === undefined ? (plan.pricingModel === 'contract' ? '0' : '—') : String(ent);
+              const input = submit
+                ? html`<input
+                    type="text"
+                    inputmode="decimal"
+                    autocomplete="off"
+                    class="qty"
+                    data-dimension="${d.name}"
+                    aria-label="${d.name} (${d.unit}) for ${who}"
+                    placeholder="0"
+                    ${disabled ? html` disabled` : ''}
+                  />`
+                : '';
+              return html`<td class="qty-col">
+                ${input}
+                <div class="usage" data-dimension="${d.name}">
+                  <span title="Usage so far in the contract period">${used}</span> /
+                  <span title="Included in the contract (entitlement)">${included}</span>
+                </div>
+              </td>`;
+            });
+            const box = submit
+              ? html`<input
+                  type="checkbox"
+                  class="row-select"
+                  id="sel-${i}"
+                  aria-label="Select ${who}"
+                  ${disabled ? html` disabled` : ''}
+                />`
+              : '';
+            const state = disabled
+              ? html` <span class="pill pill-muted"
+                  >${r.sub.status === 'active' ? 'outside period' : r.sub.status}</span
+                >`
+              : '';
             return html`<tr
               data-customer="${r.sub.customer}"
               data-buyer="${r.sub.buyerName}"
               class="${disabled ? 'inactive' : ''}"
             >
-              <td class="check">
-                ${
-                  submit
-                    ? html`<input
-                        type="checkbox"
-                        class="row-select"
-                        id="sel-${i}"
-                        aria-label="Select ${r.sub.buyerName || r.sub.customer}"
-                        ${disabled ? html` disabled` : ''}
-                      />`
-                    : ''
-                }
-              </td>
-              <th scope="row" class="strong">
-                ${r.sub.buyerName || '—'}${disabled ? html` <span class="pill pill-muted">${r.sub.status === 'active' ? 'outside period' : r.sub.status}</span>` : ''}
+              <td class="check">${box}</td>
+              <th scope="row">
+                <span class="strong">${r.sub.buyerName || '—'}</span>${state}
+                <div class="sub"><code>${r.sub.customer}</code></div>
               </th>
-              <td><code>${r.sub.customer}</code></td>
-              <td>${r.sub.agreementId || html`<span class="muted">—</span>`}</td>
-              <td class="nowrap">
-                ${formatDate(r.sub.periodStart)} → ${formatDate(r.sub.periodEnd)}
-              </td>
               <td>
-                ${
-                  r.entitlements.size === 0
-                    ? html`<span class="muted"
-                        >${plan.pricingModel === 'contract' ? 'None' : 'n/a'}</span
-                      >`
-                    : dimensions
-                        .filter((d) => r.entitlements.has(d.name))
-                        .map(
-                          (d) =>
-                            html`<div class="kv">
-                              <span>${d.name}</span>
-                              <strong>${String(r.entitlements.get(d.name))}</strong>
-                            </div>`,
-                        )
-                }
-              </td>
-              <td>
-                ${dimensions.map((d) => html`<div class="kv"><span>${d.name}</span> <strong>${formatMicros(r.usage.get(d.name) ?? 0n)}</strong></div>`)}
+                <div>${r.sub.agreementId || html`<span class="muted">no agreement id</span>`}</div>
+                <div class="sub nowrap">
+                  ${formatDate(r.sub.periodStart)} → ${formatDate(r.sub.periodEnd)}
+                </div>
               </td>
               <td class="last-status">${statusBadge(r.lastStatus)}</td>
-              ${
-                submit
-                  ? dimensions.map(
-                      (d) =>
-                        html`<td class="qty-col">
-                          <input
-                            type="text"
-                            inputmode="decimal"
-                            autocomplete="off"
-                            class="qty"
-                            data-dimension="${d.name}"
-                            aria-label="${d.name} (${d.unit}) for ${r.sub.buyerName || r.sub.customer}"
-                            placeholder="0"
-                            ${disabled ? html` disabled` : ''}
-                          />
-                        </td>`,
-                    )
-                  : ''
-              }
+              ${cells}
             </tr>`;
           })}
         </tbody>
