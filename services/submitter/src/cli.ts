@@ -1,0 +1,274 @@
+#!/usr/bin/env node
+import {
+  GetEntitlementsCommand,
+  type Entitlement as AwsEntitlement,
+} from '@aws-sdk/client-marketplace-entitlement-service';
+import { ClickHouse, migrate } from '@meterstream/clickhouse';
+import { MeterstreamError } from '@meterstream/errors';
+import { createLogger } from '@meterstream/observability';
+import { loadPlans, validatePlanDir, type Plan } from '@meterstream/plans';
+import { backoffMs, classifyAwsError, entitlementClient } from './aws.js';
+import { loadSubmitterEnv, type SubmitterEnv } from './env.js';
+import { SUBMITTER_MIGRATIONS } from './schema.js';
+import { Store, type Entitlement, type Subscription } from './store.js';
+
+const HELP = `meterstream-submitter — metering plans, customers and contracts
+
+Usage:
+  meterstream-submitter plans validate            validate every plan file (MS_PLANS_DIR)
+  meterstream-submitter plans show [product]      print plans and their versions
+  meterstream-submitter customers list [product]  list subscriptions
+  meterstream-submitter customers add <product> <customer> [--account] [--license-arn ARN]
+                         [--period-start ISO] [--period-end ISO] [--buyer NAME]
+  meterstream-submitter customers remove <product> <customer>
+  meterstream-submitter entitlements sync [product]  pull contracts from GetEntitlements (paged)
+  meterstream-submitter --help
+
+Configuration comes from the environment (see src/env.ts): MS_PLANS_DIR, MS_CLICKHOUSE_*, MS_AWS_*.
+`;
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function withStore<T>(config: SubmitterEnv, fn: (store: Store) => Promise<T>): Promise<T> {
+  const ch = new ClickHouse({
+    url: config.MS_CLICKHOUSE_URL,
+    user: config.MS_CLICKHOUSE_USER,
+    password: config.MS_CLICKHOUSE_PASSWORD,
+    database: config.MS_CLICKHOUSE_DATABASE,
+  });
+  try {
+    await migrate(ch, 'submitter', SUBMITTER_MIGRATIONS, {
+      database: config.MS_CLICKHOUSE_DATABASE,
+      topology: { kind: 'single' },
+    });
+    return await fn(new Store(ch, config.MS_CLICKHOUSE_DATABASE));
+  } finally {
+    await ch.close();
+  }
+}
+
+function showPlan(p: Plan): string {
+  const lines = [
+    `${p.productCode}${p.licenseArn ? ` (${p.licenseArn})` : ''} — ${p.name}: ${p.pricingModel}, ${p.customerIdStyle}`,
+  ];
+  for (const v of p.versions) {
+    lines.push(`  from ${v.effectiveFrom.toISOString()}`);
+    for (const d of v.dimensions)
+      lines.push(
+        `    ${d.name} [${d.unit}] ${d.pricePerUnit}/unit, rounding ${d.rounding}${d.description ? ` — ${d.description}` : ''}`,
+      );
+  }
+  lines.push(
+    `  notify: emails ${p.notify.emails.join(', ') || '-'}; slack ${p.notify.slackWebhooks.length} webhook(s)`,
+  );
+  return lines.join('\n');
+}
+
+/** Pulls every page of GetEntitlements for a product, backing off on throttling. */
+async function fetchEntitlements(
+  config: SubmitterEnv,
+  productCode: string,
+): Promise<AwsEntitlement[]> {
+  const client = entitlementClient({
+    endpoint: config.MS_AWS_ENDPOINT,
+    region: config.MS_AWS_REGION,
+    accessKeyId: config.MS_AWS_ACCESS_KEY_ID,
+    secretAccessKey: config.MS_AWS_SECRET_ACCESS_KEY,
+    timeoutMs: config.MS_AWS_TIMEOUT_MS,
+  });
+  const out: AwsEntitlement[] = [];
+  let token: string | undefined;
+  let attempt = 0;
+  let more = true;
+  try {
+    while (more) {
+      try {
+        const page = await client.send(
+          new GetEntitlementsCommand({
+            ProductCode: productCode,
+            MaxResults: 25,
+            ...(token ? { NextToken: token } : {}),
+          }),
+        );
+        out.push(...(page.Entitlements ?? []));
+        token = page.NextToken;
+        more = token !== undefined;
+        attempt = 0;
+      } catch (err) {
+        const f = classifyAwsError(err);
+        if (f.kind !== 'retry' || ++attempt > 8)
+          throw new MeterstreamError('AWS_REJECTED', `GetEntitlements failed: ${f.awsError}`, {
+            cause: err,
+          });
+        await new Promise((r) =>
+          setTimeout(
+            r,
+            backoffMs(
+              attempt,
+              config.MS_SUBMITTER_BACKOFF_BASE_MS,
+              config.MS_SUBMITTER_BACKOFF_MAX_MS,
+            ),
+          ),
+        );
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+  return out;
+}
+
+/** Runs the CLI; returns the exit status. */
+export async function runCli(
+  argv: string[],
+  print: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
+): Promise<number> {
+  const [group, cmd, ...rest] = argv;
+  if (!group || group === '--help' || group === '-h' || cmd === '--help') {
+    print(HELP);
+    return 0;
+  }
+  const config = loadSubmitterEnv();
+  if (group === 'plans' && cmd === 'validate') {
+    const { plans, issues } = await validatePlanDir(config.MS_PLANS_DIR);
+    for (const i of issues) print(`${i.file} ${i.path}: ${i.message}`);
+    print(issues.length === 0 ? `${plans.length} plan(s) valid` : `${issues.length} issue(s)`);
+    return issues.length === 0 ? 0 : 1;
+  }
+  if (group === 'plans' && cmd === 'show') {
+    const catalog = await loadPlans(config.MS_PLANS_DIR);
+    const list = rest[0]
+      ? [catalog.resolveProduct(rest[0])].filter((p): p is Plan => p !== undefined)
+      : catalog.plans;
+    if (list.length === 0) {
+      print(`no plan for ${rest[0]}`);
+      return 1;
+    }
+    print(list.map(showPlan).join('\n\n'));
+    return 0;
+  }
+  if (group === 'customers' && cmd === 'list') {
+    return withStore(config, async (store) => {
+      const subs = (await store.subscriptions()).filter(
+        (s) => !rest[0] || s.productCode === rest[0],
+      );
+      for (const s of subs) {
+        print(
+          `${s.productCode}\t${s.customer}\t${s.customerKind}\t${s.status}\t${new Date(s.periodStart).toISOString()}..${new Date(s.periodEnd).toISOString()}\t${s.source}`,
+        );
+      }
+      print(`${subs.length} subscription(s)`);
+      return 0;
+    });
+  }
+  if (group === 'customers' && (cmd === 'add' || cmd === 'remove')) {
+    const [productCode, customer] = rest;
+    if (!productCode || !customer) {
+      print('usage: customers add|remove <product> <customer>');
+      return 2;
+    }
+    const plans = await loadPlans(config.MS_PLANS_DIR);
+    const plan = plans.resolveProduct(productCode);
+    if (!plan) {
+      print(`no plan for product ${productCode}`);
+      return 1;
+    }
+    const account = rest.includes('--account') || plan.customerIdStyle === 'customerAwsAccountId';
+    const sub: Subscription = {
+      productCode: plan.productCode,
+      customer,
+      customerKind: account ? 'account' : 'identifier',
+      licenseArn: flag(rest, '--license-arn') ?? '',
+      buyerName: flag(rest, '--buyer') ?? '',
+      agreementId: '',
+      status: cmd === 'add' ? 'active' : 'cancelled',
+      periodStart: Date.parse(flag(rest, '--period-start') ?? '1970-01-01T00:00:00Z'),
+      periodEnd: Date.parse(flag(rest, '--period-end') ?? '2100-01-01T00:00:00Z'),
+      source: 'cli',
+    };
+    if (Number.isNaN(sub.periodStart) || Number.isNaN(sub.periodEnd)) {
+      print('--period-start/--period-end must be ISO timestamps');
+      return 2;
+    }
+    if (account && !/^\d{12}$/.test(customer)) {
+      print('an AWS account id has 12 digits');
+      return 2;
+    }
+    await withStore(config, (store) => store.upsertSubscriptions([sub]));
+    print(
+      `${cmd === 'add' ? 'added' : 'removed'} ${customer} ${cmd === 'add' ? 'to' : 'from'} ${plan.productCode}`,
+    );
+    return 0;
+  }
+  if (group === 'entitlements' && cmd === 'sync') {
+    const plans = await loadPlans(config.MS_PLANS_DIR);
+    const targets = plans.plans.filter(
+      (p) => p.pricingModel === 'contract' && (!rest[0] || p.productCode === rest[0]),
+    );
+    return withStore(config, async (store) => {
+      const existing = new Map(
+        (await store.subscriptions()).map((s) => [`${s.productCode}|${s.customer}`, s]),
+      );
+      let count = 0;
+      for (const plan of targets) {
+        const ents = await fetchEntitlements(config, plan.productCode);
+        const rows: Entitlement[] = [];
+        const subs: Subscription[] = [];
+        for (const e of ents) {
+          const customer = e.CustomerAWSAccountId ?? e.CustomerIdentifier;
+          if (!customer || !e.Dimension) continue;
+          const prior = existing.get(`${plan.productCode}|${customer}`);
+          const periodStart =
+            prior?.periodStart ??
+            Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1);
+          const periodEnd = e.ExpirationDate
+            ? new Date(e.ExpirationDate).getTime()
+            : Date.UTC(2100, 0, 1);
+          const quantity = BigInt(Math.floor(e.Value?.IntegerValue ?? e.Value?.DoubleValue ?? 0));
+          rows.push({
+            productCode: plan.productCode,
+            customer,
+            dimension: e.Dimension,
+            quantity,
+            periodStart,
+            periodEnd,
+          });
+          subs.push({
+            productCode: plan.productCode,
+            customer,
+            customerKind: e.CustomerAWSAccountId ? 'account' : 'identifier',
+            licenseArn: prior?.licenseArn ?? '',
+            buyerName: prior?.buyerName ?? '',
+            agreementId: prior?.agreementId ?? '',
+            status: periodEnd > Date.now() ? 'active' : 'cancelled',
+            periodStart,
+            periodEnd,
+            source: 'entitlements',
+          });
+        }
+        await store.upsertEntitlements(rows);
+        await store.upsertSubscriptions(subs);
+        count += rows.length;
+        print(`${plan.productCode}: ${rows.length} entitlement(s)`);
+      }
+      print(`synced ${count} entitlement(s)`);
+      return 0;
+    });
+  }
+  print(`unknown command: ${argv.join(' ')}\n\n${HELP}`);
+  return 2;
+}
+
+const invoked = process.argv[1] && /cli\.js$/.test(process.argv[1]);
+if (invoked) {
+  runCli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      createLogger('submitter-cli').error({ err }, 'command failed');
+      process.exit(1);
+    },
+  );
+}
