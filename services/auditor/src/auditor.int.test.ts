@@ -7,7 +7,7 @@ import {
   type UsageRecord,
 } from '@aws-sdk/client-marketplace-metering';
 import { startEmulator, type RunningEmulator } from '@meterstream/aws-emulator';
-import { ident } from '@meterstream/clickhouse';
+import { ident, migrate } from '@meterstream/clickhouse';
 import { Metrics } from '@meterstream/observability';
 import { freshDatabase, testLogger, type TestDatabase } from '@meterstream/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -20,7 +20,9 @@ import { auditorMetrics } from './metrics.js';
 import type { Notifier } from './notify.js';
 import type { Finding } from './reconcile.js';
 import { AuditStore } from './store.js';
-import { createContractTables } from './testing/contract-tables.js';
+// The other side of the contract comes from its owners' migrations (ADR 0001), not our own DDL.
+import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '../../aggregator/src/migrations.js';
+import { SUBMITTER_MIGRATIONS } from '../../submitter/src/schema.js';
 
 const H = 3_600_000;
 const DELIVERY_DELAY_MS = 300;
@@ -58,7 +60,9 @@ async function harness(
   options: { pageSize?: number; lookupThrottlingRate?: number } = {},
 ): Promise<Harness> {
   const db = await freshDatabase('auditor');
-  await createContractTables(db.ch, db.name);
+  const ctx = { database: db.name, topology: { kind: 'single' } as const };
+  await migrate(db.ch, 'aggregator', AGGREGATOR_MIGRATIONS, ctx);
+  await migrate(db.ch, 'submitter', SUBMITTER_MIGRATIONS, ctx);
   await migrateAuditor(db.ch, db.name, { kind: 'single' });
   const dir = mkdtempSync(join(tmpdir(), 'auditor-'));
   const emulator = await startEmulator({
@@ -185,14 +189,19 @@ async function harness(
             customer,
             customer_kind: kind,
             dimension: r.Dimension,
+            quantity: String(r.Quantity ?? 0),
             quantity_micros: (r.Quantity ?? 0) * 1_000_000,
-            timestamp_ms: hourS * 1000 + 1234,
+            event_time: hourS + 1,
+            event_time_ms: hourS * 1000 + 1234,
+            allocations: '[]',
             source: 'test',
-            actor: '',
+            actor: null,
+            attributes: '{}',
             kafka_partition: 2,
             kafka_offset: offset++,
             event_hour: hourS,
             billing_hour: hourS,
+            too_old: 0,
             ingested_at: nowS,
           };
         }),

@@ -279,13 +279,17 @@ export class AuditStore {
     }));
   }
 
-  /** The `usage_events` row of one event (aggregator, ADR 0001). */
+  /**
+   * The `usage_events` row of one event (aggregator, ADR 0001). A replayed event may have more
+   * than one row; it is billed in the smallest billing hour, so that one is followed.
+   */
   async usageEvent(eventId: string): Promise<Record<string, unknown> | undefined> {
     const [row] = await this.ch.query(sql`
       SELECT id, product_code, customer, customer_kind, dimension, quantity_micros,
         kafka_partition, kafka_offset, toUnixTimestamp(event_hour) AS event_hour_s,
         toUnixTimestamp(billing_hour) AS billing_hour_s
-      FROM ${this.t(FOREIGN_TABLES.usageEvents)} WHERE id = ${eventId} LIMIT 1`);
+      FROM ${this.t(FOREIGN_TABLES.usageEvents)} WHERE id = ${eventId}
+      ORDER BY billing_hour, kafka_partition, kafka_offset LIMIT 1`);
     return row;
   }
 
