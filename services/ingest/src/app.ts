@@ -182,8 +182,11 @@ export async function startIngest(o: IngestOptions): Promise<IngestHandle> {
     closers.push(async () => {
       keys.close();
       // Stops accepting, answers requests already received (their events reach Kafka first).
+      log.debug('closing http server');
       await server.close();
+      log.debug('http server closed; draining');
       await sink.drained();
+      log.debug('drained');
     });
     await server.listen({ host: env.MS_INGEST_HOST, port: env.MS_INGEST_PORT });
     const address = server.server.address();

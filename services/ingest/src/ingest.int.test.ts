@@ -375,3 +375,38 @@ describe('meterstream-keys CLI', () => {
     await rm(file);
   });
 });
+
+describe('graceful shutdown', () => {
+  let t: TestTopic;
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  it('drains requests in flight: each is answered, and every 202 event is in Kafka', async () => {
+    t = await freshTopic('ingest-drain', 3);
+    const ing = await startTestIngest({ topic: t.topic });
+    const requests = Array.from({ length: 20 }, (_, r) =>
+      post(
+        ing.url,
+        ing.key,
+        JSON.stringify(
+          Array.from({ length: 200 }, (_, i) => ({ id: `drain-${r}-${i}`, ...analyticsEvent(i) })),
+        ),
+      ).then(
+        (res) => ({ r, status: res.status }),
+        () => ({ r, status: 0 }),
+      ),
+    );
+    // Close while events are waiting for Kafka.
+    while (ing.handle.sink.inFlight === 0) await new Promise((resolve) => setImmediate(resolve));
+    await ing.close();
+    await ing.close();
+    const results = await Promise.all(requests);
+    const acked = results.filter((x) => x.status === 202);
+    expect(acked.length).toBeGreaterThan(0);
+    expect(results.every((x) => x.status === 202 || x.status === 503 || x.status === 0)).toBe(true);
+    const ids = new Set((await readAll(t.kafka, t.topic, ing.registry)).map((g) => g.event.id));
+    for (const { r } of acked)
+      for (let i = 0; i < 200; i++) expect(ids.has(`drain-${r}-${i}`)).toBe(true);
+  });
+});

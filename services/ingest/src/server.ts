@@ -151,10 +151,24 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   const app = Fastify({
     // Per-request logging at info would cost more than the request itself at 20k events/s.
-    loggerInstance: logger.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    loggerInstance: logger.child(
+      { module: 'http' },
+      { level: logger.levelVal < 40 ? 'warn' : logger.level },
+    ) as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+  });
+
+  // While closing, answer in-flight requests with `Connection: close` so keep-alive clients let go
+  // and close() does not wait for their idle timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    app.server.closeIdleConnections();
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
 
   app.removeAllContentTypeParsers();

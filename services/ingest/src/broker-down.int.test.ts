@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafka } from '@meterstream/kafka';
+import { freshTopic, testLogger, testStack, type TestTopic } from '@meterstream/testing';
+import {
+  analyticsEvent,
+  post,
+  readAll,
+  startTestIngest,
+  type TestIngest,
+} from './testing/harness.js';
+import { ToggleProxy } from './testing/proxy.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('broker outage', () => {
+  let t: TestTopic;
+  let ing: TestIngest;
+  let proxy: ToggleProxy;
+  beforeAll(async () => {
+    const stack = await testStack();
+    const [host, port] = stack.kafkaBrokers[0]!.split(':') as [string, string];
+    proxy = new ToggleProxy(host, Number(port));
+    await proxy.up();
+    t = await freshTopic('ingest-down', 3);
+    const kafka = createKafka({
+      brokers: [`127.0.0.1:${proxy.port}`],
+      clientId: 'ingest-down-test',
+      logger: testLogger('kafka'),
+      config: {
+        socketFactory: proxy.socketFactory as never,
+        connectionTimeout: 1000,
+        requestTimeout: 5000,
+      },
+    });
+    ing = await startTestIngest({
+      topic: t.topic,
+      kafka,
+      env: { MS_INGEST_PRODUCE_TIMEOUT_MS: '3000', MS_INGEST_RETRY_AFTER_S: '2' },
+    });
+  });
+  afterAll(async () => {
+    await ing?.close();
+    await proxy?.down();
+    await t?.drop();
+  });
+
+  it('answers only 202 or 503 + Retry-After while the broker is down, and every 202 event is in Kafka afterwards', async () => {
+    const results: { status: number; ids: string[]; retryAfter: string | null; phase: string }[] =
+      [];
+    let phase = 'up';
+    let stop = false;
+    let seq = 0;
+    const worker = async (w: number): Promise<void> => {
+      while (!stop) {
+        const batch = Array.from({ length: 50 }, () => ({
+          id: `down-${w}-${seq++}`,
+          ...analyticsEvent(seq),
+        }));
+        const started = phase;
+        const res = await post(ing.url, ing.key, JSON.stringify(batch));
+        results.push({
+          status: res.status,
+          ids: batch.map((b) => b.id),
+          retryAfter: res.headers.get('retry-after'),
+          phase: started,
+        });
+        if (res.status !== 202) await sleep(100);
+      }
+    };
+    const workers = [0, 1, 2, 3].map(worker);
+    await sleep(1500);
+    phase = 'down';
+    await proxy.down();
+    await sleep(7000);
+    phase = 'restarted';
+    await proxy.up();
+    // Keep loading until the service has recovered and acknowledged more.
+    const deadline = Date.now() + 45_000;
+    while (
+      Date.now() < deadline &&
+      results.filter((r) => r.phase === 'restarted' && r.status === 202).length < 20
+    )
+      await sleep(200);
+    stop = true;
+    await Promise.all(workers);
+
+    const statuses = new Set(results.map((r) => r.status));
+    expect([...statuses].every((s) => s === 202 || s === 503)).toBe(true);
+    const unavailable = results.filter((r) => r.status === 503);
+    expect(unavailable.length).toBeGreaterThan(0);
+    expect(unavailable.every((r) => r.retryAfter === '2')).toBe(true);
+    expect(results.filter((r) => r.phase === 'up' && r.status === 202).length).toBeGreaterThan(0);
+    expect(
+      results.filter((r) => r.phase === 'restarted' && r.status === 202).length,
+    ).toBeGreaterThanOrEqual(20);
+
+    const direct = createKafka({
+      brokers: (await testStack()).kafkaBrokers,
+      clientId: 'readback',
+      logger: testLogger('kafka'),
+    });
+    const inKafka = new Set((await readAll(direct, t.topic, ing.registry)).map((g) => g.event.id));
+    const acked = results.filter((r) => r.status === 202).flatMap((r) => r.ids);
+    const missing = acked.filter((id) => !inKafka.has(id));
+    expect(missing).toEqual([]);
+    expect(acked.length).toBeGreaterThan(1000);
+  });
+});
