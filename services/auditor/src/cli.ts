@@ -8,7 +8,7 @@ import { createLogger } from '@meterstream/observability';
 import { migrateAuditor, runAuditOnce } from './auditor.js';
 import { cloudTrailApi } from './cloudtrail.js';
 import { loadAuditorEnv, type AuditorEnv } from './env.js';
-import { auditorConfigFromEnv } from './main.js';
+import { auditorConfigFromEnv, awsOptionsFromEnv } from './main.js';
 import { buildReport, formatReport } from './report.js';
 import { AuditStore } from './store.js';
 import { formatTrace, traceEvent } from './trace.js';
@@ -136,7 +136,7 @@ export async function runCli(
     if (cmd === 'audit' && sub === 'run') {
       const logger = createLogger('auditor-cli', { level: env.MS_LOG_LEVEL });
       const config = auditorConfigFromEnv(env);
-      const api = cloudTrailApi({ region: env.MS_AWS_REGION, endpoint: env.MS_AWS_ENDPOINT });
+      const api = cloudTrailApi(awsOptionsFromEnv(env));
       try {
         await migrateAuditor(store.ch, config.database, config.topology, logger);
         const r = await runAuditOnce(config, { ch: store.ch, cloudTrail: api, logger });

@@ -17,9 +17,14 @@ export const auditorEnvSchema = z.object({
   MS_AWS_REGION: z.string().min(1).default('us-east-1').describe('AWS region of CloudTrail'),
   MS_AWS_ENDPOINT: z
     .string()
-    .refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http(s) URL')
-    .optional()
-    .describe('CloudTrail endpoint override (the local AWS emulator); unset for AWS'),
+    .default('')
+    .refine((v) => v === '' || /^https?:\/\/\S+$/.test(v), 'must be empty or an http(s) URL')
+    .describe('CloudTrail endpoint override (the local AWS emulator); empty = real AWS'),
+  MS_AWS_ACCESS_KEY_ID: z
+    .string()
+    .default('')
+    .describe('Static AWS key (emulator); empty = SDK chain'),
+  MS_AWS_SECRET_ACCESS_KEY: z.string().default('').describe('Static AWS secret (emulator)'),
   MS_AUDITOR_INTERVAL_MS: posInt(60_000).describe('Time between audit runs'),
   MS_AUDITOR_DELIVERY_GRACE_MS: nonNegInt(15 * 60_000).describe(
     'How long CloudTrail may take to deliver an event; reads overlap by this much',

@@ -11,5 +11,5 @@ export * from './report.js';
 export * from './schema.js';
 export * from './store.js';
 export * from './trace.js';
-export { auditorConfigFromEnv, main } from './main.js';
+export { auditorConfigFromEnv, awsOptionsFromEnv, main } from './main.js';
 export { runCli, parseTime, HELP, EXIT } from './cli.js';

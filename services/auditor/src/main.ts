@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ClickHouse } from '@meterstream/clickhouse';
 import { Lifecycle, Metrics, createLogger, startOpsServer } from '@meterstream/observability';
 import { migrateAuditor, startAuditor, type AuditorConfig } from './auditor.js';
-import { cloudTrailApi } from './cloudtrail.js';
+import { cloudTrailApi, type CloudTrailApiOptions } from './cloudtrail.js';
 import { loadAuditorEnv, type AuditorEnv } from './env.js';
 import { auditorMetrics } from './metrics.js';
 import { LogNotifier, SlackNotifier, type Notifier } from './notify.js';
@@ -28,6 +28,22 @@ export function auditorConfigFromEnv(env: AuditorEnv): AuditorConfig {
   };
 }
 
+/** CloudTrail client options from the parsed environment. */
+export function awsOptionsFromEnv(env: AuditorEnv): CloudTrailApiOptions {
+  return {
+    region: env.MS_AWS_REGION,
+    ...(env.MS_AWS_ENDPOINT ? { endpoint: env.MS_AWS_ENDPOINT } : {}),
+    ...(env.MS_AWS_ACCESS_KEY_ID
+      ? {
+          credentials: {
+            accessKeyId: env.MS_AWS_ACCESS_KEY_ID,
+            secretAccessKey: env.MS_AWS_SECRET_ACCESS_KEY,
+          },
+        }
+      : {}),
+  };
+}
+
 /** Starts the auditor process: migrations, the audit loop, the ops server, signal handling. */
 export async function main(env: AuditorEnv = loadAuditorEnv()): Promise<Lifecycle> {
   const logger = createLogger('auditor', { level: env.MS_LOG_LEVEL });
@@ -44,7 +60,7 @@ export async function main(env: AuditorEnv = loadAuditorEnv()): Promise<Lifecycl
   });
   lifecycle.onClose('clickhouse', () => ch.close());
   await migrateAuditor(ch, config.database, config.topology, logger.child({ module: 'migrate' }));
-  const api = cloudTrailApi({ region: env.MS_AWS_REGION, endpoint: env.MS_AWS_ENDPOINT });
+  const api = cloudTrailApi(awsOptionsFromEnv(env));
   lifecycle.onClose('cloudtrail', () => api.destroy());
   const notifiers: Notifier[] = [new LogNotifier(logger.child({ module: 'findings' }))];
   if (env.MS_AUDITOR_SLACK_WEBHOOK_URL)
