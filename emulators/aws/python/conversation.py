@@ -154,7 +154,7 @@ def main():
     assert error_code(lambda: cloudtrail.lookup_events(MaxResults=51)) in ("ValidationException", "InvalidMaxResultsException")
     time.sleep(0.6)
     burst = []
-    for _ in range(3):
+    for _ in range(8):
         try:
             cloudtrail.lookup_events(MaxResults=1)
             burst.append("ok")
