@@ -90,10 +90,14 @@ export function parseRfc3339(s: string): number | undefined {
     offsetMin = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
   }
   const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
-  const utc = new Date(0);
-  utc.setUTCFullYear(y, mo - 1, d);
-  utc.setUTCHours(h, mi, se, ms);
-  return utc.getTime() - offsetMin * 60_000;
+  let t = Date.UTC(y, mo - 1, d, h, mi, se, ms);
+  if (y < 100) {
+    // Date.UTC maps years 0-99 to 1900-1999.
+    const utc = new Date(t);
+    utc.setUTCFullYear(y);
+    t = utc.getTime();
+  }
+  return t - offsetMin * 60_000;
 }
 
 function quantityInput(v: unknown, field: string, reasons: Reason[]): string | undefined {

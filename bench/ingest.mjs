@@ -1,0 +1,344 @@
+// npm run bench:ingest — HTTP → ingest → Kafka throughput and ack latency, against the raw
+// kafkajs producer on the same broker in the same run. Needs the local stack and a build
+// (`npx tsc -b services/ingest`). Writes bench/results/ingest-<date>.json.
+//
+// Env: MS_KAFKA_BROKERS, MS_SCHEMA_REGISTRY_URL, BENCH_SECONDS (per scenario, default 8),
+//      BENCH_PORT (default 18480), BENCH_CPU_PROF=1 (profile the ingest process into bench/results/).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const brokers = (process.env.MS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const registryUrl = process.env.MS_SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const PORT = Number(process.env.BENCH_PORT ?? 18480);
+const PARTITIONS = 6;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (sorted, p) =>
+  sorted.length === 0
+    ? null
+    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const round = (x, d = 2) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
+const log = (s) => process.stdout.write(`${s}\n`);
+
+const topic = `bench.ingest.${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
+const kafka = new Kafka({ clientId: 'bench-ingest', brokers, logLevel: logLevel.ERROR });
+const admin = kafka.admin();
+await admin.connect();
+await admin.createTopics({
+  waitForLeaders: true,
+  topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }],
+});
+
+// Events: demo-analytics, 50 customers, unique ids per pool entry.
+let seq = 0;
+const event = () => ({
+  id: `b-${process.pid}-${seq++}`,
+  productCode: 'demo-analytics',
+  customerIdentifier: `customer-${seq % 50}`,
+  dimension: 'api_calls',
+  quantity: `${seq % 1000}.125`,
+  timestamp: new Date(Date.now() - 30_000).toISOString(),
+  attributes: { region: 'eu-west-1' },
+});
+const bodies = new Map();
+const bodyPool = (batch) => {
+  if (!bodies.has(batch))
+    bodies.set(
+      batch,
+      Array.from({ length: 40 }, () =>
+        Buffer.from(JSON.stringify(Array.from({ length: batch }, event))),
+      ),
+    );
+  return bodies.get(batch);
+};
+
+// ---- raw kafkajs baseline -------------------------------------------------------------------
+async function rawBaseline(batch, concurrency) {
+  const registry = new SchemaRegistry({ host: registryUrl });
+  const schema = readFileSync(join(ROOT, 'schemas/avro/usage-event.avsc'), 'utf8');
+  const { id } = await registry.register(
+    { type: SchemaType.AVRO, schema },
+    { subject: `${topic}-value` },
+  );
+  const pool = [];
+  for (let p = 0; p < 20; p++) {
+    const msgs = [];
+    for (let i = 0; i < batch; i++) {
+      const e = event();
+      const v = {
+        ...e,
+        licenseArn: null,
+        customerAwsAccountId: null,
+        timestamp: Date.parse(e.timestamp),
+        allocations: [],
+        source: 'bench',
+        actor: null,
+      };
+      msgs.push({
+        key: `${v.productCode}|${v.customerIdentifier}`,
+        value: await registry.encode(id, v),
+        headers: { 'ms-kind': 'usage' },
+      });
+    }
+    pool.push(msgs);
+  }
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  const lat = [];
+  let events = 0;
+  const end = Date.now() + SECONDS * 1000;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      for (let i = w; Date.now() < end; i += concurrency) {
+        const s = process.hrtime.bigint();
+        await producer.send({ topic, acks: -1, messages: pool[i % pool.length] });
+        lat.push(Number(process.hrtime.bigint() - s) / 1e6);
+        events += batch;
+      }
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  await producer.disconnect();
+  lat.sort((a, b) => a - b);
+  return {
+    kind: 'raw-kafkajs',
+    batch,
+    concurrency,
+    eventsPerSec: round(events / secs, 0),
+    p50Ms: round(pct(lat, 50)),
+    p99Ms: round(pct(lat, 99)),
+    sends: lat.length,
+  };
+}
+
+// ---- ingest ---------------------------------------------------------------------------------
+const dir = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
+const keysFile = join(dir, 'keys.json');
+const cli = spawn('node', [
+  join(ROOT, 'services/ingest/dist/cli.js'),
+  'keys',
+  'create',
+  '--tenant',
+  'bench',
+  '--products',
+  'demo-analytics',
+  '--json',
+  '--file',
+  keysFile,
+]);
+let cliOut = '';
+cli.stdout.on('data', (d) => (cliOut += d));
+await new Promise((r) => cli.on('exit', r));
+const apiKey = JSON.parse(cliOut).key;
+
+const ingestArgs = [
+  ...(process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/results/profiles')}`]
+    : []),
+  join(ROOT, 'services/ingest/dist/main.js'),
+];
+const ingest = spawn('node', ingestArgs, {
+  cwd: ROOT,
+  stdio: ['ignore', 'inherit', 'inherit'],
+  env: {
+    ...process.env,
+    MS_KAFKA_BROKERS: brokers.join(','),
+    MS_SCHEMA_REGISTRY_URL: registryUrl,
+    MS_USAGE_TOPIC: topic,
+    MS_INGEST_HOST: '127.0.0.1',
+    MS_INGEST_PORT: String(PORT),
+    MS_INGEST_KEYS_FILE: keysFile,
+    MS_LOG_LEVEL: 'warn',
+  },
+});
+const base = `http://127.0.0.1:${PORT}`;
+for (let i = 0; ; i++) {
+  try {
+    if ((await fetch(`${base}/readyz`)).ok) break;
+  } catch {
+    /* not up yet */
+  }
+  if (i > 150) throw new Error('ingest did not become ready');
+  await sleep(200);
+}
+
+const rssMb = () => {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${ingest.pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+};
+let rssMax = 0;
+const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, rssMb() ?? 0)), 200);
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+function postBody(body) {
+  return new Promise((resolve, reject) => {
+    const s = process.hrtime.bigint();
+    const req = request(
+      `${base}/v1/events`,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${apiKey}`,
+          'content-length': body.length,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve({ status: res.statusCode, ms: Number(process.hrtime.bigint() - s) / 1e6 }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function summarize(kind, batch, concurrency, results, secs, extra = {}) {
+  const ok = results.filter((r) => r.status === 202);
+  const lat = ok.map((r) => r.ms).sort((a, b) => a - b);
+  const statuses = {};
+  for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  return {
+    kind,
+    batch,
+    concurrency,
+    eventsPerSec: round((ok.length * batch) / secs, 0),
+    p50Ms: round(pct(lat, 50)),
+    p99Ms: round(pct(lat, 99)),
+    requests: results.length,
+    statuses,
+    ...extra,
+  };
+}
+
+async function closedLoop(batch, concurrency) {
+  const pool = bodyPool(batch);
+  const results = [];
+  rssMax = 0;
+  const end = Date.now() + SECONDS * 1000;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      for (let i = w; Date.now() < end; i += concurrency)
+        results.push(await postBody(pool[i % pool.length]));
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  return summarize('ingest-http', batch, concurrency, results, secs, {
+    rssMaxMb: round(rssMax, 0),
+  });
+}
+
+// Open loop: requests are started on a fixed schedule whatever the answers, so latency includes queueing.
+async function offered(batch, eventsPerSec) {
+  const pool = bodyPool(batch);
+  const perSec = eventsPerSec / batch;
+  const results = [];
+  const inflight = [];
+  rssMax = 0;
+  const t0 = Date.now();
+  const n = Math.round(perSec * SECONDS);
+  for (let i = 0; i < n; i++) {
+    const due = t0 + (i * 1000) / perSec;
+    const wait = due - Date.now();
+    if (wait > 0) await sleep(wait);
+    inflight.push(postBody(pool[i % pool.length]).then((r) => results.push(r)));
+  }
+  await Promise.all(inflight);
+  const secs = (Date.now() - t0) / 1000;
+  return summarize('ingest-http-offered', batch, null, results, secs, {
+    offeredEventsPerSec: eventsPerSec,
+    rssMaxMb: round(rssMax, 0),
+  });
+}
+
+const runs = [];
+const show = (r) => {
+  runs.push(r);
+  log(
+    `${r.kind.padEnd(20)} batch=${String(r.batch).padStart(4)} conc=${String(r.concurrency ?? '-').padStart(3)} ${r.offeredEventsPerSec ? `offered=${r.offeredEventsPerSec}/s ` : ''}` +
+      `${String(r.eventsPerSec).padStart(7)} ev/s  p50=${r.p50Ms} ms  p99=${r.p99Ms} ms${r.rssMaxMb ? `  rss=${r.rssMaxMb} MB` : ''}${r.statuses ? `  ${JSON.stringify(r.statuses)}` : ''}`,
+  );
+};
+
+try {
+  // Warm up JIT, connections and the registry cache.
+  await closedLoop(100, 4);
+  show(await rawBaseline(500, 4));
+  show(await rawBaseline(500, 16));
+  show(await rawBaseline(50, 16));
+  for (const [batch, conc] of [
+    [500, 4],
+    [500, 16],
+    [50, 16],
+    [50, 64],
+    [1, 64],
+  ]) {
+    show(await closedLoop(batch, conc));
+  }
+  show(await offered(500, 20_000));
+  show(await offered(100, 20_000));
+
+  const best = (kind, batch) =>
+    Math.max(
+      ...runs.filter((r) => r.kind === kind && r.batch === batch).map((r) => r.eventsPerSec),
+    );
+  const ratio = best('ingest-http', 500) / best('raw-kafkajs', 500);
+  const offered500 = runs.find((r) => r.kind === 'ingest-http-offered' && r.batch === 500);
+  const summary = {
+    ratioAt500: round(ratio, 3),
+    targetRatio: 0.6,
+    p99AtOffered20k: offered500?.p99Ms,
+    targetP99Ms: 25,
+    rssMaxMb: Math.max(...runs.map((r) => r.rssMaxMb ?? 0)),
+    targetRssMb: 300,
+  };
+  log(
+    `\ningest/raw throughput at 500 events/request: ${(ratio * 100).toFixed(1)} % (target >= 60 %)`,
+  );
+  log(
+    `p99 ack latency at 20 000 events/s offered (500/request): ${summary.p99AtOffered20k} ms (target <= 25 ms)`,
+  );
+  log(`max ingest RSS: ${summary.rssMaxMb} MB (target <= 300 MB)`);
+  const out = {
+    date: new Date().toISOString(),
+    machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+    secondsPerScenario: SECONDS,
+    topic: { partitions: PARTITIONS },
+    summary,
+    runs,
+  };
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(ROOT, `bench/results/ingest-${out.date.slice(0, 10)}.json`);
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  log(`wrote ${file}`);
+} finally {
+  clearInterval(rssTimer);
+  agent.destroy();
+  ingest.kill('SIGTERM');
+  await new Promise((r) => ingest.on('exit', r));
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+}

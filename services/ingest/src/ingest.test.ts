@@ -1,0 +1,317 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MeterstreamError } from '@meterstream/errors';
+import { Metrics, createLogger } from '@meterstream/observability';
+import type { Producer } from '@meterstream/kafka';
+import type { UsageEvent } from '@meterstream/schemas';
+import { KeyStore, newKey, writeKeyFile } from './keys.js';
+import { bodyFormat, fromCloudEvent, parseBody } from './parse.js';
+import type { PlanLookup } from './plans.js';
+import { buildServer } from './server.js';
+import { KafkaSink, type EventSink, type OutRecord } from './sink.js';
+
+const silent = createLogger('test', { level: 'silent' });
+const NOW = Date.parse('2026-11-26T12:00:00Z');
+const ARN = 'arn:aws:license-manager::123456789012:license:l-abc';
+
+const plans: PlanLookup = {
+  resolveProduct: (ref) =>
+    ref === 'analytics'
+      ? { productCode: 'analytics', customerIdStyle: 'customerIdentifier' }
+      : ref === 'platform' || ref === ARN
+        ? { productCode: 'platform', licenseArn: ARN, customerIdStyle: 'customerAwsAccountId' }
+        : undefined,
+  hasDimension: (code, dim) => (code === 'analytics' ? dim === 'api_calls' : dim === 'seats'),
+};
+
+class MemorySink implements EventSink {
+  sent: OutRecord[] = [];
+  fail = false;
+  limit = Infinity;
+  inFlight = 0;
+  reserve(n: number): boolean {
+    if (this.inFlight + n > this.limit) return false;
+    this.inFlight += n;
+    return true;
+  }
+  release(n: number): void {
+    this.inFlight -= n;
+  }
+  async send(records: OutRecord[]): Promise<void> {
+    if (this.fail) throw new MeterstreamError('KAFKA_UNAVAILABLE', 'down');
+    this.sent.push(...records);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ingest-unit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function setup(config: Partial<Parameters<typeof buildServer>[0]['config']> = {}) {
+  const file = join(dir, `keys-${Math.random()}.json`);
+  const all = newKey('acme', ['analytics', 'platform']);
+  const platformOnly = newKey('acme', ['platform']);
+  await writeKeyFile(file, { version: 1, keys: [all.stored, platformOnly.stored] });
+  const keys = new KeyStore(file);
+  await keys.load();
+  const sink = new MemorySink();
+  const app = buildServer({
+    logger: silent,
+    metrics: new Metrics('meterstream_ingest', { defaultMetrics: false }),
+    config: {
+      bodyLimitBytes: 10_000,
+      maxEventsPerRequest: 10,
+      maxEventAgeMs: 86_400_000,
+      maxEventSkewMs: 60_000,
+      retryAfterSeconds: 3,
+      ...config,
+    },
+    keys,
+    plans,
+    sink,
+    encode: (ev: UsageEvent) => Buffer.from(JSON.stringify(ev)),
+    ready: () => true,
+    now: () => NOW,
+    newId: () => 'new-id',
+  });
+  const inject = (body: unknown, opts: { key?: string | null; type?: string } = {}) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: {
+        'content-type': opts.type ?? 'application/json',
+        ...(opts.key === null ? {} : { authorization: `Bearer ${opts.key ?? all.secret}` }),
+      },
+      payload: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  return { app, sink, keys, all, platformOnly, inject };
+}
+
+const ev = (extra: Record<string, unknown> = {}) => ({
+  productCode: 'analytics',
+  customerIdentifier: 'c1',
+  dimension: 'api_calls',
+  quantity: '2',
+  timestamp: '2026-11-26T11:59:00Z',
+  ...extra,
+});
+
+describe('POST /v1/events (in-process)', () => {
+  it('answers 202 with ids, normalizes and keys the records', async () => {
+    const { inject, sink } = await setup();
+    const res = await inject([
+      ev({ id: 'a' }),
+      {
+        licenseArn: ARN,
+        customerAwsAccountId: '123456789012',
+        dimension: 'seats',
+        quantity: 1,
+        timestamp: '2026-11-26T11:00:00Z',
+      },
+    ]);
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ accepted: 2, ids: ['a', 'new-id'] });
+    expect(sink.sent.map((r) => r.key)).toEqual(['analytics|c1', 'platform|123456789012']);
+    expect(sink.sent[0]!.headers).toEqual({ 'ms-kind': 'usage' });
+    const second = JSON.parse(sink.sent[1]!.value.toString()) as UsageEvent;
+    expect(second).toMatchObject({
+      productCode: 'platform',
+      licenseArn: ARN,
+      source: 'ingest/acme',
+    });
+    expect(second.actor).toMatch(/^key:[0-9a-f]{16}$/);
+    expect(sink.inFlight).toBe(0);
+  });
+
+  it('rejects the whole batch with reasons per index, producing nothing', async () => {
+    const { inject, sink } = await setup();
+    const res = await inject([
+      ev({ id: 'ok' }),
+      ev({ dimension: 'nope' }),
+      ev({ quantity: '1e5' }),
+      ev({ id: 'ok' }),
+    ]);
+    expect(res.statusCode).toBe(422);
+    const body = res.json<{ errors: { index: number; reasons: { field: string }[] }[] }>();
+    expect(body.errors.map((e) => [e.index, e.reasons[0]!.field])).toEqual([
+      [1, 'dimension'],
+      [2, 'quantity'],
+      [3, 'id'],
+    ]);
+    expect(sink.sent).toEqual([]);
+  });
+
+  it('401 without or with a bad key, 403 out of scope, 415, 413, 400', async () => {
+    const { inject, platformOnly } = await setup({ bodyLimitBytes: 2_000 });
+    expect((await inject(ev(), { key: null })).statusCode).toBe(401);
+    expect((await inject(ev(), { key: 'msk_0000000000000000_' + 'A'.repeat(43) })).statusCode).toBe(
+      401,
+    );
+    expect((await inject(ev(), { key: platformOnly.secret })).statusCode).toBe(403);
+    expect((await inject(ev(), { type: 'text/csv' })).statusCode).toBe(415);
+    expect(
+      (
+        await inject([
+          ev({ attributes: { pad: 'x'.repeat(1000) } }),
+          ev({ attributes: { pad: 'y'.repeat(1000) } }),
+        ])
+      ).statusCode,
+    ).toBe(413);
+    expect(
+      (await inject(Array.from({ length: 11 }, (_, i) => ev({ id: `i${i}` })))).statusCode,
+    ).toBe(413);
+    expect((await inject('{"a":')).statusCode).toBe(400);
+    expect((await inject('', { type: 'application/x-ndjson' })).statusCode).toBe(400);
+  });
+
+  it('503 with Retry-After and the ids when overloaded or when Kafka fails', async () => {
+    const { inject, sink } = await setup();
+    sink.limit = 0;
+    let res = await inject(ev());
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('3');
+    sink.limit = Infinity;
+    sink.fail = true;
+    res = await inject(ev({ id: 'x' }));
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ error: { code: 'KAFKA_UNAVAILABLE' }, ids: ['x'] });
+    expect(sink.inFlight).toBe(0);
+  });
+
+  it('serves /healthz, /readyz, /metrics', async () => {
+    const { app } = await setup();
+    expect((await app.inject('/healthz')).statusCode).toBe(200);
+    expect((await app.inject('/readyz')).statusCode).toBe(200);
+    expect((await app.inject('/metrics')).body).toContain('meterstream_ingest_inflight_events 0');
+  });
+});
+
+describe('parse', () => {
+  it('recognizes media types and rejects other charsets', () => {
+    expect(bodyFormat('application/json; charset=UTF-8')).toBe('json');
+    expect(bodyFormat('Application/CloudEvents-Batch+JSON')).toBe('cloudevents-batch');
+    expect(bodyFormat('application/json; charset=latin1')).toBeUndefined();
+    expect(bodyFormat(undefined)).toBeUndefined();
+  });
+  it('splits NDJSON and marks unreadable lines', () => {
+    const r = parseBody('ndjson', '{"a":1}\n\n{x\n');
+    expect(r.ok && r.items).toEqual([
+      { input: { a: 1 } },
+      { reasons: [expect.objectContaining({ field: '' })], unreadable: true },
+    ]);
+  });
+  it('maps CloudEvents', () => {
+    expect(
+      fromCloudEvent({
+        specversion: '1.0',
+        type: 'io.meterstream.usage',
+        id: 'i',
+        source: 's',
+        time: 't',
+        data: { quantity: '1' },
+      }),
+    ).toEqual({
+      input: { quantity: '1', id: 'i', source: 's', timestamp: 't' },
+    });
+    const bad = fromCloudEvent({ specversion: '0.3', type: 'x', data: 1 });
+    expect('reasons' in bad && bad.reasons.map((r) => r.field)).toEqual([
+      'specversion',
+      'type',
+      'id',
+      'source',
+      'data',
+    ]);
+  });
+});
+
+describe('KeyStore', () => {
+  it('authenticates live keys only', async () => {
+    const file = join(dir, 'ks.json');
+    const a = newKey('t', ['*']);
+    const b = newKey('t', ['p']);
+    b.stored.revokedAt = new Date().toISOString();
+    await writeKeyFile(file, { version: 1, keys: [a.stored, b.stored] });
+    const ks = new KeyStore(file);
+    await ks.load();
+    expect(ks.authenticate(a.secret)).toMatchObject({
+      tenant: 't',
+      products: 'all',
+      keyId: a.stored.id,
+    });
+    expect(ks.authenticate(b.secret)).toBeUndefined();
+    expect(
+      ks.authenticate(a.secret.slice(0, -1) + (a.secret.endsWith('A') ? 'B' : 'A')),
+    ).toBeUndefined();
+    expect(ks.authenticate('nonsense')).toBeUndefined();
+  });
+});
+
+function fakeProducer(behaviour: (n: number) => Promise<void>): {
+  producer: Producer;
+  calls: number[];
+} {
+  const calls: number[] = [];
+  const producer = {
+    send: async ({ messages }: { messages: unknown[] }) => {
+      calls.push(messages.length);
+      await behaviour(messages.length);
+      return [];
+    },
+  } as unknown as Producer;
+  return { producer, calls };
+}
+
+const rec = (n: number, size = 10): OutRecord[] =>
+  Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(size), headers: {} }));
+
+describe('KafkaSink', () => {
+  const opts = {
+    topic: 't',
+    maxInFlightEvents: 100,
+    maxSendBytes: 10_000,
+    timeoutMs: 1_000,
+    lingerMs: 0,
+  };
+  it('coalesces requests that arrive while a send is in flight', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { producer, calls } = fakeProducer(async () => gate);
+    const sink = new KafkaSink(producer, opts);
+    const first = sink.send(rec(2));
+    await new Promise((r) => setImmediate(r));
+    const later = [sink.send(rec(3)), sink.send(rec(4))];
+    release();
+    await Promise.all([first, ...later]);
+    expect(calls).toEqual([2, 7]);
+  });
+  it('splits a request larger than maxSendBytes and resolves after all parts', async () => {
+    const { producer, calls } = fakeProducer(async () => undefined);
+    const sink = new KafkaSink(producer, { ...opts, maxSendBytes: 500 });
+    await sink.send(rec(20, 100));
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(20);
+    expect(Math.max(...calls)).toBeLessThanOrEqual(4);
+  });
+  it('rejects with a retriable error on failure and on timeout', async () => {
+    const failing = new KafkaSink(
+      fakeProducer(async () => Promise.reject(new Error('boom'))).producer,
+      opts,
+    );
+    await expect(failing.send(rec(1))).rejects.toMatchObject({
+      code: 'KAFKA_UNAVAILABLE',
+      retriable: true,
+    });
+    const hanging = new KafkaSink(fakeProducer(() => new Promise(() => undefined)).producer, {
+      ...opts,
+      timeoutMs: 50,
+    });
+    await expect(hanging.send(rec(1))).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE' });
+  });
+  it('limits events in flight', () => {
+    const sink = new KafkaSink(fakeProducer(async () => undefined).producer, opts);
+    expect(sink.reserve(60)).toBe(true);
+    expect(sink.reserve(60)).toBe(false);
+    sink.release(60);
+    expect(sink.reserve(500)).toBe(true);
+  });
+});
