@@ -177,11 +177,11 @@ export async function runAuditOnce(
   ]);
   await notifyPending(store, deps, now());
 
-  const open = (await store.findings()).filter((f) => f.status === 'open');
+  const open = await store.findings({ status: 'open' });
   if (deps.metrics) {
     const m = deps.metrics;
-    for (const k of FINDING_KINDS)
-      m.findingsOpen.set({ kind: k }, open.filter((f) => f.kind === k).length);
+    const counts = await store.openCounts();
+    for (const k of FINDING_KINDS) m.findingsOpen.set({ kind: k }, counts.get(k) ?? 0);
     for (const [o, n] of Object.entries(reconciliation.outcomes)) m.keys.set({ outcome: o }, n);
     m.keys.set({ outcome: 'finding' }, reconciliation.findings.length);
     m.lastSuccess.set(now() / 1000);
@@ -265,7 +265,7 @@ async function persistFindings(
 /** Notifies every open finding not yet notified; a failed channel is retried next run. */
 async function notifyPending(store: AuditStore, deps: AuditorDeps, nowMs: number): Promise<void> {
   const notifiers = deps.notifiers ?? [new LogNotifier(deps.logger)];
-  const pending = (await store.findings()).filter((f) => f.status === 'open' && !f.notified);
+  const pending = await store.findings({ status: 'open', unnotified: true });
   const done: StoredFinding[] = [];
   for (const f of pending) {
     let ok = true;

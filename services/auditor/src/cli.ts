@@ -124,7 +124,9 @@ export async function runCli(
     }
     if (cmd === 'audit' && sub === 'explain') {
       if (!arg || !values.note) throw new UsageError('audit explain needs a finding id and --note');
-      const [f] = (await store.findings()).filter((x) => x.id === arg || x.id.startsWith(arg));
+      const matches = await store.findings({ idPrefix: arg });
+      if (matches.length > 1) throw new UsageError(`finding id prefix ${arg} is ambiguous`);
+      const [f] = matches;
       if (!f) {
         io.stderr(`no finding ${arg}\n`);
         return EXIT.error;

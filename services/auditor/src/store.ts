@@ -112,34 +112,34 @@ export class AuditStore {
     key?: RecordKey,
   ): Promise<CloudTrailRecord[]> {
     const rows = await this.ch.query<Record<string, string | number>>(sql`
-      SELECT event_id, record_index, any(event_name) AS event_name, any(event_time_ms) AS event_time_ms,
-        product_code, customer, any(customer_kind) AS customer_kind, any(license_arn) AS license_arn,
-        dimension, toUnixTimestamp(hour) AS hour_s, any(timestamp_ms) AS timestamp_ms,
-        any(quantity) AS quantity, any(request_quantity) AS request_quantity, any(status) AS status,
-        any(metering_record_id) AS metering_record_id, any(error_code) AS error_code,
-        any(allocations) AS allocations
+      SELECT event_id, record_index, any(event_name) AS c_event_name, any(event_time_ms) AS c_event_time_ms,
+        product_code, customer, any(customer_kind) AS c_customer_kind, any(license_arn) AS c_license_arn,
+        dimension, toUnixTimestamp(hour) AS hour_s, any(timestamp_ms) AS c_timestamp_ms,
+        any(quantity) AS c_quantity, any(request_quantity) AS c_request_quantity, any(status) AS c_status,
+        any(metering_record_id) AS c_metering_record_id, any(error_code) AS c_error_code,
+        any(allocations) AS c_allocations
       FROM ${this.t(AUDITOR_TABLES.records)}
       WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)} ${keyFilter(key)}
       GROUP BY product_code, customer, dimension, hour, event_id, record_index
-      ORDER BY event_time_ms, event_id, record_index`);
+      ORDER BY c_event_time_ms, event_id, record_index`);
     return rows.map((r) => ({
       eventId: String(r.event_id),
       recordIndex: Number(r.record_index),
-      eventName: String(r.event_name),
-      eventTimeMs: Number(r.event_time_ms),
+      eventName: String(r.c_event_name),
+      eventTimeMs: Number(r.c_event_time_ms),
       productCode: String(r.product_code),
       customer: String(r.customer),
-      customerKind: String(r.customer_kind) as CustomerKind,
-      licenseArn: String(r.license_arn),
+      customerKind: String(r.c_customer_kind) as CustomerKind,
+      licenseArn: String(r.c_license_arn),
       dimension: String(r.dimension),
       hourMs: Number(r.hour_s) * 1000,
-      timestampMs: Number(r.timestamp_ms),
-      quantity: Number(r.quantity),
-      requestQuantity: Number(r.request_quantity) < 0 ? null : Number(r.request_quantity),
-      status: String(r.status) as RecordStatus,
-      meteringRecordId: String(r.metering_record_id),
-      errorCode: String(r.error_code),
-      allocations: JSON.parse(String(r.allocations)) as CloudTrailRecord['allocations'],
+      timestampMs: Number(r.c_timestamp_ms),
+      quantity: Number(r.c_quantity),
+      requestQuantity: Number(r.c_request_quantity) < 0 ? null : Number(r.c_request_quantity),
+      status: String(r.c_status) as RecordStatus,
+      meteringRecordId: String(r.c_metering_record_id),
+      errorCode: String(r.c_error_code),
+      allocations: JSON.parse(String(r.c_allocations)) as CloudTrailRecord['allocations'],
     }));
   }
 
@@ -147,10 +147,10 @@ export class AuditStore {
   async ledger(fromMs: number, toMs: number, key?: RecordKey): Promise<LedgerRecord[]> {
     const rows = await this.ch.query<Record<string, string | number>>(sql`
       SELECT product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s,
-        max(version) AS v, argMax(state, version) AS state, argMax(quantity, version) AS quantity,
-        argMax(metering_record_id, version) AS metering_record_id, argMax(aws_status, version) AS aws_status,
-        argMax(customer_kind, version) AS customer_kind, argMax(license_arn, version) AS license_arn,
-        argMax(batch_id, version) AS batch_id, argMax(attempts, version) AS attempts,
+        max(version) AS v, argMax(state, version) AS l_state, argMax(quantity, version) AS l_quantity,
+        argMax(metering_record_id, version) AS l_metering_record_id, argMax(aws_status, version) AS l_aws_status,
+        argMax(customer_kind, version) AS l_customer_kind, argMax(license_arn, version) AS l_license_arn,
+        argMax(batch_id, version) AS l_batch_id, argMax(attempts, version) AS l_attempts,
         toUnixTimestamp(argMax(updated_at, version)) AS updated_s
       FROM ${this.t(FOREIGN_TABLES.ledger)}
       WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)} ${keyFilter(key)}
@@ -158,17 +158,17 @@ export class AuditStore {
     return rows.map((r) => ({
       productCode: String(r.product_code),
       customer: String(r.customer),
-      customerKind: String(r.customer_kind),
+      customerKind: String(r.l_customer_kind),
       dimension: String(r.dimension),
       hourMs: Number(r.hour_s) * 1000,
       version: Number(r.v),
-      state: String(r.state),
-      quantity: Number(r.quantity),
-      meteringRecordId: String(r.metering_record_id),
-      awsStatus: String(r.aws_status),
-      licenseArn: String(r.license_arn),
-      batchId: String(r.batch_id),
-      attempts: Number(r.attempts),
+      state: String(r.l_state),
+      quantity: Number(r.l_quantity),
+      meteringRecordId: String(r.l_metering_record_id),
+      awsStatus: String(r.l_aws_status),
+      licenseArn: String(r.l_license_arn),
+      batchId: String(r.l_batch_id),
+      attempts: Number(r.l_attempts),
       updatedAtMs: Number(r.updated_s) * 1000,
     }));
   }
@@ -230,53 +230,81 @@ export class AuditStore {
 
   /** The latest version of stored findings, filtered by hour range and/or ids. */
   async findings(
-    filter: { fromMs?: number; toMs?: number; ids?: readonly string[]; key?: RecordKey } = {},
+    filter: {
+      fromMs?: number;
+      toMs?: number;
+      ids?: readonly string[];
+      key?: RecordKey;
+      /** Only findings whose latest version has this status. */
+      status?: FindingStatus;
+      /** Only findings not yet notified. */
+      unnotified?: boolean;
+      /** Finding ids starting with this (the CLI accepts a prefix). */
+      idPrefix?: string;
+    } = {},
   ): Promise<StoredFinding[]> {
     const where: SqlFragment[] = [];
     if (filter.fromMs !== undefined) where.push(sql`AND hour >= ${new Date(filter.fromMs)}`);
     if (filter.toMs !== undefined) where.push(sql`AND hour < ${new Date(filter.toMs)}`);
+    if (filter.idPrefix !== undefined)
+      where.push(sql`AND startsWith(finding_id, ${filter.idPrefix})`);
+    const having: SqlFragment[] = [];
+    if (filter.status !== undefined)
+      having.push(sql`AND argMax(status, version) = ${filter.status}`);
+    if (filter.unnotified) having.push(sql`AND argMax(notified, version) = 0`);
     if (filter.ids) {
       if (filter.ids.length === 0) return [];
       where.push(sql`AND finding_id IN (${inList(filter.ids)})`);
     }
     const rows = await this.ch.query<Record<string, unknown>>(sql`
-      SELECT finding_id, argMax(kind, version) AS kind, argMax(status, version) AS status,
+      SELECT finding_id, argMax(kind, version) AS f_kind, argMax(status, version) AS f_status,
         argMax(product_code, version) AS f_product_code, argMax(customer, version) AS f_customer,
         argMax(customer_kind, version) AS f_customer_kind, argMax(dimension, version) AS f_dimension,
-        toUnixTimestamp(argMax(hour, version)) AS hour_s, argMax(ledger_quantity, version) AS ledger_quantity,
-        argMax(ledger_state, version) AS ledger_state, argMax(cloudtrail_quantities, version) AS cloudtrail_quantities,
-        argMax(cloudtrail_statuses, version) AS cloudtrail_statuses, argMax(event_ids, version) AS event_ids,
-        argMax(metering_record_ids, version) AS metering_record_ids, argMax(ledger_record, version) AS ledger_record,
-        argMax(raw_event, version) AS raw_event, argMax(detail, version) AS detail, argMax(note, version) AS note,
-        argMax(notified, version) AS notified, toUnixTimestamp(min(first_seen_at)) AS first_s,
+        toUnixTimestamp(argMax(hour, version)) AS hour_s, argMax(ledger_quantity, version) AS f_ledger_quantity,
+        argMax(ledger_state, version) AS f_ledger_state, argMax(cloudtrail_quantities, version) AS f_cloudtrail_quantities,
+        argMax(cloudtrail_statuses, version) AS f_cloudtrail_statuses, argMax(event_ids, version) AS f_event_ids,
+        argMax(metering_record_ids, version) AS f_metering_record_ids, argMax(ledger_record, version) AS f_ledger_record,
+        argMax(raw_event, version) AS f_raw_event, argMax(detail, version) AS f_detail, argMax(note, version) AS f_note,
+        argMax(notified, version) AS f_notified, toUnixTimestamp(min(first_seen_at)) AS first_s,
         toUnixTimestamp(max(updated_at)) AS updated_s
       FROM ${this.t(AUDITOR_TABLES.findings)}
       WHERE 1 ${joinSql(where, ' ')} ${keyFilter(filter.key)}
       GROUP BY finding_id
+      HAVING 1 ${joinSql(having, ' ')}
       ORDER BY hour_s, finding_id`);
     return rows.map((r) => ({
       id: String(r.finding_id),
-      kind: String(r.kind) as FindingKind,
-      status: String(r.status) as FindingStatus,
+      kind: String(r.f_kind) as FindingKind,
+      status: String(r.f_status) as FindingStatus,
       productCode: String(r.f_product_code),
       customer: String(r.f_customer),
       customerKind: String(r.f_customer_kind),
       dimension: String(r.f_dimension),
       hourMs: Number(r.hour_s) * 1000,
-      ledgerQuantity: Number(r.ledger_quantity) < 0 ? null : Number(r.ledger_quantity),
-      ledgerState: String(r.ledger_state),
-      cloudTrailQuantities: (r.cloudtrail_quantities as (string | number)[]).map(Number),
-      cloudTrailStatuses: r.cloudtrail_statuses as string[],
-      eventIds: r.event_ids as string[],
-      meteringRecordIds: r.metering_record_ids as string[],
-      ledger: r.ledger_record ? (JSON.parse(String(r.ledger_record)) as LedgerRecord) : null,
-      ...(r.raw_event ? { raw: String(r.raw_event) } : {}),
-      detail: String(r.detail),
-      note: String(r.note),
-      notified: Number(r.notified) === 1,
+      ledgerQuantity: Number(r.f_ledger_quantity) < 0 ? null : Number(r.f_ledger_quantity),
+      ledgerState: String(r.f_ledger_state),
+      cloudTrailQuantities: (r.f_cloudtrail_quantities as (string | number)[]).map(Number),
+      cloudTrailStatuses: r.f_cloudtrail_statuses as string[],
+      eventIds: r.f_event_ids as string[],
+      meteringRecordIds: r.f_metering_record_ids as string[],
+      ledger: r.f_ledger_record ? (JSON.parse(String(r.f_ledger_record)) as LedgerRecord) : null,
+      ...(r.f_raw_event ? { raw: String(r.f_raw_event) } : {}),
+      detail: String(r.f_detail),
+      note: String(r.f_note),
+      notified: Number(r.f_notified) === 1,
       firstSeenMs: Number(r.first_s) * 1000,
       updatedMs: Number(r.updated_s) * 1000,
     }));
+  }
+
+  /** Open findings by kind (for the gauge). */
+  async openCounts(): Promise<Map<string, number>> {
+    const rows = await this.ch.query<{ kind: string; n: string }>(sql`
+      SELECT k AS kind, count() AS n FROM (
+        SELECT argMax(kind, version) AS k, argMax(status, version) AS s
+        FROM ${this.t(AUDITOR_TABLES.findings)} GROUP BY finding_id
+      ) WHERE s = 'open' GROUP BY k`);
+    return new Map(rows.map((r) => [r.kind, Number(r.n)]));
   }
 
   /**
