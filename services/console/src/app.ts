@@ -122,6 +122,8 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
     'State changes refused for a missing or wrong CSRF token',
   );
 
+  const throttle = new LoginThrottle();
+
   /** Concurrent confirms of one submission id share one send (a double click sends once). */
   const inflight = new Map<string, Promise<{ status: SubmissionStatus; created: boolean }>>();
   /** Submission ids whose send completed in this process. */
@@ -265,8 +267,21 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
       }
       const username = typeof req.body.username === 'string' ? req.body.username.slice(0, 64) : '';
       const password = typeof req.body.password === 'string' ? req.body.password.slice(0, 256) : '';
+      if (throttle.blocked(username)) {
+        logins.inc({ outcome: 'throttled' });
+        return sendHtml(
+          reply,
+          loginPage(
+            csrf.token(csrfNonce(req, reply)),
+            'Too many failed sign-ins for this user. Try again in 15 minutes.',
+            username,
+          ),
+          429,
+        );
+      }
       const user = await authenticate([...users.values()], username, password);
       if (!user) {
+        throttle.failed(username);
         logins.inc({ outcome: 'failed' });
         log.info({ username }, 'sign-in failed');
         return sendHtml(
@@ -275,6 +290,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
           401,
         );
       }
+      throttle.succeeded(username);
       logins.inc({ outcome: 'ok' });
       log.info({ username, role: user.role }, 'signed in');
       const session: Session = {
@@ -682,4 +698,41 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
 
 function statusJson(s: SubmissionStatus) {
   return { ...s, hour: s.hour.toISOString() };
+}
+
+/**
+ * Slows password guessing: after {@link LoginThrottle.maxFailures} failed sign-ins for one
+ * username within the window, that username is refused until the window has passed.
+ */
+export class LoginThrottle {
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(
+    readonly maxFailures = 5,
+    readonly windowMs = 15 * 60_000,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  private recent(username: string): number[] {
+    const since = this.clock() - this.windowMs;
+    const list = (this.failures.get(username) ?? []).filter((t) => t > since);
+    if (list.length === 0) this.failures.delete(username);
+    else this.failures.set(username, list);
+    return list;
+  }
+
+  blocked(username: string): boolean {
+    return this.recent(username).length >= this.maxFailures;
+  }
+
+  failed(username: string): void {
+    // Bounded memory: forget the oldest usernames when someone sprays many names.
+    if (this.failures.size > 10_000)
+      this.failures.delete(this.failures.keys().next().value as string);
+    this.failures.set(username, [...this.recent(username), this.clock()]);
+  }
+
+  succeeded(username: string): void {
+    this.failures.delete(username);
+  }
 }

@@ -241,30 +241,24 @@ export class ClickHouseData implements ConsoleData {
       sql`SELECT count() AS n FROM system.tables WHERE database = ${this.database} AND name = ${this.auditTable}`,
     );
     if (Number(exists[0]?.n ?? 0) === 0) return undefined;
-    // The auditor owns the columns; read them all and show what is there.
-    const rows = await this.rows(
-      sql`SELECT * FROM ${this.t(this.auditTable)} LIMIT ${Math.floor(limit)}`,
-    );
-    const pick = (r: Record<string, unknown>, ...names: string[]): unknown =>
-      names.map((n) => r[n]).find((v) => v !== undefined);
-    const date = (v: unknown): Date | undefined => {
-      if (v === undefined || v === null || v === '') return undefined;
-      const d =
-        typeof v === 'number' ? new Date(v * 1000) : new Date(`${String(v).replace(' ', 'T')}Z`);
-      return Number.isNaN(d.getTime()) ? undefined : d;
-    };
-    return rows
-      .map((r) => ({
-        detectedAt:
-          date(pick(r, 'detected_at', 'found_at', 'created_at', 'updated_at')) ?? new Date(0),
-        kind: str(pick(r, 'kind', 'finding', 'type')),
-        productCode: str(pick(r, 'product_code')),
-        customer: str(pick(r, 'customer')),
-        dimension: str(pick(r, 'dimension')),
-        hour: date(pick(r, 'hour')),
-        detail: str(pick(r, 'detail', 'details', 'message', 'reason')),
-      }))
-      .sort((a, b) => b.detectedAt.getTime() - a.detectedAt.getTime());
+    // Latest version of each finding (auditor's ReplacingMergeTree, columns per its migration).
+    const rows = await this
+      .rows(sql`SELECT finding_id, argMax(kind, version) AS kind, argMax(status, version) AS st,
+        argMax(product_code, version) AS product_code, argMax(customer, version) AS customer,
+        argMax(dimension, version) AS dimension, toUnixTimestamp(argMax(hour, version)) AS hour_s,
+        argMax(detail, version) AS detail, toUnixTimestamp(min(first_seen_at)) AS seen_s
+      FROM ${this.t(this.auditTable)}
+      GROUP BY finding_id ORDER BY seen_s DESC, finding_id LIMIT ${Math.floor(limit)}`);
+    return rows.map((r) => ({
+      detectedAt: secs(r.seen_s),
+      kind: str(r.kind),
+      status: str(r.st),
+      productCode: str(r.product_code),
+      customer: str(r.customer),
+      dimension: str(r.dimension),
+      hour: Number(r.hour_s) > 0 ? secs(r.hour_s) : undefined,
+      detail: str(r.detail),
+    }));
   }
 
   async findSubmission(id: string): Promise<Submission | undefined> {

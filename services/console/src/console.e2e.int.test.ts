@@ -34,6 +34,8 @@ const PLANS = fileURLToPath(new URL('../../../plans', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url));
 const PASSWORD = 'correct horse battery staple';
 const ARN = 'arn:aws:license-manager::111122223333:license:l-0123456789abcdef0123456789abcdef';
+const ARN_HOOLI =
+  'arn:aws:license-manager::111122223333:license:l-fedcba9876543210fedcba9876543210';
 const PARTITIONS = 2;
 
 const users: User[] = [
@@ -191,6 +193,19 @@ beforeAll(async () => {
       periodStart: start,
       periodEnd: Date.UTC(2027, 0, 1),
       source: 'entitlements',
+    },
+    // Known to us, but AWS does not know its license: its records are rejected, with the reason.
+    {
+      productCode: 'demo-platform',
+      customer: '777788889999',
+      customerKind: 'account',
+      licenseArn: ARN_HOOLI,
+      buyerName: 'Hooli Labs',
+      agreementId: 'agmt-b00b1e',
+      status: 'active',
+      periodStart: start,
+      periodEnd: Date.UTC(2027, 0, 1),
+      source: 'cli',
     },
   ]);
   await store.upsertEntitlements([
@@ -392,24 +407,62 @@ describe('seller console in a browser', () => {
     await page.close();
   });
 
-  it('meters only the overage of a contract and shows it in the confirmation', async () => {
+  it('validates input, meters only contract overage, and shows a rejected record with its reason', async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     await signIn(page, 'olivia.operator');
     await page.goto(`${consoleApp.url}/listings/demo-platform/contracts`);
-    await page.getByLabel('seats (users) for Umbrella Health').fill('14');
+
+    // Bad input is refused by the server with the reason, next to the field; nothing is sent.
+    await page.getByLabel('seats (users) for Umbrella Health').fill('-3');
+    await page.getByLabel('compute_hours (hours) for Hooli Labs').fill('1.1234567');
     await page.getByRole('button', { name: 'Submit metering info' }).click();
+    const errors = page.locator('#form-errors');
+    await errors.waitFor({ state: 'visible' });
+    expect(await errors.textContent()).toContain('must not be negative');
+    expect(await errors.textContent()).toContain('at most 6 decimal places');
+    expect(
+      await page.getByLabel('seats (users) for Umbrella Health').getAttribute('aria-invalid'),
+    ).toBe('true');
+    expect(await page.getByRole('dialog').count()).toBe(0);
+    await shot(page, '10-validation');
+
+    await page.getByLabel('seats (users) for Umbrella Health').fill('14');
+    await page.getByLabel('compute_hours (hours) for Hooli Labs').fill('2');
+    const submit = page.getByRole('button', { name: 'Submit metering info' });
+    await submit.click();
     const dialog = page.getByRole('dialog', { name: 'Send metering information?' });
     await dialog.waitFor();
-    const cells = await dialog.locator('#confirm-table tbody tr td').allTextContents();
-    expect(cells).toEqual(['Umbrella Health', '444455556666', 'seats', '14', '10', '0', '4']);
-    await shot(page, '10-contract-overage');
+    // Escape closes the dialog and gives focus back to the button that opened it.
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await submit.evaluate((e) => e === e.ownerDocument.activeElement)).toBe(true);
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    const rows = await dialog
+      .locator('#confirm-table tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+      );
+    expect(rows).toEqual([
+      ['Hooli Labs', '777788889999', 'compute_hours', '2', '—', '0', '2'],
+      ['Umbrella Health', '444455556666', 'seats', '14', '10', '0', '4'],
+    ]);
+    await shot(page, '11-contract-overage');
     await dialog.getByRole('button', { name: 'Confirm send' }).click();
     await expect
-      .poll(() => page.locator('#status-table tbody tr').getAttribute('data-status'), {
-        timeout: 90_000,
-        interval: 500,
-      })
-      .toBe('accepted');
+      .poll(
+        () =>
+          page
+            .locator('#status-table tbody tr')
+            .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-status'))),
+        { timeout: 90_000, interval: 500 },
+      )
+      .toEqual(['rejected', 'accepted']);
+    const reason = await page
+      .locator('#status-table tbody tr[data-status="rejected"] td.reason')
+      .textContent();
+    expect(reason).toMatch(/InvalidLicenseException/);
+    await shot(page, '12-contract-statuses');
     const hour = hourOf(new Date()).toISOString();
     const billed = (await billing('demo-platform')).filter(
       (b) => b.hour === hour && Number(b.quantity) > 0,
@@ -426,7 +479,7 @@ describe('seller console in a browser', () => {
     await page.goto(`${consoleApp.url}/listings/demo-analytics/contracts`);
     expect(await page.getByRole('button', { name: 'Submit metering info' }).count()).toBe(0);
     await page.locator('#read-only-note').waitFor();
-    await shot(page, '11-viewer');
+    await shot(page, '13-viewer');
     const viewerCsrf =
       (await page.locator('meta[name="csrf-token"]').getAttribute('content')) ?? '';
     const status = await page.evaluate(async (token) => {

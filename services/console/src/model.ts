@@ -114,6 +114,8 @@ export interface RecordKey {
 export interface AuditFinding {
   detectedAt: Date;
   kind: string;
+  /** The auditor's state of the finding (e.g. open, resolved). */
+  status: string;
   productCode: string;
   customer: string;
   dimension: string;

@@ -663,6 +663,7 @@ export function auditPage(ctx: PageContext, findings: readonly AuditFinding[] | 
                 <tr>
                   <th scope="col">Detected</th>
                   <th scope="col">Kind</th>
+                  <th scope="col">Status</th>
                   <th scope="col">Product</th>
                   <th scope="col">Customer</th>
                   <th scope="col">Dimension</th>
@@ -676,6 +677,7 @@ export function auditPage(ctx: PageContext, findings: readonly AuditFinding[] | 
                     html`<tr>
                       <td class="nowrap">${formatTime(f.detectedAt)}</td>
                       <td><span class="badge badge-rejected">${f.kind}</span></td>
+                      <td>${f.status}</td>
                       <td><code>${f.productCode}</code></td>
                       <td><code>${f.customer}</code></td>
                       <td>${f.dimension}</td>
