@@ -7,6 +7,7 @@ import {
   toKafkaError,
   toRegistryError,
   type Kafka,
+  type Producer,
   type SchemaRegistry,
 } from '@meterstream/kafka';
 import type { Logger, Metrics } from '@meterstream/observability';
@@ -14,7 +15,7 @@ import { USAGE_EVENT_AVRO, usageEventSubject, type UsageEvent } from '@meterstre
 import type { IngestEnv } from './env.js';
 import { KeyStore } from './keys.js';
 import type { PlanLookup } from './plans.js';
-import { buildServer, produceObserver } from './server.js';
+import { buildServer, ingestMetrics, produceObserver } from './server.js';
 import { KafkaSink } from './sink.js';
 
 /** What {@link startIngest} needs; `main.ts` builds it from the environment, tests from the test stack. */
@@ -82,16 +83,18 @@ export async function startIngest(o: IngestOptions): Promise<IngestHandle> {
     );
 
   const admin = o.kafka.admin();
-  const producer = o.kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    // Java-compatible murmur2 on the key: the same partition as any other producer of ADR 0001 keys.
-    createPartitioner: Partitioners.DefaultPartitioner,
-    // Bounded retries: a request must get its answer (503) while the client still waits. A retry
-    // after an unclear failure may duplicate records; their ids make that harmless downstream.
-    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
-  });
+  const newProducer = (): Producer =>
+    o.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // Java-compatible murmur2 on the key: the same partition as any other producer of ADR 0001 keys.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // Bounded retries: a request must get its answer (503) while the client still waits. The
+      // sink replaces the producer after a failed send (new producer id), which keeps the
+      // idempotence guarantee that unbounded retries would otherwise be needed for.
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
+    });
   const closers: (() => Promise<void>)[] = [];
   const close = async (): Promise<void> => {
     for (const c of closers.splice(0).reverse()) {
@@ -113,8 +116,6 @@ export async function startIngest(o: IngestOptions): Promise<IngestHandle> {
           replicationFactor: env.MS_USAGE_TOPIC_REPLICATION,
         });
       }
-      await producer.connect();
-      closers.push(() => producer.disconnect());
     } catch (err) {
       throw toKafkaError(err, 'connect');
     }
@@ -130,17 +131,25 @@ export async function startIngest(o: IngestOptions): Promise<IngestHandle> {
 
     let lastSendOk = true;
     const observe = produceObserver(o.metrics);
-    const sink = new KafkaSink(producer, {
+    const sink = new KafkaSink(newProducer, {
       topic,
       maxInFlightEvents: env.MS_INGEST_MAX_INFLIGHT_EVENTS,
       maxSendBytes: env.MS_INGEST_MAX_SEND_BYTES,
       timeoutMs: env.MS_INGEST_PRODUCE_TIMEOUT_MS,
       lingerMs: env.MS_INGEST_LINGER_MS,
+      onReset: () => ingestMetrics(o.metrics).producerResets.inc(),
       onSend: (s, n, ok) => {
         lastSendOk = ok;
         observe(s, n, ok);
       },
     });
+
+    try {
+      await sink.start();
+    } catch (err) {
+      throw toKafkaError(err, 'connect producer');
+    }
+    closers.push(() => sink.close());
 
     // Readiness is probed at most every 5 s: /readyz must stay cheap under frequent polling.
     let probe: { at: number; ok: boolean } = { at: 0, ok: true };

@@ -26,7 +26,7 @@ export const ingestEnvSchema = z.object({
   MS_INGEST_MAX_EVENTS_PER_REQUEST: posInt(10_000).describe(
     'Most events in one request; more get 413',
   ),
-  MS_INGEST_MAX_INFLIGHT_EVENTS: posInt(100_000).describe(
+  MS_INGEST_MAX_INFLIGHT_EVENTS: posInt(25_000).describe(
     'Events accepted but not yet acknowledged by Kafka; beyond this, requests get 503 + Retry-After',
   ),
   MS_INGEST_RETRY_AFTER_S: posInt(1).describe('Retry-After seconds sent with 503 answers'),

@@ -253,6 +253,8 @@ function fakeProducer(behaviour: (n: number) => Promise<void>): {
 } {
   const calls: number[] = [];
   const producer = {
+    connect: async () => undefined,
+    disconnect: async () => undefined,
     send: async ({ messages }: { messages: unknown[] }) => {
       calls.push(messages.length);
       await behaviour(messages.length);
@@ -277,7 +279,7 @@ describe('KafkaSink', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const { producer, calls } = fakeProducer(async () => gate);
-    const sink = new KafkaSink(producer, opts);
+    const sink = new KafkaSink(() => producer, opts);
     const first = sink.send(rec(2));
     await new Promise((r) => setImmediate(r));
     const later = [sink.send(rec(3)), sink.send(rec(4))];
@@ -287,7 +289,7 @@ describe('KafkaSink', () => {
   });
   it('splits a request larger than maxSendBytes and resolves after all parts', async () => {
     const { producer, calls } = fakeProducer(async () => undefined);
-    const sink = new KafkaSink(producer, { ...opts, maxSendBytes: 500 });
+    const sink = new KafkaSink(() => producer, { ...opts, maxSendBytes: 500 });
     await sink.send(rec(20, 100));
     expect(calls.reduce((a, b) => a + b, 0)).toBe(20);
     expect(Math.max(...calls)).toBeLessThanOrEqual(4);
@@ -307,8 +309,23 @@ describe('KafkaSink', () => {
     });
     await expect(hanging.send(rec(1))).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE' });
   });
+  it('replaces the producer after a failed send (new producer id, fresh sequences)', async () => {
+    let fail = true;
+    const sink = new KafkaSink(
+      () =>
+        fakeProducer(async () => (fail ? Promise.reject(new Error('cut')) : undefined)).producer,
+      opts,
+    );
+    await sink.start();
+    await expect(sink.send(rec(1))).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE' });
+    fail = false;
+    await sink.send(rec(1));
+    expect(sink.producerGenerations).toBe(2);
+    await sink.send(rec(1));
+    expect(sink.producerGenerations).toBe(2);
+  });
   it('limits events in flight', () => {
-    const sink = new KafkaSink(fakeProducer(async () => undefined).producer, opts);
+    const sink = new KafkaSink(() => fakeProducer(async () => undefined).producer, opts);
     expect(sink.reserve(60)).toBe(true);
     expect(sink.reserve(60)).toBe(false);
     sink.release(60);

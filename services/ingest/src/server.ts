@@ -107,6 +107,7 @@ function createIngestMetrics(m: Metrics) {
       LATENCY_BUCKETS,
     ),
     inFlight: m.gauge('inflight_events', 'Events waiting for a Kafka acknowledgement'),
+    producerResets: m.counter('producer_resets_total', 'Producers replaced after a failed send'),
   };
 }
 

@@ -33,6 +33,8 @@ export interface KafkaSinkOptions {
   lingerMs: number;
   /** Called with the duration of each produce call and its outcome. */
   onSend?: (seconds: number, records: number, ok: boolean) => void;
+  /** Called when a producer is replaced after a failure. */
+  onReset?: () => void;
 }
 
 interface Pending {
@@ -62,11 +64,48 @@ export class KafkaSink implements EventSink {
   private sending = false;
   private reserved = 0;
   private idle: (() => void)[] = [];
+  private producer: Producer | undefined;
+  private broken = false;
+  private producers = 0;
 
+  /**
+   * @param newProducer makes an idempotent producer (not yet connected). After a failed send the
+   *   sink throws its producer away and makes a new one before the next send — see {@link flush}.
+   */
   constructor(
-    private readonly producer: Producer,
+    private readonly newProducer: () => Producer,
     private readonly options: KafkaSinkOptions,
   ) {}
+
+  /** Connects the first producer (fails when Kafka is unreachable at start). */
+  async start(): Promise<void> {
+    await this.current();
+  }
+
+  /** How many producers were created (1 + resets after failures); for tests and metrics. */
+  get producerGenerations(): number {
+    return this.producers;
+  }
+
+  /** Disconnects the producer; call after {@link drained}. */
+  async close(): Promise<void> {
+    const p = this.producer;
+    this.producer = undefined;
+    await p?.disconnect();
+  }
+
+  private async current(): Promise<Producer> {
+    if (this.producer && !this.broken) return this.producer;
+    const old = this.producer;
+    this.producer = undefined;
+    if (old) await old.disconnect().catch(() => undefined);
+    const p = this.newProducer();
+    if (this.producers++ > 0) this.options.onReset?.();
+    await p.connect();
+    this.producer = p;
+    this.broken = false;
+    return p;
+  }
 
   get inFlight(): number {
     return this.reserved;
@@ -167,20 +206,27 @@ export class KafkaSink implements EventSink {
       this.sending = false;
       this.pump();
     };
-    this.producer.send({ topic: this.options.topic, acks: -1, messages }).then(
-      () => {
-        for (const c of batch) if (--c.parent.remaining === 0) this.settle(c.parent);
-        done(true);
-      },
-      (err: unknown) => {
-        const e = toKafkaError(err, 'produce');
-        // Whatever kafkajs says, an unsaved event is "try again later" for the client (503).
-        const retriable = e.retriable
-          ? e
-          : new MeterstreamError('KAFKA_UNAVAILABLE', e.message, { cause: err });
-        for (const c of batch) this.settle(c.parent, retriable);
-        done(false);
-      },
-    );
+    this.current()
+      .then((producer) => producer.send({ topic: this.options.topic, acks: -1, messages }))
+      .then(
+        () => {
+          for (const c of batch) if (--c.parent.remaining === 0) this.settle(c.parent);
+          done(true);
+        },
+        (err: unknown) => {
+          // kafkajs rolls the idempotence sequence back when a send fails, but the broker may have
+          // written the batch before the connection broke. The next batch would then reuse those
+          // sequence numbers and could be discarded by the broker as a "duplicate" while answered
+          // as success. A new producer gets a new producer id, so that cannot happen.
+          this.broken = true;
+          const e = toKafkaError(err, 'produce');
+          // Whatever kafkajs says, an unsaved event is "try again later" for the client (503).
+          const retriable = e.retriable
+            ? e
+            : new MeterstreamError('KAFKA_UNAVAILABLE', e.message, { cause: err });
+          for (const c of batch) this.settle(c.parent, retriable);
+          done(false);
+        },
+      );
   }
 }
