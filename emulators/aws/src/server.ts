@@ -179,6 +179,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     }
   });
 
+  // Admin calls like `POST /_admin/reset` often carry a JSON content type and no body.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    try {
+      done(null, text.trim() === '' ? undefined : (JSON.parse(text) as unknown));
+    } catch {
+      done(
+        Object.assign(new Error('request body is not valid JSON'), { statusCode: 400 }),
+        undefined,
+      );
+    }
+  });
+
   const sendAwsError = (reply: FastifyReply, err: AwsError): FastifyReply =>
     reply
       .status(err.status)
