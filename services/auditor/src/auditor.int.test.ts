@@ -57,7 +57,7 @@ let offset = 1000;
 let version = 1;
 
 async function harness(
-  options: { pageSize?: number; lookupThrottlingRate?: number } = {},
+  options: { pageSize?: number; lookupThrottlingRate?: number; delayMs?: number } = {},
 ): Promise<Harness> {
   const db = await freshDatabase('auditor');
   const ctx = { database: db.name, topology: { kind: 'single' } as const };
@@ -69,7 +69,7 @@ async function harness(
     port: 0,
     stateFile: join(dir, 'state.json'),
     seed: 7,
-    cloudTrailDelayMs: DELIVERY_DELAY_MS,
+    cloudTrailDelayMs: options.delayMs ?? DELIVERY_DELAY_MS,
   });
   const creds = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' };
   const metering = new MarketplaceMeteringClient({
@@ -526,6 +526,27 @@ describe('auditor against the AWS emulator', () => {
     expect(records).toHaveLength(8);
     expect(again.reconciliation.findings).toEqual([]);
     expect(again.reconciliation.outcomes.matched).toBe(8);
+  });
+
+  it('an event delivered after the grace is found by the periodic rescan and its finding resolves', async () => {
+    const x = await harness({ delayMs: 3_000 });
+    const config = { ...x.config, rescanEveryMs: 60_000 };
+    await x.meter(PRODUCT, [rec('cust-1', 'api_calls', 8)]);
+    await sleep(GRACE_MS + 1_000);
+    const early = await runAuditOnce(config, x.deps());
+    expect(early.reconciliation.findings.map((f) => f.kind)).toEqual(['missing_in_cloudtrail']);
+    await sleep(3_000);
+    // The sliding window has moved past the event's time: an ordinary run cannot see it.
+    const ordinary = await runAuditOnce(config, x.deps());
+    expect(ordinary.rescan).toBe(false);
+    expect(ordinary.reconciliation.findings.map((f) => f.kind)).toEqual(['missing_in_cloudtrail']);
+    const rescan = await runAuditOnce({ ...config, rescanEveryMs: 1 }, x.deps());
+    expect(rescan.rescan).toBe(true);
+    expect(rescan.newEvents).toBe(1);
+    expect(rescan.reconciliation.findings).toEqual([]);
+    const [stored] = await x.store.findings();
+    expect(stored?.status).toBe('resolved');
+    expect(x.notified).toHaveLength(1);
   });
 
   it('trace returns the full chain for a random event', async () => {

@@ -39,6 +39,11 @@ export interface AuditorConfig {
   backoffMs?: number;
   /** Name of the checkpoint row (one per account/region being audited). */
   checkpointName: string;
+  /**
+   * Every so often re-read the whole reconciled range, so an event CloudTrail delivered later
+   * than the grace is still found (and its `missing_in_cloudtrail` resolves). 0 disables.
+   */
+  rescanEveryMs?: number;
 }
 
 /** Collaborators, injected so tests use fresh databases and an emulator. */
@@ -55,6 +60,8 @@ export interface AuditorDeps {
 
 /** What one run did. */
 export interface AuditRunResult {
+  /** Whether this run re-read the whole reconciled range. */
+  rescan: boolean;
   readFromMs: number;
   readUntilMs: number;
   read: ReadResult;
@@ -94,12 +101,19 @@ export async function runAuditOnce(
   limiters.set(deps, limiter);
   const started = now();
   const checkpoint = await store.checkpoint(config.checkpointName);
+  const rescanName = `${config.checkpointName}:rescan`;
+  const lastRescan = await store.checkpoint(rescanName);
+  const rescanEvery = config.rescanEveryMs ?? 0;
+  const rescan =
+    rescanEvery > 0 && checkpoint !== undefined && started - (lastRescan ?? 0) >= rescanEvery;
   const readUntilMs = started;
   const readFromMs = Math.max(
     started - CLOUDTRAIL_RETENTION_MS,
     checkpoint === undefined
       ? started - config.initialLookbackMs
-      : checkpoint - config.deliveryGraceMs,
+      : rescan
+        ? Math.min(checkpoint - config.deliveryGraceMs, started - config.reconcileLookbackMs)
+        : checkpoint - config.deliveryGraceMs,
   );
   let newEvents = 0;
   let duplicateEvents = 0;
@@ -160,6 +174,9 @@ export async function runAuditOnce(
     onRequest: (outcome) => deps.metrics?.lookups.inc({ outcome }),
   });
   await store.saveCheckpoint(config.checkpointName, readUntilMs, now());
+  if (rescan || (rescanEvery > 0 && lastRescan === undefined)) {
+    await store.saveCheckpoint(rescanName, started, now());
+  }
 
   const fromMs = Math.floor((readUntilMs - config.reconcileLookbackMs) / HOUR) * HOUR;
   const toMs = Math.floor(readUntilMs / HOUR) * HOUR + 2 * HOUR;
@@ -185,7 +202,7 @@ export async function runAuditOnce(
     for (const [o, n] of Object.entries(reconciliation.outcomes)) m.keys.set({ outcome: o }, n);
     m.keys.set({ outcome: 'finding' }, reconciliation.findings.length);
     m.lastSuccess.set(now() / 1000);
-    m.cloudTrailLag.set(Math.max(0, (now() - readUntilMs) / 1000));
+    m.progress.readUntilMs = readUntilMs;
   }
   log.info(
     {
@@ -202,6 +219,7 @@ export async function runAuditOnce(
     'audit run done',
   );
   return {
+    rescan,
     readFromMs,
     readUntilMs,
     read,

@@ -35,6 +35,9 @@ export const auditorEnvSchema = z.object({
   MS_AUDITOR_RECONCILE_LOOKBACK_MS: posInt(48 * 3_600_000).describe(
     'Hours reconciled on every run',
   ),
+  MS_AUDITOR_RESCAN_EVERY_MS: nonNegInt(6 * 3_600_000).describe(
+    'How often to re-read the whole reconciled range for events delivered after the grace (0: never)',
+  ),
   MS_AUDITOR_PAGE_SIZE: z.coerce
     .number()
     .int()

@@ -25,6 +25,7 @@ export function auditorConfigFromEnv(env: AuditorEnv): AuditorConfig {
     lookupRatePerSecond: env.MS_AUDITOR_LOOKUP_RATE,
     maxRetries: env.MS_AUDITOR_MAX_RETRIES,
     checkpointName: env.MS_AUDITOR_CHECKPOINT,
+    rescanEveryMs: env.MS_AUDITOR_RESCAN_EVERY_MS,
   };
 }
 

@@ -20,13 +20,17 @@ export interface AuditorMetrics {
   lookups: Counter<'outcome'>;
   keys: Gauge<'outcome'>;
   notifications: Counter<'channel' | 'outcome'>;
+  /** CloudTrail is read completely up to here (drives the lag gauge at scrape time). */
+  progress: { readUntilMs?: number };
 }
 
 /** Registers the auditor's metrics on the process registry. */
 export function auditorMetrics(m: Metrics): AuditorMetrics {
   const findingsOpen = m.gauge('findings_open', 'Open (unexplained) findings by kind', ['kind']);
   for (const k of FINDING_KINDS) findingsOpen.set({ kind: k }, 0);
+  const progress: { readUntilMs?: number } = {};
   return {
+    progress,
     lastSuccess: m.gauge(
       'last_success_timestamp_seconds',
       'Unix time the last audit run completed',
@@ -43,6 +47,11 @@ export function auditorMetrics(m: Metrics): AuditorMetrics {
     cloudTrailLag: m.gauge(
       'cloudtrail_lag_seconds',
       'How far behind now CloudTrail is read completely (checkpoint age)',
+      [],
+      function collect() {
+        if (progress.readUntilMs !== undefined)
+          this.set(Math.max(0, (Date.now() - progress.readUntilMs) / 1000));
+      },
     ),
     deliveryDelay: m.histogram(
       'cloudtrail_delivery_delay_seconds',
