@@ -72,6 +72,11 @@ export interface AggregatorDeps {
   catalog?: ProductResolver;
   kafka?: Kafka;
   registry?: SchemaRegistry;
+  /**
+   * The wall clock for processing-time decisions (idle freezes, too-old checks, future-skew cap);
+   * `Date.now` unless a test or a replay shifts it.
+   */
+  now?: () => number;
 }
 
 /** A running aggregator. `stop()` finishes the current batch, commits and disconnects; idempotent. */
@@ -82,6 +87,9 @@ export interface Aggregator {
   ready(): boolean;
   stop(): Promise<void>;
 }
+
+/** Events further in the future than this do not move the watermark. */
+const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -114,6 +122,7 @@ export async function startAggregator(
   deps: AggregatorDeps,
 ): Promise<Aggregator> {
   const logger = deps.logger.child({ module: 'aggregator' });
+  const clock = deps.now ?? Date.now;
   const metrics = createAggregatorMetrics(deps.metrics ?? new Metrics('meterstream_aggregator'));
   const instanceId = `${process.pid}-${randomBytes(4).toString('hex')}`;
   let stopping = false;
@@ -250,8 +259,8 @@ export async function startAggregator(
     const { batch, resolveOffset } = payload;
     const p = batch.partition;
     await w.ensureLoaded(ctx);
-    const now = Date.now();
-    const nowSec = sec(now);
+    const now = clock();
+    const nowSec = sec(Date.now());
     let rows = '';
     let count = 0;
     let pendingOffset: string | undefined;
@@ -350,7 +359,8 @@ export async function startAggregator(
         ) {
           reject(m, 'invalid_event');
         } else {
-          if (ts > w.watermark) {
+          // A producer with a clock far ahead must not freeze everyone's hours early.
+          if (ts > w.watermark && ts <= now + MAX_FUTURE_SKEW_MS) {
             w.watermark = ts;
             if (w.freezeDue(ts)) {
               await flush();
@@ -426,8 +436,8 @@ export async function startAggregator(
       };
       try {
         await w.runExclusive(async () => {
-          const now = Date.now();
-          if (now - w.lastMessageAt < config.idleMs || !ctx.alive()) return;
+          if (Date.now() - w.lastMessageAt < config.idleMs || !ctx.alive()) return;
+          const now = clock();
           await w.ensureLoaded(ctx);
           if (w.freezeDue(now, true)) await w.freezeThrough(w.dueHour(now), ctx, 'idle');
         });

@@ -41,6 +41,13 @@ export const aggregatorEnvSchema = z.object({
     'ClickHouse request timeout (must be below MS_AGGREGATOR_FENCE_MS)',
   ),
   MS_AGGREGATOR_SESSION_TIMEOUT_MS: posInt(30_000).describe('Kafka consumer session timeout'),
+  MS_AGGREGATOR_CLOCK_OFFSET_MS: z.coerce
+    .number()
+    .int()
+    .default(0)
+    .describe(
+      'Shifts the processing-time clock (idle freezes, too-old checks); for tests and replays only',
+    ),
   MS_AGGREGATOR_PLANS_DIR: z
     .string()
     .optional()

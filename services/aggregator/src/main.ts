@@ -13,7 +13,14 @@ async function main(): Promise<void> {
   const metrics = new Metrics('meterstream_aggregator');
   let catalog: ProductResolver | undefined;
   if (env.MS_AGGREGATOR_PLANS_DIR) catalog = await loadPlans(env.MS_AGGREGATOR_PLANS_DIR);
-  const aggregator = await startAggregator(configFromEnv(env), { logger, metrics, catalog });
+  const aggregator = await startAggregator(configFromEnv(env), {
+    logger,
+    metrics,
+    catalog,
+    ...(env.MS_AGGREGATOR_CLOCK_OFFSET_MS !== 0
+      ? { now: () => Date.now() + env.MS_AGGREGATOR_CLOCK_OFFSET_MS }
+      : {}),
+  });
   lifecycle.onClose('aggregator', () => aggregator.stop());
   lifecycle.running();
   logger.info({ opsPort: aggregator.opsPort }, 'aggregator running');

@@ -241,6 +241,26 @@ export async function waitAllFrozen(
   }
 }
 
+/** Waits until every unique event has a row in `usage_events`. */
+export async function waitConsumed(
+  ch: ClickHouse,
+  db: string,
+  uniqueEvents: number,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const rows = await ch
+      .query<{ n: string }>(
+        `SELECT uniqExact(product_code, customer, id) AS n FROM ${db}.usage_events`,
+      )
+      .catch(() => [{ n: '0' }]);
+    if (Number(rows[0]?.n ?? 0) >= uniqueEvents) return;
+    await sleep(300);
+  }
+  throw new Error('events not consumed in time');
+}
+
 /** Totals of the frozen windows per `${product}|${customer}|${dimension}`. */
 export async function windowTotals(ch: ClickHouse, db: string): Promise<Map<string, bigint>> {
   const rows = await ch.query<{ k: string; q: string }>(
