@@ -149,9 +149,11 @@
       );
       var ul = el('ul');
       errors.forEach(function (err) {
-        var where = err.customer
-          ? err.customer + (err.dimension ? ' · ' + err.dimension : '') + ': '
-          : '';
+        var who =
+          err.customer && buyers[err.customer]
+            ? buyers[err.customer] + ' (' + err.customer + ')'
+            : err.customer;
+        var where = err.customer ? who + (err.dimension ? ' · ' + err.dimension : '') + ': ' : '';
         ul.appendChild(el('li', null, where + err.message));
         if (err.customer) {
           form.querySelectorAll('tr').forEach(function (tr) {

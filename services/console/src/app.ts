@@ -545,7 +545,8 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
         dimension: l.dimension,
         quantity: l.quantity,
         status: r?.status ?? ('pending' as const),
-        billedQuantity: r && r.status !== 'pending' ? r.quantity : undefined,
+        // Only an accepted record is billed with this quantity (a duplicate was billed earlier).
+        billedQuantity: r && r.status === 'accepted' ? r.quantity : undefined,
         reason: r?.reason ?? '',
       };
     });
