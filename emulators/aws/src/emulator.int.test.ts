@@ -187,7 +187,20 @@ describe('AWS SDK v3 clients against the emulator', () => {
     const retrying = new MarketplaceMeteringClient(clientConfig(s.emulator.url, 10));
     try {
       const ids = new Set<string>();
-      for (let i = 0; i < 6; i++) {
+      const faultCount = async (kind: string): Promise<number> => {
+        const text = await (await fetch(`${s.emulator.url}/metrics`)).text();
+        return Number(
+          new RegExp(`aws_emulator_faults_total\\{kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ?? 0,
+        );
+      };
+      // Meter hour after hour until both faults have struck at least once (bounded).
+      for (let i = 0; i < 20; i++) {
+        if (
+          i >= 3 &&
+          (await faultCount('dropResponse')) > 0 &&
+          (await faultCount('ThrottlingException')) > 0
+        )
+          break;
         const out = await retrying.send(
           new BatchMeterUsageCommand({
             ProductCode: 'prod-a',
