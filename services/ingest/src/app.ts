@@ -180,6 +180,7 @@ export async function startIngest(o: IngestOptions): Promise<IngestHandle> {
         maxEventAgeMs: env.MS_INGEST_MAX_EVENT_AGE_MS,
         maxEventSkewMs: env.MS_INGEST_MAX_EVENT_SKEW_MS,
         retryAfterSeconds: env.MS_INGEST_RETRY_AFTER_S,
+        maxEventBytes: env.MS_INGEST_MAX_EVENT_BYTES,
       },
       keys,
       plans: o.plans,

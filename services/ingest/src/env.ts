@@ -23,6 +23,9 @@ export const ingestEnvSchema = z.object({
   MS_INGEST_BODY_LIMIT_BYTES: posInt(5 * 1024 * 1024).describe(
     'Largest request body; larger bodies get 413',
   ),
+  MS_INGEST_MAX_EVENT_BYTES: posInt(256 * 1024).describe(
+    'Largest encoded (Avro) event; larger events get 422',
+  ),
   MS_INGEST_MAX_EVENTS_PER_REQUEST: posInt(10_000).describe(
     'Most events in one request; more get 413',
   ),

@@ -65,6 +65,7 @@ async function setup(config: Partial<Parameters<typeof buildServer>[0]['config']
       maxEventAgeMs: 86_400_000,
       maxEventSkewMs: 60_000,
       retryAfterSeconds: 3,
+      maxEventBytes: 1_000,
       ...config,
     },
     keys,
@@ -163,6 +164,17 @@ describe('POST /v1/events (in-process)', () => {
     ).toBe(413);
     expect((await inject('{"a":')).statusCode).toBe(400);
     expect((await inject('', { type: 'application/x-ndjson' })).statusCode).toBe(400);
+  });
+
+  it('422 for an event too large for Kafka', async () => {
+    const { inject, sink } = await setup();
+    const res = await inject([
+      ev({ id: 'a' }),
+      ev({ id: 'b', attributes: { a: 'x'.repeat(1000) } }),
+    ]);
+    expect(res.statusCode).toBe(422);
+    expect(res.json<{ errors: { index: number }[] }>().errors.map((e) => e.index)).toEqual([1]);
+    expect(sink.sent).toEqual([]);
   });
 
   it('503 with Retry-After and the ids when overloaded or when Kafka fails', async () => {

@@ -32,6 +32,8 @@ export interface ServerConfig {
   maxEventAgeMs: number;
   maxEventSkewMs: number;
   retryAfterSeconds: number;
+  /** Largest encoded event; Kafka refuses records near its 1 MiB message limit. */
+  maxEventBytes: number;
 }
 
 /** Everything {@link buildServer} needs; tests pass in-process fakes only for plans and keys. */
@@ -287,6 +289,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
     const at = now();
     const events: UsageEvent[] = [];
+    const records: OutRecord[] = [];
     const errors: EventError[] = [];
     const kinds = new Set<RejectKind>();
     const seen = new Map<string, number>();
@@ -357,10 +360,25 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
           { field: 'id', message: `duplicates the id of event ${prev} of this request` },
         ]);
       seen.set(ev.id, index);
-      events.push({
+      const normalized: UsageEvent = {
         ...ev,
         productCode: plan.productCode,
         licenseArn: ev.licenseArn ?? plan.licenseArn ?? null,
+      };
+      const value = deps.encode(normalized);
+      if (value.length > config.maxEventBytes) {
+        return reject(index, 'invalid', [
+          {
+            field: '',
+            message: `encodes to ${value.length} bytes; at most ${config.maxEventBytes}`,
+          },
+        ]);
+      }
+      events.push(normalized);
+      records.push({
+        key: usageEventKey(normalized),
+        value,
+        headers: { [KIND_HEADER]: MESSAGE_KINDS.usage },
       });
     });
 
@@ -390,11 +408,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       );
     }
     try {
-      const records: OutRecord[] = events.map((ev) => ({
-        key: usageEventKey(ev),
-        value: deps.encode(ev),
-        headers: { [KIND_HEADER]: MESSAGE_KINDS.usage },
-      }));
       await deps.sink.send(records);
     } catch (err) {
       m.rejected.inc({ reason: 'unavailable' }, events.length);
