@@ -307,19 +307,23 @@ describe('KafkaSink', () => {
     expect(Math.max(...calls)).toBeLessThanOrEqual(4);
   });
   it('rejects with a retriable error on failure and on timeout', async () => {
-    const failing = new KafkaSink(
-      fakeProducer(async () => Promise.reject(new Error('boom'))).producer,
-      opts,
-    );
+    const boom = fakeProducer(async () => Promise.reject(new Error('boom')));
+    const failing = new KafkaSink(() => boom.producer, opts);
     await expect(failing.send(rec(1))).rejects.toMatchObject({
       code: 'KAFKA_UNAVAILABLE',
       retriable: true,
     });
-    const hanging = new KafkaSink(fakeProducer(() => new Promise(() => undefined)).producer, {
+    expect(boom.calls).toEqual([1]);
+    const stuck = fakeProducer(() => new Promise(() => undefined));
+    const hanging = new KafkaSink(() => stuck.producer, {
       ...opts,
       timeoutMs: 50,
     });
-    await expect(hanging.send(rec(1))).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE' });
+    await expect(hanging.send(rec(1))).rejects.toMatchObject({
+      code: 'KAFKA_UNAVAILABLE',
+      message: expect.stringMatching(/within 50 ms/) as unknown,
+    });
+    expect(stuck.calls).toEqual([1]);
   });
   it('replaces the producer after a failed send (new producer id, fresh sequences)', async () => {
     let fail = true;
