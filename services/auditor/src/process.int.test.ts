@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -144,6 +144,25 @@ describe('auditor process', () => {
       expect(text).toMatch(/meterstream_auditor_last_success_timestamp_seconds \d/);
       expect(text).toMatch(/meterstream_auditor_cloudtrail_lag_seconds \d/);
       expect(text).toContain('meterstream_auditor_findings_total{kind="unknown_to_ledger"} 1');
+      // The CLI as cron would run it: non-zero while the finding is unexplained.
+      const cliJs = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+      const cliEnv = {
+        PATH: process.env.PATH ?? '',
+        MS_CLICKHOUSE_URL: stack.clickhouseUrl,
+        MS_CLICKHOUSE_DATABASE: db.name,
+      };
+      const report = spawnSync(
+        process.execPath,
+        [cliJs, 'audit', 'report', '--from', 'now-2h', '--to', 'now'],
+        {
+          env: cliEnv,
+          encoding: 'utf8',
+        },
+      );
+      expect(report.stderr).toBe('');
+      expect(report.status).toBe(2);
+      expect(report.stdout).toContain('[unknown_to_ledger] prod-p / who / d');
+      expect(report.stdout).toContain('1 unexplained finding(s).');
       const exit = new Promise<number | null>((r) => child?.once('exit', (code) => r(code)));
       child.kill('SIGTERM');
       expect(await exit).toBe(0);

@@ -1,4 +1,11 @@
-import { ident, joinSql, sql, type ClickHouse, type SqlFragment } from '@meterstream/clickhouse';
+import {
+  allowIdentifiers,
+  ident,
+  joinSql,
+  sql,
+  type ClickHouse,
+  type SqlFragment,
+} from '@meterstream/clickhouse';
 import type { CloudTrailRecord, CustomerKind, RecordStatus } from './parse.js';
 import type { Finding, FindingKind, LedgerRecord } from './reconcile.js';
 import { AUDITOR_TABLES, FOREIGN_TABLES } from './schema.js';
@@ -33,7 +40,10 @@ export class AuditStore {
   constructor(
     readonly ch: ClickHouse,
     readonly database: string,
-  ) {}
+  ) {
+    // The database name comes from validated configuration; it joins the allow-list here.
+    allowIdentifiers(database);
+  }
 
   private t(name: string): SqlFragment {
     return ident(`${this.database}.${name}`);
