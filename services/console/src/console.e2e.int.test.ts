@@ -10,6 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   testLogger,
+  freshName,
   freshDatabase,
   freshTopic,
   testStack,
@@ -27,7 +28,6 @@ import {
 import { parseConsoleEnv } from './env.js';
 import type { User } from './model.js';
 import { startConsole, type RunningConsole } from './server.js';
-import { hourOf } from './validate.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PLANS = fileURLToPath(new URL('../../../plans', import.meta.url));
@@ -37,6 +37,7 @@ const ARN = 'arn:aws:license-manager::111122223333:license:l-0123456789abcdef012
 const ARN_HOOLI =
   'arn:aws:license-manager::111122223333:license:l-fedcba9876543210fedcba9876543210';
 const PARTITIONS = 2;
+const mailbox = `${freshName('seller')}@console-e2e.example`.toLowerCase();
 
 const users: User[] = [
   { username: 'olivia.operator', role: 'operator', passwordHash: bcrypt.hashSync(PASSWORD, 4) },
@@ -50,6 +51,7 @@ let aggregator: Aggregator;
 let submitter: RunningSubmitter;
 let consoleApp: RunningConsole;
 let browser: Browser;
+let smtpWebUrl: string;
 
 async function admin(method: string, path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(`${emu.url}${path}`, {
@@ -79,6 +81,17 @@ async function shot(page: Page, step: string): Promise<void> {
   await page.screenshot({ path: `${SHOTS}console-${step}.png`, fullPage: false });
 }
 
+/** The hour the page's last submission was metered in (as the server decided it at confirm). */
+async function submissionHour(page: Page): Promise<string> {
+  const id = await page.locator('#submission-id').innerText();
+  const hour = await page.evaluate(
+    async (submissionId) =>
+      ((await (await fetch(`/api/submissions/${submissionId}`)).json()) as { hour: string }).hour,
+    id,
+  );
+  return new Date(hour).toISOString();
+}
+
 async function signIn(page: Page, username: string): Promise<void> {
   await page.goto(`${consoleApp.url}/login`);
   await page.getByLabel('Username').fill(username);
@@ -92,6 +105,7 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   mkdirSync(SHOTS, { recursive: true });
   const stack = await testStack();
+  smtpWebUrl = stack.smtpWebUrl;
   const logger = testLogger('console-e2e');
   topic = await freshTopic('console', PARTITIONS);
   db = await freshDatabase('console');
@@ -159,6 +173,7 @@ beforeAll(async () => {
       MS_SMTP_HOST: stack.smtpHost,
       MS_SMTP_PORT: String(stack.smtpPort),
       MS_NOTIFY_TIMEOUT_MS: '2000',
+      MS_NOTIFY_EXTRA_EMAILS: mailbox,
       MS_LOG_LEVEL: 'warn',
     }),
     { logger },
@@ -333,7 +348,7 @@ describe('seller console in a browser', () => {
     expect(confirms).toHaveLength(1);
 
     // The emulator billed exactly what was entered, for the selected contracts only.
-    const hour = hourOf(new Date()).toISOString();
+    const hour = await submissionHour(page);
     const billed = (await billing('demo-analytics')).filter(
       (b) => b.hour === hour && Number(b.quantity) > 0,
     );
@@ -343,8 +358,28 @@ describe('seller console in a browser', () => {
       ['id:cust-globex', 'api_calls', '450'],
     ]);
 
+    // The seller is told by email how the submission went (sent by the submitter's notifier).
+    await submitter.drainNotifications();
+    await expect
+      .poll(
+        async () => {
+          const mails = (await (await fetch(`${smtpWebUrl}/api/email`)).json()) as {
+            to: { address: string }[];
+            subject: string;
+            text: string;
+          }[];
+          return mails
+            .filter((m) => m.to.some((t) => t.address.toLowerCase() === mailbox))
+            .filter((m) => m.subject.includes('demo-analytics'))
+            .map((m) => m.text)
+            .join('\n');
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toMatch(/accepted: 3 records, 1653 units/);
+
     // Server-side idempotency: re-posting the same submission id sends nothing new.
-    const id = (await page.locator('#submission-id').textContent()) ?? '';
+    const id = await page.locator('#submission-id').innerText();
     const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content')) ?? '';
     const replay = await page.evaluate(
       async ({ submissionId, token }) => {
@@ -463,7 +498,7 @@ describe('seller console in a browser', () => {
       .textContent();
     expect(reason).toMatch(/InvalidLicenseException/);
     await shot(page, '12-contract-statuses');
-    const hour = hourOf(new Date()).toISOString();
+    const hour = await submissionHour(page);
     const billed = (await billing('demo-platform')).filter(
       (b) => b.hour === hour && Number(b.quantity) > 0,
     );
