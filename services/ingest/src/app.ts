@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { Partitioners } from 'kafkajs';
 import { MeterstreamError } from '@meterstream/errors';
 import {
   ensureTopic,
@@ -14,6 +13,7 @@ import type { Logger, Metrics } from '@meterstream/observability';
 import { USAGE_EVENT_AVRO, usageEventSubject, type UsageEvent } from '@meterstream/schemas';
 import type { IngestEnv } from './env.js';
 import { KeyStore } from './keys.js';
+import { CachingDefaultPartitioner } from './partitioner.js';
 import type { PlanLookup } from './plans.js';
 import { buildServer, ingestMetrics, produceObserver } from './server.js';
 import { KafkaSink } from './sink.js';
@@ -89,7 +89,7 @@ export async function startIngest(o: IngestOptions): Promise<IngestHandle> {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       // Java-compatible murmur2 on the key: the same partition as any other producer of ADR 0001 keys.
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: CachingDefaultPartitioner,
       // Bounded retries: a request must get its answer (503) while the client still waits. The
       // sink replaces the producer after a failed send (new producer id), which keeps the
       // idempotence guarantee that unbounded retries would otherwise be needed for.

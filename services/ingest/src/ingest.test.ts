@@ -6,7 +6,9 @@ import { MeterstreamError } from '@meterstream/errors';
 import { Metrics, createLogger } from '@meterstream/observability';
 import type { Producer } from '@meterstream/kafka';
 import type { UsageEvent } from '@meterstream/schemas';
+import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { KeyStore, newKey, writeKeyFile } from './keys.js';
+import { CachingDefaultPartitioner } from './partitioner.js';
 import { bodyFormat, fromCloudEvent, parseBody } from './parse.js';
 import type { PlanLookup } from './plans.js';
 import { buildServer } from './server.js';
@@ -346,5 +348,29 @@ describe('KafkaSink', () => {
     expect(sink.reserve(60)).toBe(false);
     sink.release(60);
     expect(sink.reserve(500)).toBe(true);
+  });
+});
+
+describe('CachingDefaultPartitioner', () => {
+  it('chooses what the default partitioner chooses, also after the partition count changes', () => {
+    const cached = CachingDefaultPartitioner();
+    const plain = Partitioners.DefaultPartitioner();
+    for (const n of [6, 6, 3, 12]) {
+      const partitionMetadata = Array.from({ length: n }, (_, i) => ({
+        partitionId: i,
+        leader: 1,
+        partitionErrorCode: 0,
+        replicas: [1],
+        isr: [1],
+      }));
+      for (let i = 0; i < 500; i++) {
+        const args = {
+          topic: 't',
+          partitionMetadata,
+          message: { key: `product-${i % 3}|customer-${i}`, value: null },
+        } satisfies PartitionerArgs;
+        expect(cached(args)).toBe(plain(args));
+      }
+    }
   });
 });
