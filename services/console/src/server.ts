@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Partitioners } from 'kafkajs';
 import { ClickHouse } from '@meterstream/clickhouse';
 import {
   createKafka,
@@ -53,7 +54,7 @@ export async function startConsole(env: ConsoleEnv, o: StartOptions): Promise<Ru
       url: env.MS_CLICKHOUSE_URL,
       user: env.MS_CLICKHOUSE_USER,
       password: env.MS_CLICKHOUSE_PASSWORD,
-      database: env.MS_CLICKHOUSE_DATABASE,
+      // No default database: every statement names it, and the migration may have to create it.
       application: 'meterstream-console',
     });
     closers.push(() => ch.close());
@@ -80,7 +81,13 @@ export async function startConsole(env: ConsoleEnv, o: StartOptions): Promise<Ru
       await admin.disconnect();
     }
     // Idempotent, one request in flight: usage then its FreezeCommand stay in order on a partition.
-    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    // The Java-compatible partitioner, as ingest uses: one customer's usage from every producer
+    // lands on the same partition, whatever produced it.
+    const producer: Producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     try {
       await producer.connect();
     } catch (err) {
