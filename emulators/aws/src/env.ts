@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { loadEnvOrExit, logLevel, nonNegInt, port } from '@meterstream/config';
 
@@ -27,5 +28,11 @@ export type AwsEmulatorEnv = z.infer<typeof envSchema>;
 
 /** Reads the process environment; on bad config names every broken key and exits 78. */
 export function loadEnv(): AwsEmulatorEnv {
-  return loadEnvOrExit('aws-emulator', envSchema, process.env);
+  const env = loadEnvOrExit('aws-emulator', envSchema, process.env);
+  // `npm run emulator -w …` runs in the workspace directory; a relative state file is meant
+  // relative to where the user typed the command (npm's INIT_CWD), i.e. the repo root.
+  return {
+    ...env,
+    MS_AWS_STATE_FILE: resolve(process.env.INIT_CWD ?? process.cwd(), env.MS_AWS_STATE_FILE),
+  };
 }
