@@ -1,0 +1,219 @@
+// Submitter benchmark: one hour of N customers × 5 dimensions (most records zero) frozen into the
+// ledger and accepted by the AWS emulator, end to end, with the emulator's request rate beside it.
+//
+//   node bench/submitter.mjs [customers=100000] [--concurrency 8] [--wave 5000]
+//
+// Needs the local stack's ClickHouse (npm run stack:up). Builds the submitter and the emulator,
+// starts the emulator in this process, spawns `node services/submitter/dist/main.js`, and writes
+// bench/results/submitter-<date>.json.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : def;
+};
+const CUSTOMERS = Number(args.find((a) => /^\d+$/.test(a)) ?? 100_000);
+const DIMENSIONS = ['api', 'storage', 'exports', 'seats', 'gpu'];
+const CONCURRENCY = opt('--concurrency', '8');
+const WAVE = opt('--wave', '5000');
+const USAGE_PARTITIONS = 6;
+const HOUR = 3_600_000;
+
+execFileSync('npx', ['tsc', '-b', 'services/submitter', 'emulators/aws'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+const { ClickHouse, allowIdentifiers, ident } = await import('@meterstream/clickhouse');
+const { aggregatorTablesForTests, SUBMITTER_MIGRATIONS } =
+  await import('../services/submitter/dist/index.js');
+const { migrate } = await import('@meterstream/clickhouse');
+const { startEmulator } = await import('../emulators/aws/dist/index.js');
+
+const chUrl = `http://127.0.0.1:${process.env.MS_CLICKHOUSE_HTTP_PORT ?? 8123}`;
+const database = `bench_submitter_${Date.now().toString(36)}`;
+allowIdentifiers(database, 'usage_windows', 'window_freezes', 'subscriptions', 'ledger');
+const admin = new ClickHouse({ url: chUrl });
+await admin.command(`CREATE DATABASE ${database}`);
+await admin.close();
+const ch = new ClickHouse({ url: chUrl, database, requestTimeoutMs: 300_000 });
+for (const stmt of aggregatorTablesForTests(database)) await ch.command(stmt);
+await migrate(ch, 'submitter', SUBMITTER_MIGRATIONS, { database, topology: { kind: 'single' } });
+
+// Plans: one product with five dimensions.
+const plansDir = mkdtempSync(join(tmpdir(), 'bench-plans-'));
+writeFileSync(
+  join(plansDir, 'bench.yaml'),
+  `productCode: bench-product\nname: Bench\npricingModel: subscription\nversions:\n  - effectiveFrom: 2025-01-01T00:00:00Z\n    dimensions:\n` +
+    DIMENSIONS.map((d) => `      - { name: ${d}, unit: u, pricePerUnit: "0.01" }\n`).join(''),
+);
+
+// Emulator in this process. Subscriptions go straight into its state: its admin API replaces a
+// subscription with a linear scan, which would make loading 100 000 of them quadratic.
+let requests = 0;
+let firstRequest = 0;
+let lastRequest = 0;
+const emu = await startEmulator({
+  port: 0,
+  seed: 1,
+  onExchange: (e) => {
+    if (e.operation !== 'BatchMeterUsage') return;
+    requests++;
+    lastRequest = Date.now();
+    if (!firstRequest) firstRequest = lastRequest;
+  },
+});
+emu.core.putProduct({ productCode: 'bench-product', dimensions: DIMENSIONS, licenseArn: false });
+const customers = Array.from(
+  { length: CUSTOMERS },
+  (_, i) => `bench-${String(i).padStart(7, '0')}`,
+);
+for (const c of customers)
+  emu.core.state.subscriptions.push({ productCode: 'bench-product', customerIdentifier: c });
+
+// ClickHouse: subscriptions, ~10 % of customers with usage on 2 dimensions, the hour frozen.
+const hour = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
+const s = (ms) => Math.floor(ms / 1000);
+const now = s(Date.now());
+await ch.insert(
+  ident(`${database}.subscriptions`),
+  customers.map((c, i) => ({
+    product_code: 'bench-product',
+    customer: c,
+    customer_kind: 'identifier',
+    license_arn: '',
+    buyer_name: '',
+    agreement_id: '',
+    status: 'active',
+    period_start: 0,
+    period_end: s(Date.UTC(2100, 0, 1)),
+    source: 'cli',
+    updated_at: now,
+    version: String(i + 1),
+  })),
+);
+const windows = [];
+for (let i = 0; i < CUSTOMERS; i += 10) {
+  for (const d of DIMENSIONS.slice(0, 2)) {
+    windows.push({
+      product_code: 'bench-product',
+      customer: customers[i],
+      customer_kind: 'identifier',
+      dimension: d,
+      hour: s(hour),
+      quantity_micros: String(((i % 97) + 1) * 1_000_000 + 250_000),
+      event_count: 1,
+      late_quantity_micros: 0,
+      first_event_at: s(hour),
+      last_event_at: s(hour),
+      frozen_at: now,
+      freeze_kind: 'watermark',
+      kafka_partition: i % USAGE_PARTITIONS,
+    });
+  }
+}
+await ch.insert(ident(`${database}.usage_windows`), windows);
+await ch.insert(
+  ident(`${database}.window_freezes`),
+  Array.from({ length: USAGE_PARTITIONS }, (_, p) => ({
+    kafka_partition: p,
+    hour: s(hour),
+    frozen_at: now,
+    watermark: now,
+  })),
+);
+
+const total = CUSTOMERS * DIMENSIONS.length;
+console.log(
+  `bench: ${CUSTOMERS} customers × ${DIMENSIONS.length} dimensions = ${total} records, ${windows.length} with usage`,
+);
+
+const started = Date.now();
+const child = spawn(process.execPath, [join(root, 'services/submitter/dist/main.js')], {
+  cwd: root,
+  env: {
+    PATH: process.env.PATH ?? '',
+    MS_CLICKHOUSE_URL: chUrl,
+    MS_CLICKHOUSE_DATABASE: database,
+    MS_USAGE_TOPIC_PARTITIONS: String(USAGE_PARTITIONS),
+    MS_AWS_ENDPOINT: emu.url,
+    MS_AWS_ACCESS_KEY_ID: 'AKIDBENCH',
+    MS_AWS_SECRET_ACCESS_KEY: 'secret',
+    MS_PLANS_DIR: plansDir,
+    MS_SUBMITTER_OWNERSHIP: 'static',
+    MS_SUBMITTER_TICK_MS: '1000',
+    MS_SUBMITTER_CONCURRENCY: CONCURRENCY,
+    MS_SUBMITTER_WAVE_SIZE: WAVE,
+    MS_SUBMITTER_OPS_PORT: '0',
+    MS_LOG_LEVEL: 'warn',
+    NODE_OPTIONS: '--max-old-space-size=3072',
+  },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+
+let frozenAt = 0;
+let counts = {};
+for (;;) {
+  await new Promise((r) => setTimeout(r, 2000));
+  const rows = await ch.query(
+    `SELECT state, count() AS n FROM ${database}.ledger FINAL GROUP BY state`,
+  );
+  counts = Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  const all = Object.values(counts).reduce((a, b) => a + b, 0);
+  if (!frozenAt && all >= total) frozenAt = Date.now();
+  process.stdout.write(
+    `  ${((Date.now() - started) / 1000).toFixed(0)} s ${JSON.stringify(counts)} emulator requests ${requests}\n`,
+  );
+  if ((counts.accepted ?? 0) >= total) break;
+  if (child.exitCode !== null) throw new Error(`submitter exited with ${child.exitCode}`);
+  if (Date.now() - started > 60 * 60_000) throw new Error('bench timed out after 60 minutes');
+}
+const finished = Date.now();
+child.kill('SIGTERM');
+await new Promise((r) => child.once('exit', r));
+
+const billed = emu.core.state.billing.length;
+const elapsedS = (finished - started) / 1000;
+const sendSpanS = (lastRequest - firstRequest) / 1000;
+const result = {
+  bench: 'submitter',
+  date: new Date().toISOString(),
+  machine: {
+    cpus: cpus().length,
+    model: cpus()[0]?.model,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  },
+  size: {
+    customers: CUSTOMERS,
+    dimensions: DIMENSIONS.length,
+    records: total,
+    withUsage: windows.length,
+  },
+  settings: { concurrency: Number(CONCURRENCY), wave: Number(WAVE), batch: 25 },
+  endToEndSeconds: elapsedS,
+  allFrozenAfterSeconds: frozenAt ? (frozenAt - started) / 1000 : null,
+  recordsPerSecond: total / elapsedS,
+  emulator: {
+    batchMeterUsageRequests: requests,
+    requestsPerSecond: sendSpanS > 0 ? requests / sendSpanS : null,
+    recordsBilled: billed,
+  },
+  ledger: counts,
+};
+console.log(JSON.stringify(result, null, 2));
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+const file = join(
+  root,
+  `bench/results/submitter-${new Date().toISOString().slice(0, 10)}-${CUSTOMERS}.json`,
+);
+writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+console.log(`wrote ${file}`);
+await emu.close();
+await ch.command(`DROP DATABASE IF EXISTS ${database}`);
+await ch.close();
