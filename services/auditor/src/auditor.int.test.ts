@@ -106,7 +106,7 @@ async function harness(
   const metrics = new Metrics('meterstream_auditor', { defaultMetrics: false });
   const m = auditorMetrics(metrics);
   const notified: Finding[] = [];
-  const capture: Notifier = { name: 'capture', notify: async (f) => void notified.push(f) };
+  const capture: Notifier = { name: 'capture', notify: async (fs) => void notified.push(...fs) };
   const config: AuditorConfig = {
     database: db.name,
     topology: { kind: 'single' },

@@ -260,6 +260,7 @@ async function persistFindings(
       status: 'open',
       note: old?.note ?? '',
       notified: old?.notified ?? false,
+      notifiedChannels: old?.notifiedChannels ?? [],
       firstSeenMs: old?.firstSeenMs ?? nowMs,
       updatedMs: nowMs,
     });
@@ -280,29 +281,43 @@ async function persistFindings(
   return fresh;
 }
 
-/** Notifies every open finding not yet notified; a failed channel is retried next run. */
+/**
+ * Notifies every open finding not yet notified, as one digest per channel. Each channel takes a
+ * finding once: a channel that failed is retried next run with only what it has not taken, and a
+ * finding is `notified` once every configured channel took it.
+ */
 async function notifyPending(store: AuditStore, deps: AuditorDeps, nowMs: number): Promise<void> {
   const notifiers = deps.notifiers ?? [new LogNotifier(deps.logger)];
   const pending = await store.findings({ status: 'open', unnotified: true });
-  const done: StoredFinding[] = [];
-  for (const f of pending) {
-    let ok = true;
-    for (const n of notifiers) {
-      try {
-        await n.notify(f);
-        deps.metrics?.notifications.inc({ channel: n.name, outcome: 'ok' });
-      } catch (err) {
-        ok = false;
-        deps.metrics?.notifications.inc({ channel: n.name, outcome: 'failed' });
-        deps.logger.warn(
-          { err: toMeterstreamError(err), findingId: f.id, channel: n.name },
-          'notification failed',
-        );
-      }
+  if (pending.length === 0) return;
+  const took = new Map(pending.map((f) => [f.id, new Set(f.notifiedChannels)]));
+  for (const n of notifiers) {
+    const due = pending.filter((f) => !took.get(f.id)?.has(n.name));
+    if (due.length === 0) continue;
+    try {
+      await n.notify(due);
+      for (const f of due) took.get(f.id)?.add(n.name);
+      deps.metrics?.notifications.inc({ channel: n.name, outcome: 'ok' });
+    } catch (err) {
+      deps.metrics?.notifications.inc({ channel: n.name, outcome: 'failed' });
+      deps.logger.warn(
+        { err: toMeterstreamError(err), findings: due.length, channel: n.name },
+        'notification failed; retrying next run',
+      );
     }
-    if (ok) done.push({ ...f, notified: true });
   }
-  await store.writeFindings(done, nowMs);
+  const changed = pending.filter((f) => (took.get(f.id)?.size ?? 0) > f.notifiedChannels.length);
+  await store.writeFindings(
+    changed.map((f) => {
+      const channels = [...(took.get(f.id) ?? [])].sort();
+      return {
+        ...f,
+        notifiedChannels: channels,
+        notified: notifiers.every((n) => channels.includes(n.name)),
+      };
+    }),
+    nowMs,
+  );
 }
 
 /** A running audit loop. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  bool,
   clickhouseEnv,
   loadEnvOrExit,
   nonNegInt,
@@ -61,6 +62,25 @@ export const auditorEnvSchema = z.object({
     .refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http(s) URL')
     .optional()
     .describe('Slack incoming webhook for new findings (secret); unset to only log'),
+  MS_SMTP_HOST: z
+    .string()
+    .default('')
+    .describe('SMTP host for finding digests; empty disables email'),
+  MS_SMTP_PORT: port(587).describe('SMTP port'),
+  MS_SMTP_SECURE: bool(false).describe('SMTP over TLS'),
+  MS_SMTP_USER: z.string().default('').describe('SMTP user'),
+  MS_SMTP_PASSWORD: z.string().default('').describe('SMTP password (secret)'),
+  MS_SMTP_FROM: z.string().default('meterstream@localhost').describe('Sender address of digests'),
+  MS_AUDITOR_ALERT_EMAILS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0),
+    )
+    .describe('Comma-separated recipients of finding digests (with MS_SMTP_HOST)'),
 });
 
 /** Parsed auditor configuration. */

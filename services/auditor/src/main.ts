@@ -6,7 +6,7 @@ import { migrateAuditor, startAuditor, type AuditorConfig } from './auditor.js';
 import { cloudTrailApi, type CloudTrailApiOptions } from './cloudtrail.js';
 import { loadAuditorEnv, type AuditorEnv } from './env.js';
 import { auditorMetrics } from './metrics.js';
-import { LogNotifier, SlackNotifier, type Notifier } from './notify.js';
+import { EmailNotifier, LogNotifier, SlackNotifier, type Notifier } from './notify.js';
 
 /** The audit loop's configuration from the parsed environment. */
 export function auditorConfigFromEnv(env: AuditorEnv): AuditorConfig {
@@ -66,6 +66,19 @@ export async function main(env: AuditorEnv = loadAuditorEnv()): Promise<Lifecycl
   const notifiers: Notifier[] = [new LogNotifier(logger.child({ module: 'findings' }))];
   if (env.MS_AUDITOR_SLACK_WEBHOOK_URL)
     notifiers.push(new SlackNotifier(env.MS_AUDITOR_SLACK_WEBHOOK_URL));
+  if (env.MS_SMTP_HOST && env.MS_AUDITOR_ALERT_EMAILS.length > 0) {
+    const email = new EmailNotifier({
+      host: env.MS_SMTP_HOST,
+      port: env.MS_SMTP_PORT,
+      secure: env.MS_SMTP_SECURE,
+      user: env.MS_SMTP_USER,
+      password: env.MS_SMTP_PASSWORD,
+      from: env.MS_SMTP_FROM,
+      to: env.MS_AUDITOR_ALERT_EMAILS,
+    });
+    notifiers.push(email);
+    lifecycle.onClose('smtp', () => email.close());
+  }
   const auditor = startAuditor(config, {
     ch,
     cloudTrail: api,

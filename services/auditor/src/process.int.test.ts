@@ -11,12 +11,12 @@ import {
 } from '@aws-sdk/client-marketplace-metering';
 import { startEmulator } from '@meterstream/aws-emulator';
 import { migrate } from '@meterstream/clickhouse';
-import { freshDatabase, testLogger, testStack } from '@meterstream/testing';
+import { freshDatabase, freshName, testLogger, testStack } from '@meterstream/testing';
 import { describe, expect, it } from 'vitest';
 import { SUBMITTER_MIGRATIONS } from '../../submitter/src/schema.js';
 import { migrateAuditor, runAuditOnce, type AuditorConfig } from './auditor.js';
 import { sleep } from './limiter.js';
-import { SlackNotifier } from './notify.js';
+import { EmailNotifier, SlackNotifier } from './notify.js';
 import type { LookupEventsApi } from './reader.js';
 import { AuditStore } from './store.js';
 
@@ -229,7 +229,11 @@ describe('auditor process', () => {
         cloudTrail: api,
         logger: testLogger('auditor'),
         notifiers: [
-          { name: 'capture', notify: async (f: { kind: string }) => void seen.push(f.kind) },
+          {
+            name: 'capture',
+            notify: async (fs: readonly { kind: string }[]) =>
+              void seen.push(...fs.map((f) => f.kind)),
+          },
         ],
       };
       const r = await runAuditOnce(config(db.name), deps);
@@ -247,7 +251,7 @@ describe('auditor process', () => {
     }
   });
 
-  it('posts findings to a Slack webhook; a failing webhook is retried on the next run', async () => {
+  it('notifies Slack and email once each: a failed channel is retried alone', async () => {
     const bodies: string[] = [];
     let fail = true;
     const server = createServer((req: IncomingMessage, res) => {
@@ -260,7 +264,18 @@ describe('auditor process', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-    const db = await freshDatabase('auditorslack');
+    const stack = await testStack();
+    const mailbox = `${freshName('auditor')}@test.example`.toLowerCase();
+    const email = new EmailNotifier({
+      host: stack.smtpHost,
+      port: stack.smtpPort,
+      secure: false,
+      user: '',
+      password: '',
+      from: 'auditor@test.example',
+      to: [mailbox],
+    });
+    const db = await freshDatabase('auditornotify');
     try {
       await migrate(db.ch, 'submitter', SUBMITTER_MIGRATIONS, {
         database: db.name,
@@ -273,7 +288,7 @@ describe('auditor process', () => {
           lookupEvents: async () => ({ Events: [{ EventId: 'x', CloudTrailEvent: '<xml/>' }] }),
         },
         logger: testLogger('auditor'),
-        notifiers: [new SlackNotifier(url)],
+        notifiers: [new SlackNotifier(url), email],
       };
       await runAuditOnce(config(db.name), deps);
       expect(bodies).toHaveLength(1);
@@ -284,7 +299,19 @@ describe('auditor process', () => {
       expect(JSON.parse(bodies[1] ?? '{}')).toMatchObject({
         text: expect.stringContaining('unparseable_event') as string,
       });
+      const mails = (await (await fetch(`${stack.smtpWebUrl}/api/email`)).json()) as {
+        to: { address: string }[];
+        subject: string;
+        text: string;
+      }[];
+      const ours = mails.filter((m) => m.to.some((t) => t.address.toLowerCase() === mailbox));
+      expect(ours).toHaveLength(1);
+      expect(ours[0]?.subject).toContain('1 new finding(s) (unparseable_event)');
+      expect(ours[0]?.text).toContain('[unparseable_event] x');
+      const [stored] = await new AuditStore(db.ch, db.name).findings();
+      expect(stored).toMatchObject({ notified: true, notifiedChannels: ['email', 'slack'] });
     } finally {
+      email.close();
       server.close();
       await db.drop();
     }

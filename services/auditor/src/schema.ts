@@ -100,6 +100,8 @@ export const AUDITOR_MIGRATIONS: readonly Migration[] = [
             'detail String',
             'note String',
             'notified UInt8',
+            // Channels that took the finding, so a retry after a failed channel repeats no other.
+            'notified_channels Array(String)',
             'first_seen_at DateTime',
             'updated_at DateTime',
             'version UInt64',

@@ -18,6 +18,7 @@ export interface StoredFinding extends Finding {
   status: FindingStatus;
   note: string;
   notified: boolean;
+  notifiedChannels: string[];
   firstSeenMs: number;
   updatedMs: number;
 }
@@ -231,6 +232,7 @@ export class AuditStore {
         detail: f.detail,
         note: f.note,
         notified: f.notified ? 1 : 0,
+        notified_channels: f.notifiedChannels,
         first_seen_at: sec(f.firstSeenMs),
         updated_at: sec(nowMs),
         version: nextVersion(nowMs),
@@ -275,7 +277,7 @@ export class AuditStore {
         argMax(cloudtrail_statuses, version) AS f_cloudtrail_statuses, argMax(event_ids, version) AS f_event_ids,
         argMax(metering_record_ids, version) AS f_metering_record_ids, argMax(ledger_record, version) AS f_ledger_record,
         argMax(raw_event, version) AS f_raw_event, argMax(detail, version) AS f_detail, argMax(note, version) AS f_note,
-        argMax(notified, version) AS f_notified, toUnixTimestamp(min(first_seen_at)) AS first_s,
+        argMax(notified, version) AS f_notified, argMax(notified_channels, version) AS f_notified_channels, toUnixTimestamp(min(first_seen_at)) AS first_s,
         toUnixTimestamp(max(updated_at)) AS updated_s
       FROM ${this.t(AUDITOR_TABLES.findings)}
       WHERE 1 ${joinSql(where, ' ')} ${keyFilter(filter.key)}
@@ -302,6 +304,7 @@ export class AuditStore {
       detail: String(r.f_detail),
       note: String(r.f_note),
       notified: Number(r.f_notified) === 1,
+      notifiedChannels: r.f_notified_channels as string[],
       firstSeenMs: Number(r.first_s) * 1000,
       updatedMs: Number(r.updated_s) * 1000,
     }));
