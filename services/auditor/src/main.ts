@@ -1,10 +1,12 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ClickHouse } from '@meterstream/clickhouse';
+import { toMeterstreamError } from '@meterstream/errors';
 import { Lifecycle, Metrics, createLogger, startOpsServer } from '@meterstream/observability';
 import { migrateAuditor, startAuditor, type AuditorConfig } from './auditor.js';
 import { cloudTrailApi, type CloudTrailApiOptions } from './cloudtrail.js';
 import { loadAuditorEnv, type AuditorEnv } from './env.js';
+import { sleep } from './limiter.js';
 import { auditorMetrics } from './metrics.js';
 import { EmailNotifier, LogNotifier, SlackNotifier, type Notifier } from './notify.js';
 
@@ -60,7 +62,23 @@ export async function main(env: AuditorEnv = loadAuditorEnv()): Promise<Lifecycl
     application: 'meterstream-auditor',
   });
   lifecycle.onClose('clickhouse', () => ch.close());
-  await migrateAuditor(ch, config.database, config.topology, logger.child({ module: 'migrate' }));
+  // ClickHouse may come up after us (compose, k8s): retry what is retriable instead of exiting.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await migrateAuditor(
+        ch,
+        config.database,
+        config.topology,
+        logger.child({ module: 'migrate' }),
+      );
+      break;
+    } catch (err) {
+      const e = toMeterstreamError(err);
+      if (!e.retriable || lifecycle.state !== 'starting') throw e;
+      logger.warn({ err: e, attempt }, 'ClickHouse not ready for migrations; retrying');
+      await sleep(Math.min(30_000, 500 * 2 ** attempt));
+    }
+  }
   const api = cloudTrailApi(awsOptionsFromEnv(env));
   lifecycle.onClose('cloudtrail', () => api.destroy());
   const notifiers: Notifier[] = [new LogNotifier(logger.child({ module: 'findings' }))];
