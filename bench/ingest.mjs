@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
@@ -275,10 +275,12 @@ async function offered(batch, eventsPerSec) {
 
 const runs = [];
 const show = (r) => {
+  // Other processes on the machine share its 2 cores: record how busy it was.
+  r.loadAvg1m = round(loadavg()[0], 1);
   runs.push(r);
   log(
     `${r.kind.padEnd(20)} batch=${String(r.batch).padStart(4)} conc=${String(r.concurrency ?? '-').padStart(3)} ${r.offeredEventsPerSec ? `offered=${r.offeredEventsPerSec}/s ` : ''}` +
-      `${String(r.eventsPerSec).padStart(7)} ev/s  p50=${r.p50Ms} ms  p99=${r.p99Ms} ms${r.rssMaxMb ? `  rss=${r.rssMaxMb} MB` : ''}${r.statuses ? `  ${JSON.stringify(r.statuses)}` : ''}`,
+      `${String(r.eventsPerSec).padStart(7)} ev/s  p50=${r.p50Ms} ms  p99=${r.p99Ms} ms${r.rssMaxMb ? `  rss=${r.rssMaxMb} MB` : ''}${r.statuses ? `  ${JSON.stringify(r.statuses)}` : ''}  load=${r.loadAvg1m}`,
   );
 };
 
@@ -311,6 +313,8 @@ try {
     targetRatio: 0.6,
     p99AtOffered20k: offered500?.p99Ms,
     targetP99Ms: 25,
+    rawBestAt500: best('raw-kafkajs', 500),
+    ingestBestAt500: best('ingest-http', 500),
     rssMaxMb: Math.max(...runs.map((r) => r.rssMaxMb ?? 0)),
     targetRssMb: 300,
   };
@@ -323,7 +327,11 @@ try {
   log(`max ingest RSS: ${summary.rssMaxMb} MB (target <= 300 MB)`);
   const out = {
     date: new Date().toISOString(),
-    machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+    machine: {
+      cpus: cpus().length,
+      node: process.version,
+      loadAvg: loadavg().map((x) => round(x, 1)),
+    },
     secondsPerScenario: SECONDS,
     topic: { partitions: PARTITIONS },
     summary,
