@@ -14,6 +14,7 @@ const hash = bcrypt.hashSync('secret-pass', 4);
 const users: User[] = [
   { username: 'olga', role: 'operator', passwordHash: hash },
   { username: 'vic', role: 'viewer', passwordHash: hash },
+  { username: 'ada', role: 'admin', passwordHash: hash },
 ];
 
 let catalog: PlanCatalog;
@@ -304,6 +305,59 @@ describe('console HTTP', () => {
       'at most 6 decimal places',
     ]);
     expect(gateway.sent).toHaveLength(0);
+  });
+
+  it('shows the users page to admins only, without password hashes', async () => {
+    const admin = await signIn('ada');
+    const page = await app.inject({
+      method: 'GET',
+      url: '/users',
+      headers: { cookie: admin.cookie },
+    });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('olga');
+    expect(page.body).not.toContain('$2');
+    const operator = await signIn('olga');
+    const listings = await app.inject({
+      method: 'GET',
+      url: '/listings',
+      headers: { cookie: operator.cookie },
+    });
+    expect(listings.body).not.toContain('href="/users"');
+    expect(
+      (await app.inject({ method: 'GET', url: '/users', headers: { cookie: operator.cookie } }))
+        .statusCode,
+    ).toBe(403);
+  });
+
+  it('revokes the session on sign-out, even if the old cookie is replayed', async () => {
+    const { cookie, csrf } = await signIn('olga');
+    const out = await app.inject({
+      method: 'POST',
+      url: '/logout',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `_csrf=${encodeURIComponent(csrf)}`,
+    });
+    expect(out.statusCode).toBe(303);
+    const again = await app.inject({ method: 'GET', url: '/listings', headers: { cookie } });
+    expect(again.statusCode).toBe(303);
+    expect(again.headers.location).toMatch(/^\/login/);
+  });
+
+  it('refuses a tampered session cookie', async () => {
+    const { cookie } = await signIn('vic');
+    const forged = cookie.replace(/ms_session=([^;]+)/, (_m, v: string) => {
+      const [payload, sig] = decodeURIComponent(v).split('.');
+      const s = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()) as Record<
+        string,
+        unknown
+      >;
+      s.role = 'admin';
+      s.username = 'ada';
+      return `ms_session=${encodeURIComponent(`${Buffer.from(JSON.stringify(s)).toString('base64url')}.${sig}`)}`;
+    });
+    const res = await app.inject({ method: 'GET', url: '/users', headers: { cookie: forged } });
+    expect(res.statusCode).toBe(303);
   });
 
   it('serves plans, audit empty state, health and metrics', async () => {

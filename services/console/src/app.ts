@@ -43,6 +43,7 @@ import {
   listingsPage,
   loginPage,
   plansPage,
+  usersPage,
   type ContractRow,
   type ListingRow,
   type PageContext,
@@ -123,6 +124,8 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
   );
 
   const throttle = new LoginThrottle();
+  /** Session ids signed out in this process, until they would have expired anyway. */
+  const revoked = new Map<string, number>();
 
   /** Concurrent confirms of one submission id share one send (a double click sends once). */
   const inflight = new Map<string, Promise<{ status: SubmissionStatus; created: boolean }>>();
@@ -179,7 +182,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
   const sessionOf = (req: FastifyRequest): { session: Session; user: User } | undefined => {
     const value = unsign(req, SESSION_COOKIE);
     const session = value ? decodeSession(value, Date.now()) : undefined;
-    if (!session) return undefined;
+    if (!session || revoked.has(session.sid)) return undefined;
     // Roles come from the current configuration, so removing or demoting a user takes effect at once.
     const user = users.get(session.username);
     return user ? { session, user } : undefined;
@@ -314,6 +317,13 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
       csrfRejections.inc();
       return reply.status(403).send('invalid CSRF token');
     }
+    const s = sessionOf(req);
+    if (s) {
+      // Signing out ends the session here too, not only in this browser (the cookie is stateless).
+      for (const [sid, exp] of revoked) if (exp <= Date.now()) revoked.delete(sid);
+      revoked.set(s.session.sid, s.session.exp);
+      log.info({ username: s.user.username }, 'signed out');
+    }
     void reply.clearCookie(SESSION_COOKIE, { path: '/' });
     void reply.clearCookie(CSRF_COOKIE, { path: '/' });
     return reply.redirect('/login', 303);
@@ -345,9 +355,18 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
       deps.data.entitlements(productCode),
       deps.data.lastStatuses(productCode),
     ]);
+    // Usage counts against an entitlement within the entitlement's period (as the submitter
+    // computes overage); without one, within the contract's period.
     const usage = await deps.data.usageMicros(
       productCode,
-      subs.map((s) => ({ customer: s.customer, from: s.periodStart, to: s.periodEnd })),
+      subs.map((s) => {
+        const ent = ents.find(
+          (e) => e.customer === s.customer && e.periodStart <= at && at < e.periodEnd,
+        );
+        return ent
+          ? { customer: s.customer, from: ent.periodStart, to: ent.periodEnd }
+          : { customer: s.customer, from: s.periodStart, to: s.periodEnd };
+      }),
     );
     return { subs, ents, statuses, usage, at };
   };
@@ -419,6 +438,15 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
     const user = requireUser(req, reply);
     if (!user) return reply;
     return sendHtml(reply, plansPage(pageContext(req, reply, user), deps.catalog, now()));
+  });
+
+  app.get('/users', async (req, reply) => {
+    const user = requireUser(req, reply);
+    if (!user) return reply;
+    const ctx = pageContext(req, reply, user);
+    if (user.role !== 'admin')
+      return sendHtml(reply, errorPage(ctx, 403, 'Only admins can see the users.'), 403);
+    return sendHtml(reply, usersPage(ctx, [...users.values()]));
   });
 
   app.get('/audit', async (req, reply) => {

@@ -1,6 +1,6 @@
 import { MeterstreamError } from '@meterstream/errors';
 import type { ClickHouse } from '@meterstream/clickhouse';
-import { ident, joinSql, sql } from '@meterstream/clickhouse';
+import { allowIdentifiers, ident, joinSql, sql } from '@meterstream/clickhouse';
 import {
   registerAvro,
   toKafkaError,
@@ -55,6 +55,8 @@ export class KafkaSubmissionGateway implements SubmissionGateway {
 
   constructor(private readonly o: KafkaGatewayOptions) {
     this.log = o.logger.child({ module: 'submission-gateway' });
+    // Checked once here, so a bad database name fails at start, not at the first send.
+    allowIdentifiers(o.database);
     ident(`${o.database}.${CONSOLE_TABLES.usageWindows}`);
   }
 

@@ -8,6 +8,7 @@ import {
   type RecordStatus,
   type Role,
   type Subscription,
+  type User,
 } from './model.js';
 import { formatMicros } from './validate.js';
 
@@ -18,7 +19,7 @@ export interface PageContext {
   csrfToken: string;
 }
 
-type Nav = 'listings' | 'history' | 'plans' | 'audit';
+type Nav = 'listings' | 'history' | 'plans' | 'audit' | 'users';
 
 const STATUS_LABELS: Record<RecordStatus, string> = {
   pending: 'Pending',
@@ -50,6 +51,7 @@ const NAV: { id: Nav; href: string; label: string; icon: string }[] = [
   { id: 'history', href: '/history', label: 'Metering history', icon: '≣' },
   { id: 'plans', href: '/plans', label: 'Plans', icon: '◇' },
   { id: 'audit', href: '/audit', label: 'Audit', icon: '✓' },
+  { id: 'users', href: '/users', label: 'Users', icon: '☺' },
 ];
 
 /** The page shell: skip link, left sidebar, main content. */
@@ -73,7 +75,7 @@ export function layout(ctx: PageContext, active: Nav, title: string, body: SafeH
             </div>
             <nav aria-label="Main">
               <ul>
-                ${NAV.map(
+                ${NAV.filter((n) => n.id !== 'users' || ctx.role === 'admin').map(
                   (n) =>
                     html`<li>
                       <a
@@ -756,4 +758,44 @@ export function historyCsv(
       .join(',');
   });
   return `${[head.join(','), ...lines].join('\r\n')}\r\n`;
+}
+
+/** Users and their roles (admins only; hashes are never shown). */
+export function usersPage(ctx: PageContext, users: readonly User[]): string {
+  const what: Record<Role, string> = {
+    viewer: 'Reads listings, contracts, history, plans and audit',
+    operator: 'Also sends metering information',
+    admin: 'Also sees this page',
+  };
+  const body = html`<header class="page-head">
+      <h1>Users</h1>
+      <p class="lead">
+        Configured in the users file; add one with <code>node dist/add-user.js --help</code>.
+        Changes apply when the console restarts.
+      </p>
+    </header>
+    <div class="card table-wrap">
+      <table class="data" id="users">
+        <thead>
+          <tr>
+            <th scope="col">Username</th>
+            <th scope="col">Role</th>
+            <th scope="col">May</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${[...users]
+            .sort((a, b) => a.username.localeCompare(b.username))
+            .map(
+              (u) =>
+                html`<tr>
+                  <th scope="row" class="strong">${u.username}</th>
+                  <td><span class="role role-${u.role}">${u.role}</span></td>
+                  <td>${what[u.role]}</td>
+                </tr>`,
+            )}
+        </tbody>
+      </table>
+    </div>`;
+  return layout(ctx, 'users', 'Users', body);
 }
