@@ -18,6 +18,7 @@ import { HOUR_MS, hourOf, isTooOldForAws, sec } from './hours.js';
 import { createAggregatorMetrics, type AggregatorMetrics } from './metrics.js';
 import { MIGRATIONS } from './migrations.js';
 import { BatchAborted, PartitionWorker, type WorkContext } from './partition.js';
+import { InsertPipeline } from './pipeline.js';
 import { AggregatorStore } from './store.js';
 import {
   KIND_HEADER,
@@ -55,6 +56,10 @@ export interface AggregatorConfig {
   sessionTimeoutMs: number;
   /** Partitions processed at once (overlaps decoding with ClickHouse writes). */
   concurrency?: number;
+  /** Rows per raw-event insert (group commit across partitions). */
+  insertRows?: number;
+  /** Kafka fetch size per partition (bytes). */
+  maxBytesPerPartition?: number;
   /** Ops server port; undefined: no ops server (tests). */
   opsPort?: number;
 }
@@ -131,6 +136,7 @@ export async function startAggregator(
   const assigned = new Set<number>();
   const workers = new Map<number, PartitionWorker>();
   const ticking = new Set<number>();
+  let activeBatches = 0;
   const types = new Map<number, Type>();
 
   const ch = new ClickHouse({
@@ -191,22 +197,46 @@ export async function startAggregator(
     instanceId,
     maxBackoffMs: 5000,
   };
+  let stopDeadline = Number.POSITIVE_INFINITY;
+  // eslint-disable-next-line prefer-const -- assigned once the consumer exists
+  let consumer: Consumer;
+  const pipeline = new InsertPipeline(
+    store,
+    metrics,
+    logger,
+    {
+      maxRows: config.insertRows ?? 100_000,
+      lingerMs: 100,
+      maxPendingRows: 2 * (config.insertRows ?? 100_000),
+    },
+    (offsets) => consumer.commitOffsets(offsets.map((o) => ({ topic: config.topic, ...o }))),
+    () => Date.now() < stopDeadline,
+  );
   const worker = (p: number): PartitionWorker => {
     let w = workers.get(p);
     if (!w) {
-      w = new PartitionWorker(p, store, workerSettings, metrics, logger.child({ partition: p }));
+      w = new PartitionWorker(
+        p,
+        store,
+        workerSettings,
+        metrics,
+        logger.child({ partition: p }),
+        (ctx) => pipeline.drain(ctx.heartbeat),
+      );
       workers.set(p, w);
     }
     return w;
   };
 
-  const consumer: Consumer = kafka.consumer({
+  consumer = kafka.consumer({
     groupId: config.groupId,
     sessionTimeout: config.sessionTimeoutMs,
     rebalanceTimeout: Math.max(config.sessionTimeoutMs, 60_000),
     heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
-    maxBytesPerPartition: 4 * 1024 * 1024,
-    maxBytes: 16 * 1024 * 1024,
+    // ~1 MB per partition per fetch keeps batches (and the memory they hold) bounded while
+    // still making ClickHouse inserts of thousands of rows.
+    maxBytesPerPartition: config.maxBytesPerPartition ?? 1024 * 1024,
+    maxBytes: 10 * 1024 * 1024,
     maxWaitTimeInMs: 250,
   });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -267,25 +297,18 @@ export async function startAggregator(
     const rejects: Record<string, unknown>[] = [];
 
     const flush = async (): Promise<void> => {
-      if (count > 0 || rejects.length > 0) {
-        await w.ensureOwner(ctx);
-        if (count > 0) {
-          const body = rows;
-          const end = metrics.clickhouseInsertSeconds.startTimer({ table: 'usage_events' });
-          await w.retry('insert', ctx, () => store.insertEvents(body));
-          end();
-          metrics.events.inc(count);
-        }
-        if (rejects.length > 0) {
-          const batchRejects = rejects.slice();
-          await w.retry('insert', ctx, () => store.insertRejects(batchRejects));
-        }
+      if (rejects.length > 0) {
+        const batchRejects = rejects.slice();
+        await w.retry('insert', ctx, () => store.insertRejects(batchRejects));
+        rejects.length = 0;
+      }
+      if (pendingOffset !== undefined) {
+        // The fetch position moves on now; the commit waits until the rows are durable.
+        pipeline.add(p, w.token ?? '', rows, count, pendingOffset);
+        resolveOffset(pendingOffset);
       }
       rows = '';
       count = 0;
-      rejects.length = 0;
-      // Only now are the offsets up to here durable in ClickHouse, so only now may they be committed.
-      if (pendingOffset !== undefined) resolveOffset(pendingOffset);
       pendingOffset = undefined;
     };
     const reject = (m: KafkaMessage, reason: string): void => {
@@ -384,6 +407,7 @@ export async function startAggregator(
       w.lastOffset = m.offset;
     }
     await flush();
+    await pipeline.room(ctx.heartbeat);
     w.lastMessageAt = Date.now();
     const lag = Number(batch.highWatermark) - 1 - Number(w.lastOffset);
     metrics.consumerLag.set({ partition: String(p) }, Math.max(0, lag));
@@ -393,11 +417,13 @@ export async function startAggregator(
   await consumer.subscribe({ topic: config.topic, fromBeginning: true });
   await consumer.run({
     eachBatchAutoResolve: false,
-    autoCommit: true,
-    partitionsConsumedConcurrently: config.concurrency ?? 3,
+    // Offsets are committed by the insert pipeline, only after their rows are in ClickHouse.
+    autoCommit: false,
+    partitionsConsumedConcurrently: config.concurrency ?? 6,
     eachBatch: async (payload) => {
-      const { batch, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
-      if (batch.isEmpty()) return;
+      const { batch, heartbeat, isRunning, isStale } = payload;
+      if (batch.isEmpty() || stopping) return;
+      activeBatches++;
       const w = worker(batch.partition);
       const gen = generation;
       const ctx: WorkContext = {
@@ -406,7 +432,6 @@ export async function startAggregator(
       };
       try {
         await w.runExclusive(() => processBatch(w, payload, ctx));
-        await commitOffsetsIfNecessary();
       } catch (err) {
         w.invalidate();
         if (err instanceof BatchAborted) {
@@ -419,6 +444,8 @@ export async function startAggregator(
         // Never crash on a batch: the unresolved messages are fetched again after a pause.
         logger.error({ err, partition: batch.partition }, 'batch failed; it will be redelivered');
         await sleep(1000);
+      } finally {
+        activeBatches--;
       }
     },
   });
@@ -465,10 +492,17 @@ export async function startAggregator(
     ready: () => joined && !stopping,
     stop: () =>
       (stopped ??= (async () => {
+        // Graceful: stop fetching, let the running batches finish, make their rows durable and
+        // commit them, then leave the group. A ClickHouse outage bounds this to 20 s (uncommitted
+        // rows are replayed by the next owner).
         stopping = true;
+        stopDeadline = Date.now() + 20_000;
         clearInterval(timer);
-        await consumer.disconnect();
+        consumer.pause([{ topic: config.topic }]);
+        while (activeBatches > 0 && Date.now() < stopDeadline) await sleep(20);
         await tickRunning;
+        await pipeline.drain();
+        await consumer.disconnect();
         await ch.close();
         await ops?.close();
         logger.info('aggregator stopped');

@@ -40,7 +40,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * rebuilt from ClickHouse, which is what a new owner does.
  */
 export class PartitionWorker {
-  private token: string | undefined;
+  token: string | undefined;
   private loaded = false;
   /** First hour (ms) still open for every key; undefined until the first freeze. */
   openFrom: number | undefined;
@@ -60,6 +60,8 @@ export class PartitionWorker {
     private readonly settings: WorkerSettings,
     private readonly metrics: AggregatorMetrics,
     private readonly logger: Logger,
+    /** Makes every row this process has produced durable (the insert pipeline's drain). */
+    private readonly drain: (ctx: WorkContext) => Promise<void> = async () => {},
   ) {}
 
   /** Runs `fn` after every earlier piece of work on this partition (batches and idle ticks). */
@@ -127,6 +129,8 @@ export class PartitionWorker {
    */
   async ensureLoaded(ctx: WorkContext): Promise<void> {
     if (this.loaded) return;
+    // Rows still in our own insert pipeline would be invisible to the state we are about to read.
+    await this.drain(ctx);
     const owner = await this.retry('owner', ctx, () => this.store.currentOwner(this.partition));
     if (owner === undefined || owner !== this.token) {
       this.token = `${this.settings.instanceId}:${++this.claims}`;
@@ -235,6 +239,8 @@ export class PartitionWorker {
     const p = this.partition;
     const start = this.openFrom ?? this.firstHour ?? dueMs;
     if (start > dueMs) return;
+    // Every row billed in these hours must be in ClickHouse before their windows are computed.
+    await this.drain(ctx);
     this.openFrom = dueMs + HOUR_MS;
     this.firstHour = undefined;
     const withData = await this.retry('freeze', ctx, () =>
@@ -288,6 +294,7 @@ export class PartitionWorker {
       );
       return;
     }
+    await this.drain(ctx);
     const dims = cmd.dimensions.length === 0 ? ['*'] : cmd.dimensions;
     for (const d of dims) this.early.add(`${h}|${cmd.productCode}|${cmd.customer}|${d}`);
     await this.ensureOwner(ctx);

@@ -68,6 +68,14 @@ export class AggregatorStore {
     return rows[0]?.owner;
   }
 
+  /** The latest claimant of every claimed partition. */
+  async owners(): Promise<Map<number, string>> {
+    const rows = await this.ch.query<{ p: number; owner: string }>(
+      sql`SELECT kafka_partition AS p, argMax(owner, (seq, owner)) AS owner FROM ${this.t.owners} GROUP BY kafka_partition`,
+    );
+    return new Map(rows.map((r) => [Number(r.p), r.owner]));
+  }
+
   /** Latest hour recorded in `window_freezes` for the partition (ms), if any. */
   async lastFrozenHour(partition: number): Promise<number | undefined> {
     return this.maxHour(
