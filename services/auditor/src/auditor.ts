@@ -9,13 +9,12 @@ import { parseCloudTrailEvent, type CloudTrailRecord } from './parse.js';
 import { readCloudTrail, type LookupBy, type LookupEventsApi, type ReadResult } from './reader.js';
 import {
   FINDING_KINDS,
-  reconcile,
   unparseableFinding,
   type Finding,
   type Reconciliation,
 } from './reconcile.js';
 import { AUDITOR_MIGRATIONS } from './schema.js';
-import { AuditStore, type StoredFinding } from './store.js';
+import { AuditStore, reconcileRange, type StoredFinding } from './store.js';
 
 const HOUR = 3_600_000;
 /** LookupEvents keeps 90 days. */
@@ -180,11 +179,7 @@ export async function runAuditOnce(
 
   const fromMs = Math.floor((readUntilMs - config.reconcileLookbackMs) / HOUR) * HOUR;
   const toMs = Math.floor(readUntilMs / HOUR) * HOUR + 2 * HOUR;
-  const [ledger, records] = await Promise.all([
-    store.ledger(fromMs, toMs),
-    store.cloudTrailRecords(fromMs, toMs),
-  ]);
-  const reconciliation = reconcile(ledger, records, {
+  const reconciliation = await reconcileRange(store, fromMs, toMs, {
     readUntilMs,
     graceMs: config.deliveryGraceMs,
   });

@@ -215,3 +215,31 @@ describe('reconcile', () => {
     expect(a).not.toBe(reconcile([ledger({ hourMs: H + 3_600_000 })], [], opts).findings[0]?.id);
   });
 });
+
+describe('mergeReconciliations', () => {
+  it('equals reconciling the whole range at once when the parts are disjoint hours', async () => {
+    const { mergeReconciliations } = await import('./reconcile.js');
+    const l = [
+      ledger(),
+      ledger({ hourMs: H + 3_600_000, quantity: 4 }),
+      ledger({ customer: 'c2' }),
+    ];
+    const c = [ct(), ct({ eventId: 'e2', hourMs: H + 3_600_000, quantity: 5 })];
+    const whole = reconcile(l, c, opts);
+    const parts = mergeReconciliations([
+      reconcile(
+        l.filter((x) => x.hourMs === H),
+        c.filter((x) => x.hourMs === H),
+        opts,
+      ),
+      reconcile(
+        l.filter((x) => x.hourMs !== H),
+        c.filter((x) => x.hourMs !== H),
+        opts,
+      ),
+    ]);
+    expect(parts.outcomes).toEqual(whole.outcomes);
+    expect(parts.summaries).toEqual(whole.summaries);
+    expect(parts.findings.map((f) => f.id).sort()).toEqual(whole.findings.map((f) => f.id).sort());
+  });
+});

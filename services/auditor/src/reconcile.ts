@@ -332,3 +332,43 @@ export function unparseableFinding(
     raw,
   };
 }
+
+/** Sums the reconciliations of disjoint hour ranges into one. */
+export function mergeReconciliations(parts: readonly Reconciliation[]): Reconciliation {
+  const outcomes: Record<KeyOutcome, number> = { matched: 0, pending: 0, not_billed: 0 };
+  const summaries = new Map<string, CustomerSummary>();
+  const findings: Finding[] = [];
+  for (const p of parts) {
+    findings.push(...p.findings);
+    for (const k of Object.keys(outcomes) as KeyOutcome[]) outcomes[k] += p.outcomes[k];
+    for (const s of p.summaries) {
+      const key = JSON.stringify([s.productCode, s.customer]);
+      const t = summaries.get(key);
+      if (!t) {
+        summaries.set(key, { ...s, findings: { ...s.findings } });
+        continue;
+      }
+      t.matched += s.matched;
+      t.pending += s.pending;
+      t.notBilled += s.notBilled;
+      t.ledgerAcceptedQuantity += s.ledgerAcceptedQuantity;
+      t.cloudTrailBilledQuantity += s.cloudTrailBilledQuantity;
+      for (const [k, n] of Object.entries(s.findings) as [FindingKind, number][]) {
+        t.findings[k] = (t.findings[k] ?? 0) + n;
+      }
+    }
+  }
+  return {
+    findings,
+    outcomes,
+    summaries: [...summaries.values()].sort((a, b) =>
+      a.productCode === b.productCode
+        ? a.customer < b.customer
+          ? -1
+          : 1
+        : a.productCode < b.productCode
+          ? -1
+          : 1,
+    ),
+  };
+}

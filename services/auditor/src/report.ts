@@ -1,12 +1,11 @@
 import { describeFinding } from './notify.js';
 import {
-  reconcile,
   unparseableFinding,
   type CustomerSummary,
   type Finding,
   type FindingKind,
 } from './reconcile.js';
-import type { AuditStore, FindingStatus } from './store.js';
+import { reconcileRange, type AuditStore, type FindingStatus } from './store.js';
 
 /** A finding in a report, with the operator's explanation if any. */
 export type ReportFinding = Finding & { status: FindingStatus; note: string };
@@ -38,17 +37,14 @@ export async function buildReport(
   },
 ): Promise<Report> {
   const readUntil = await store.checkpoint(o.checkpointName);
-  const [ledger, records, stored] = await Promise.all([
-    store.ledger(o.fromMs, o.toMs),
-    store.cloudTrailRecords(o.fromMs, o.toMs),
+  const [r, stored] = await Promise.all([
+    reconcileRange(store, o.fromMs, o.toMs, {
+      readUntilMs: readUntil ?? 0,
+      graceMs: o.graceMs,
+      ...(o.productCode !== undefined ? { productCode: o.productCode } : {}),
+    }),
     store.findings({ fromMs: o.fromMs, toMs: o.toMs }),
   ]);
-  const keep = <T extends { productCode: string }>(xs: T[]): T[] =>
-    o.productCode === undefined ? xs : xs.filter((x) => x.productCode === o.productCode);
-  const r = reconcile(keep(ledger), keep(records), {
-    readUntilMs: readUntil ?? 0,
-    graceMs: o.graceMs,
-  });
   const byId = new Map(stored.map((f) => [f.id, f]));
   const findings: ReportFinding[] = r.findings.map((f) => {
     const s = byId.get(f.id);

@@ -7,7 +7,15 @@ import {
   type SqlFragment,
 } from '@meterstream/clickhouse';
 import type { CloudTrailRecord, CustomerKind, RecordStatus } from './parse.js';
-import type { Finding, FindingKind, LedgerRecord } from './reconcile.js';
+import {
+  mergeReconciliations,
+  reconcile,
+  type Finding,
+  type FindingKind,
+  type LedgerRecord,
+  type ReconcileOptions,
+  type Reconciliation,
+} from './reconcile.js';
 import { AUDITOR_TABLES, FOREIGN_TABLES } from './schema.js';
 
 /** Status of a stored finding: `explained` by an operator's note, or `resolved` when gone. */
@@ -343,6 +351,33 @@ export class AuditStore {
       ORDER BY frozen_at DESC LIMIT 1`);
     return row;
   }
+}
+
+/**
+ * Reconciles hours in [fromMs, toMs) a chunk of hours at a time, so memory stays bounded by one
+ * chunk's keys however long the range (a month of reports, a 48-hour lookback of a big seller).
+ */
+export async function reconcileRange(
+  store: AuditStore,
+  fromMs: number,
+  toMs: number,
+  options: ReconcileOptions & { chunkHours?: number; productCode?: string },
+): Promise<Reconciliation> {
+  const step = (options.chunkHours ?? 6) * 3_600_000;
+  const keep = <T extends { productCode: string }>(xs: T[]): T[] =>
+    options.productCode === undefined
+      ? xs
+      : xs.filter((x) => x.productCode === options.productCode);
+  const parts: Reconciliation[] = [];
+  for (let start = fromMs; start < toMs; start += step) {
+    const end = Math.min(toMs, start + step);
+    const [ledger, records] = await Promise.all([
+      store.ledger(start, end),
+      store.cloudTrailRecords(start, end),
+    ]);
+    parts.push(reconcile(keep(ledger), keep(records), options));
+  }
+  return mergeReconciliations(parts);
 }
 
 /** One (product, customer, dimension, hour). */
