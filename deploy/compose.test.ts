@@ -38,7 +38,7 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of Object.entries(compose.services)) {
       expect(s.image, name).toBeDefined();
       const tag = s.image!.split(':')[1];
-      expect(tag, `${name} image ${s.image}`).toMatch(/^\d+(\.\d+)+/);
+      expect(tag, `${name} image ${s.image}`).toMatch(/^v?\d+(\.\d+)+/);
       expect(s.image, name).not.toMatch(/:latest$/);
     }
   });
