@@ -150,7 +150,7 @@ const child = spawn(process.execPath, [join(root, 'services/submitter/dist/main.
     MS_SUBMITTER_CONCURRENCY: CONCURRENCY,
     MS_SUBMITTER_WAVE_SIZE: WAVE,
     MS_SUBMITTER_OPS_PORT: '0',
-    MS_LOG_LEVEL: 'warn',
+    MS_LOG_LEVEL: process.env.MS_LOG_LEVEL ?? 'warn',
     NODE_OPTIONS: '--max-old-space-size=3072',
   },
   stdio: ['ignore', 'inherit', 'inherit'],
@@ -160,9 +160,15 @@ let frozenAt = 0;
 let counts = {};
 for (;;) {
   await new Promise((r) => setTimeout(r, 2000));
-  const rows = await ch.query(
-    `SELECT state, count() AS n FROM ${database}.ledger FINAL GROUP BY state`,
-  );
+  let rows;
+  try {
+    rows = await ch.query(
+      `SELECT state, count() AS n FROM ${database}.ledger FINAL GROUP BY state`,
+    );
+  } catch (err) {
+    process.stdout.write(`  poll failed (${err.message}); retrying\n`);
+    continue;
+  }
   counts = Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
   const all = Object.values(counts).reduce((a, b) => a + b, 0);
   if (!frozenAt && all >= total) frozenAt = Date.now();

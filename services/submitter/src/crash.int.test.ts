@@ -70,8 +70,9 @@ afterAll(async () => {
   await h?.close();
 });
 
-function spawnSubmitter(): ChildProcess {
-  return spawn(process.execPath, [mainJs], {
+/** Spawns `dist/main.js`; resolves once it logged that it started (so a kill lands mid-work). */
+async function spawnSubmitter(): Promise<ChildProcess> {
+  const p = spawn(process.execPath, [mainJs], {
     cwd: root,
     env: {
       ...h.env({
@@ -81,12 +82,26 @@ function spawnSubmitter(): ChildProcess {
         MS_AWS_TIMEOUT_MS: '1500',
         MS_SMTP_HOST: '',
         MS_SLACK_ENABLED: 'false',
-        MS_LOG_LEVEL: 'error',
+        MS_LOG_LEVEL: 'info',
       }),
       PATH: process.env.PATH ?? '',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  await new Promise<void>((resolve) => {
+    let buf = '';
+    const onData = (c: Buffer): void => {
+      buf += c.toString();
+      if (buf.includes('submitter started')) {
+        p.stdout?.off('data', onData);
+        p.stdout?.resume();
+        resolve();
+      }
+    };
+    p.stdout?.on('data', onData);
+    p.once('exit', () => resolve());
+  });
+  return p;
 }
 
 const exited = (p: ChildProcess): Promise<void> =>
@@ -101,8 +116,8 @@ describe('kill -9 at random points', () => {
     let sentNotRecorded = 0;
     let frozenNotSent = 0;
     while (killsWithWorkOpen < 22 && kills < 40) {
-      const p = spawnSubmitter();
-      await new Promise((r) => setTimeout(r, 500 + random() * 1000));
+      const p = await spawnSubmitter();
+      await new Promise((r) => setTimeout(r, random() * 900));
       p.kill('SIGKILL');
       await exited(p);
       kills++;
@@ -121,7 +136,7 @@ describe('kill -9 at random points', () => {
       if (open) killsWithWorkOpen++;
     }
     // Finish without kills.
-    const p = spawnSubmitter();
+    const p = await spawnSubmitter();
     const deadline = Date.now() + 90_000;
     for (;;) {
       const ledger = await h.store.ledgerAll(HOURS[0]);

@@ -32,6 +32,8 @@ export interface SenderContext {
   instanceId: string;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** True once the process is shutting down: no new wave or call starts. */
+  stopping?: () => boolean;
 }
 
 /** One ledger change the sender decided. */
@@ -146,6 +148,7 @@ export async function sendOpen(
 
   toSend.sort((a, b) => a.deadline - b.deadline || a.hour - b.hour);
   for (let i = 0; i < toSend.length; i += config.waveSize) {
+    if (ctx.stopping?.()) break;
     const wave = toSend
       .slice(i, i + config.waveSize)
       .filter((r) => ctx.ownership.maySend(r.workPartition));
@@ -186,13 +189,15 @@ async function sendWave(ctx: SenderContext, wave: LedgerRecord[]): Promise<Ledge
     }
   });
   // Durable before the first byte goes to AWS: a crash after this resends the same records.
+  const t0 = performance.now();
   await ctx.store.writeLedger(sending);
+  const t1 = performance.now();
   ctx.metrics.records.inc({ state: 'sending' }, sending.length);
 
   const results: LedgerRecord[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < batches.length) {
+    while (next < batches.length && !ctx.stopping?.()) {
       const batch = batches[next++] as LedgerRecord[];
       const outcomes = await sendBatch(ctx, batch);
       for (const r of batch) {
@@ -202,7 +207,18 @@ async function sendWave(ctx: SenderContext, wave: LedgerRecord[]): Promise<Ledge
     }
   };
   await Promise.all(Array.from({ length: Math.min(config.concurrency, batches.length) }, worker));
+  const t2 = performance.now();
   await ctx.store.writeLedger(results);
+  ctx.logger.debug(
+    {
+      records: sending.length,
+      batches: batches.length,
+      markSendingMs: Math.round(t1 - t0),
+      callsMs: Math.round(t2 - t1),
+      writeResultsMs: Math.round(performance.now() - t2),
+    },
+    'wave done',
+  );
   for (const r of results) {
     ctx.metrics.records.inc({ state: r.state });
     if (r.state === 'duplicate') {
@@ -249,6 +265,8 @@ async function sendBatch(
     }
     if (attempt > 0)
       await sleep(backoffMs(attempt, config.backoffBaseMs, config.backoffMaxMs, ctx.random));
+    // Shutting down: leave the rest `sending`; the next process resends them identically.
+    if (ctx.stopping?.()) break;
     // Ownership is checked before every call: a lost bucket stops here, the new owner resends.
     const stillOwned = pending.filter((r) => ctx.ownership.maySend(r.workPartition));
     if (stillOwned.length < pending.length) pending = stillOwned;

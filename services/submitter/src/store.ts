@@ -6,6 +6,7 @@ import {
   type ClickHouse,
   type SqlFragment,
 } from '@meterstream/clickhouse';
+import { isMeterstreamError } from '@meterstream/errors';
 import { TABLES } from './schema.js';
 import type { LedgerRecord, LedgerState } from './ledger.js';
 
@@ -116,12 +117,44 @@ function toRow(r: LedgerRecord): Record<string, unknown> {
 const inList = (values: readonly number[]): SqlFragment =>
   raw(`(${values.map((v) => String(Math.trunc(v))).join(', ')})`);
 
+/**
+ * Retries a ClickHouse call that failed because the server was unreachable (including a pooled
+ * keep-alive socket the server had already closed). Safe for every call here: reads are
+ * idempotent, and a repeated insert repeats identical rows, which the ReplacingMergeTree tables
+ * collapse (same key, same version).
+ */
+async function retrying<T>(op: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (i >= attempts || !isMeterstreamError(err, 'CLICKHOUSE_UNAVAILABLE')) throw err;
+      await new Promise((r) => setTimeout(r, 100 * 3 ** (i - 1)));
+    }
+  }
+}
+
+/** A ClickHouse client whose calls retry on unavailability. */
+class RetryingClickHouse {
+  constructor(private readonly ch: ClickHouse) {}
+  query<T>(q: SqlFragment): Promise<T[]> {
+    return retrying(() => this.ch.query<T>(q));
+  }
+  insert(table: SqlFragment, rows: readonly Record<string, unknown>[]): Promise<void> {
+    return retrying(() => this.ch.insert(table, rows));
+  }
+}
+
 /** The submitter's reads and writes in ClickHouse. Values go through `sql`, names through `ident`. */
 export class Store {
+  private readonly ch: RetryingClickHouse;
+
   constructor(
-    private readonly ch: ClickHouse,
+    ch: ClickHouse,
     private readonly database: string,
-  ) {}
+  ) {
+    this.ch = new RetryingClickHouse(ch);
+  }
 
   private t(name: string): SqlFragment {
     return ident(`${this.database}.${name}`);

@@ -158,6 +158,14 @@ export async function startSubmitter(
         at,
       );
       m.records.inc({ state: 'frozen' }, f.frozen.length);
+      logger.debug(
+        {
+          runId: info.id,
+          frozen: f.frozen.length,
+          freezeMs: Math.round(performance.now() - started),
+        },
+        'freeze done',
+      );
       const fromHour =
         Math.floor(at / HOUR_MS) * HOUR_MS - config.MS_SUBMITTER_LOOKBACK_HOURS * HOUR_MS;
       const open = owned.length > 0 ? await store.ledgerByState(OPEN_STATES, fromHour, owned) : [];
@@ -181,6 +189,7 @@ export async function startSubmitter(
           logger,
           runId: info.id,
           instanceId,
+          stopping: () => closed,
         },
         open,
         at,
