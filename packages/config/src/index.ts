@@ -145,9 +145,20 @@ export interface EnvDoc {
   default: string | undefined;
 }
 
+/** The object schema under refinements and transforms (a zod pipe keeps its input as `in`). */
+export function envShape(schema: z.ZodType): z.ZodRawShape {
+  let s: unknown = schema;
+  for (let depth = 0; depth < 5 && s; depth++) {
+    const shape = (s as { shape?: z.ZodRawShape }).shape;
+    if (shape) return shape;
+    s = (s as { in?: unknown }).in;
+  }
+  throw new Error('not an object schema');
+}
+
 /** Lists the keys of an env schema with their descriptions and defaults (for README generation). */
-export function describeEnv(schema: EnvSchema): EnvDoc[] {
-  return Object.entries(schema.shape).map(([key, field]) => {
+export function describeEnv(schema: z.ZodType): EnvDoc[] {
+  return Object.entries(envShape(schema)).map(([key, field]) => {
     const f = field as z.ZodType;
     const parsed = f.safeParse(undefined);
     let def: string | undefined;
