@@ -9,7 +9,7 @@ import {
 import { startEmulator, type RunningEmulator } from '@meterstream/aws-emulator';
 import { ident, migrate } from '@meterstream/clickhouse';
 import { Metrics } from '@meterstream/observability';
-import { freshDatabase, testLogger, type TestDatabase } from '@meterstream/testing';
+import { freshDatabase, testLogger, testStack, type TestDatabase } from '@meterstream/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrateAuditor, runAuditOnce, type AuditorConfig, type AuditorDeps } from './auditor.js';
 import { runCli } from './cli.js';
@@ -350,6 +350,23 @@ describe('auditor against the AWS emulator', () => {
     expect(o.out.join('')).toContain(ACCOUNT);
     expect(code).toBe(0);
     expect(await x.metrics.text()).toMatch(/meterstream_auditor_last_success_timestamp_seconds \d/);
+    // `audit run` (one pass from the CLI) continues from the daemon's checkpoint: nothing new.
+    const run = io();
+    const runEnv = auditorEnvSchema.parse({
+      MS_CLICKHOUSE_URL: (await testStack()).clickhouseUrl,
+      MS_CLICKHOUSE_DATABASE: x.db.name,
+      MS_AUDITOR_DELIVERY_GRACE_MS: String(GRACE_MS),
+      MS_AWS_ENDPOINT: x.emulator.url,
+      MS_AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      MS_AWS_SECRET_ACCESS_KEY: 'secret',
+      MS_LOG_LEVEL: 'silent',
+    });
+    expect(await runCli(['audit', 'run'], run, { store: x.store, env: runEnv })).toBe(0);
+    expect(JSON.parse(run.out.join(''))).toMatchObject({
+      newEvents: 0,
+      findings: 0,
+      newFindings: 0,
+    });
   });
 
   it('a dropped CloudTrail event gives exactly one missing_in_cloudtrail, notified once', async () => {
