@@ -81,6 +81,20 @@ async function shot(page: Page, step: string): Promise<void> {
   await page.screenshot({ path: `${SHOTS}console-${step}.png`, fullPage: false });
 }
 
+/** What the pipeline holds, for a failure message that explains itself. */
+async function diagnostics(): Promise<string> {
+  const q = async (text: string): Promise<string> =>
+    JSON.stringify(await db.ch.query(text).catch((e: unknown) => String(e)));
+  return [
+    `usage_events: ${await q(`SELECT product_code, customer, dimension, quantity, toString(event_time) AS t, toString(billing_hour) AS bh FROM ${db.name}.usage_events`)}`,
+    `usage_windows: ${await q(`SELECT product_code, customer, dimension, toString(hour) AS h, quantity_micros, freeze_kind FROM ${db.name}.usage_windows`)}`,
+    `window_freezes: ${await q(`SELECT kafka_partition, toString(hour) AS h FROM ${db.name}.window_freezes`)}`,
+    `usage_rejects: ${await q(`SELECT * FROM ${db.name}.usage_rejects LIMIT 20`)}`,
+    `ledger: ${await q(`SELECT product_code, customer, dimension, toString(hour) AS h, state, quantity, reason FROM ${db.name}.ledger`)}`,
+    `now: ${new Date().toISOString()}`,
+  ].join('\n');
+}
+
 /** The hour the page's last submission was metered in (as the server decided it at confirm). */
 async function submissionHour(page: Page): Promise<string> {
   const id = await page.locator('#submission-id').innerText();
@@ -343,7 +357,10 @@ describe('seller console in a browser', () => {
           interval: 500,
         },
       )
-      .toEqual(['accepted', 'accepted', 'accepted']);
+      .toEqual(['accepted', 'accepted', 'accepted'])
+      .catch(async (err: unknown) => {
+        throw new Error(`${String(err)}\n${await diagnostics()}`);
+      });
     await shot(page, '6-statuses');
     expect(confirms).toHaveLength(1);
 
