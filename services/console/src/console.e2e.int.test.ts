@@ -346,21 +346,19 @@ describe('seller console in a browser', () => {
     await dialog.getByRole('button', { name: 'Confirm send' }).dblclick();
     const status = page.locator('#submission-status');
     await status.waitFor({ state: 'visible' });
-    await expect
-      .poll(
-        async () =>
-          page
-            .locator('#status-table tbody tr')
-            .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status'))),
-        {
-          timeout: 90_000,
-          interval: 500,
-        },
-      )
-      .toEqual(['accepted', 'accepted', 'accepted'])
-      .catch(async (err: unknown) => {
-        throw new Error(`${String(err)}\n${await diagnostics()}`);
-      });
+    try {
+      await expect
+        .poll(
+          async () =>
+            page
+              .locator('#status-table tbody tr')
+              .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status'))),
+          { timeout: 90_000, interval: 500 },
+        )
+        .toEqual(['accepted', 'accepted', 'accepted']);
+    } catch (err) {
+      throw new Error(`${String(err)}\n${await diagnostics()}`, { cause: err });
+    }
     await shot(page, '6-statuses');
     expect(confirms).toHaveLength(1);
 
