@@ -554,7 +554,9 @@ export function historyPage(
               <td>
                 ${actor ? html`<span class="pill">Manual · ${actor}</span>` : html`<span class="muted">Automatic</span>`}
               </td>
-              <td class="nowrap muted">${formatTime(r.updatedAt)}</td>
+              <td class="nowrap muted" title="${r.updatedAt.toISOString()}">
+                ${r.updatedAt.toISOString().slice(5, 16).replace('T', ' ')}
+              </td>
             </tr>`;
           })}
         </tbody>
