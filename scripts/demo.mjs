@@ -14,15 +14,7 @@
 // real-time trickle going in the current hour; it is billed after that hour ends.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -52,6 +44,8 @@ trickle of usage) until Ctrl-C.
   --json <file>      also write the table as JSON (for the system test)
   --no-install       never run npm ci (fail when node_modules is missing or stale)
   --no-build         skip npx tsc -b
+  --no-stack         do not run deploy/local/stack.mjs up (the stack is given by MS_KAFKA_BROKERS,
+                     MS_SCHEMA_REGISTRY_URL, MS_CLICKHOUSE_URL, MS_SMTP_HOST/PORT)
   --help             this text
 
 Each run drops and recreates its own database (meterstream_<name>), uses a new topic and new
@@ -88,6 +82,7 @@ const REGISTRY =
   env0.MS_SCHEMA_REGISTRY_URL ||
   `http://127.0.0.1:${env0.MS_REGISTRY_PORT || 8081}/apis/ccompat/v7`;
 const CH_URL = env0.MS_CLICKHOUSE_URL || `http://127.0.0.1:${env0.MS_CLICKHOUSE_HTTP_PORT || 8123}`;
+const SMTP_HOST = env0.MS_SMTP_HOST || '127.0.0.1';
 const SMTP_PORT = env0.MS_SMTP_PORT || '2525';
 const SMTP_WEB = `http://127.0.0.1:${env0.MS_SMTP_WEB_PORT || 1080}`;
 const PORTS = PORT_BASE
@@ -340,7 +335,8 @@ async function main() {
     await runSync('install dependencies', 'npm', ['ci', '--no-audit', '--no-fund']);
   }
   if (!has('--no-build')) await runSync('build', 'npx', ['tsc', '-b']);
-  await runSync('local stack', process.execPath, ['deploy/local/stack.mjs', 'up']);
+  if (!has('--no-stack'))
+    await runSync('local stack', process.execPath, ['deploy/local/stack.mjs', 'up']);
 
   const ports = Object.entries(PORTS).filter(([k]) => OWN_AWS || k !== 'aws');
   for (const [svc, port] of ports) {
@@ -471,7 +467,7 @@ async function main() {
     MS_AWS_ENDPOINT: AWS_URL,
     MS_AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
     MS_AWS_SECRET_ACCESS_KEY: 'demo-secret',
-    MS_SMTP_HOST: '127.0.0.1',
+    MS_SMTP_HOST: SMTP_HOST,
     MS_SMTP_PORT: SMTP_PORT,
   };
   const keysFile = path.join(DATA, 'ingest-keys.json');
@@ -636,9 +632,7 @@ async function main() {
   const makeEvent = (c, dimension, ts) => ({
     id: `demo-${RUN}-${++seq}`,
     productCode: c.plan.productCode,
-    ...(c.kind === 'account'
-      ? { customerAwsAccountId: c.id }
-      : { customerIdentifier: c.id }),
+    ...(c.kind === 'account' ? { customerAwsAccountId: c.id } : { customerIdentifier: c.id }),
     dimension,
     quantity: qty(dimension),
     timestamp: new Date(ts).toISOString(),
@@ -763,9 +757,7 @@ async function main() {
   }
   const rowsSpec = [];
   for (const c of customers) {
-    const dims = [
-      ...new Set([...dimsAt(c.plan, hours[0]), ...dimsAt(c.plan, lastHour)]),
-    ];
+    const dims = [...new Set([...dimsAt(c.plan, hours[0]), ...dimsAt(c.plan, lastHour)])];
     for (const d of dims) {
       const k = `${c.plan.productCode}|${c.id}|${d}`;
       const usage = expected.get(k) ?? 0n;
@@ -938,7 +930,9 @@ async function main() {
   const cells = rows.map((r) => cols.map(([, f]) => String(f(r))));
   const widths = cols.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const fmt = (vals) =>
-    vals.map((v, i) => (i < 3 || i === vals.length - 1 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+    vals
+      .map((v, i) => (i < 3 || i === vals.length - 1 ? v.padEnd(widths[i]) : v.padStart(widths[i])))
+      .join('  ');
   console.log('');
   console.log(fmt(cols.map(([h]) => h)));
   console.log(widths.map((w) => '─'.repeat(w)).join('  '));
