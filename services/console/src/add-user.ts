@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { hashPassword, parseUsers } from './auth.js';
@@ -53,17 +54,14 @@ async function main(): Promise<number> {
   }
   const file = values.file as string;
   let users: User[] = [];
+  let text: string | undefined;
   try {
-    users = parseUsers(await readFile(file, 'utf8'), file);
+    text = await readFile(file, 'utf8');
   } catch (err) {
-    if (
-      (err as { cause?: { code?: string } }).cause?.code !== 'ENOENT' &&
-      (err as { code?: string }).code !== 'ENOENT'
-    ) {
-      const text = await readFile(file, 'utf8').catch(() => undefined);
-      if (text !== undefined) throw err;
-    }
+    // A missing file is created; any other read error is reported.
+    if ((err as { code?: string }).code !== 'ENOENT') throw err;
   }
+  if (text !== undefined) users = parseUsers(text, file);
   const user: User = {
     username: values.username as string,
     role: values.role as Role,
