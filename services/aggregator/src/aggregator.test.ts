@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '@meterstream/observability';
 import { testLogger } from '@meterstream/testing';
-import { tsv } from './aggregator.js';
 import { HOUR_MS, hourOf, isTooOldForAws } from './hours.js';
 import { createAggregatorMetrics } from './metrics.js';
 import { PartitionWorker } from './partition.js';
@@ -21,13 +20,6 @@ describe('quantityToMicros', () => {
     for (const bad of ['', '-1', '1e3', '1.', '.5', '1.1234567', 'NaN', '12345678901', ' 1']) {
       expect(quantityToMicros(bad)).toBeUndefined();
     }
-  });
-});
-
-describe('tsv', () => {
-  it('escapes the characters TabSeparated gives meaning to', () => {
-    expect(tsv('plain')).toBe('plain');
-    expect(tsv('a\tb\nc\\d\re\0')).toBe('a\\tb\\nc\\\\d\\re\\0');
   });
 });
 

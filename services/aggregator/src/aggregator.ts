@@ -19,6 +19,7 @@ import { createAggregatorMetrics, type AggregatorMetrics } from './metrics.js';
 import { MIGRATIONS } from './migrations.js';
 import { BatchAborted, PartitionWorker, type WorkContext } from './partition.js';
 import { InsertPipeline } from './pipeline.js';
+import { RowBinaryWriter } from './rowbinary.js';
 import { AggregatorStore } from './store.js';
 import {
   KIND_HEADER,
@@ -97,20 +98,6 @@ export interface Aggregator {
 const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const TSV_SPECIAL = /[\\\t\n\r\0]/;
-const TSV_ESCAPES: Record<string, string> = {
-  '\\': '\\\\',
-  '\t': '\\t',
-  '\n': '\\n',
-  '\r': '\\r',
-  '\0': '\\0',
-};
-
-/** Escapes a value for ClickHouse TabSeparated input. */
-export function tsv(s: string): string {
-  return TSV_SPECIAL.test(s) ? s.replace(/[\\\t\n\r\0]/g, (c) => TSV_ESCAPES[c] ?? c) : s;
-}
 
 function header(m: KafkaMessage, name: string): string | undefined {
   const h = m.headers?.[name];
@@ -291,7 +278,7 @@ export async function startAggregator(
     await w.ensureLoaded(ctx);
     const now = clock();
     const nowSec = sec(Date.now());
-    let rows = '';
+    const rows = new RowBinaryWriter(256 * 1024);
     let count = 0;
     let pendingOffset: string | undefined;
     const rejects: Record<string, unknown>[] = [];
@@ -304,10 +291,9 @@ export async function startAggregator(
       }
       if (pendingOffset !== undefined) {
         // The fetch position moves on now; the commit waits until the rows are durable.
-        pipeline.add(p, w.token ?? '', rows, count, pendingOffset);
+        pipeline.add(p, w.token ?? '', rows.take(), count, pendingOffset);
         resolveOffset(pendingOffset);
       }
-      rows = '';
       count = 0;
       pendingOffset = undefined;
     };
@@ -395,11 +381,30 @@ export async function startAggregator(
           const bh = w.billingHour(ts, product, customer, ev.dimension, tooOld, now);
           if (tooOld) metrics.lateEvents.inc({ kind: 'too_old' });
           else if (bh > eh) metrics.lateEvents.inc({ kind: 'carried' });
-          rows +=
-            `${tsv(ev.id)}\t${tsv(product)}\t${ev.licenseArn == null ? '\\N' : tsv(ev.licenseArn)}\t${tsv(customer)}\t` +
-            `${customerKind}\t${tsv(ev.dimension)}\t${tsv(ev.quantity)}\t${micros}\t${sec(ts)}\t${ts}\t` +
-            `${tsv(JSON.stringify(ev.allocations ?? []))}\t${tsv(ev.source ?? '')}\t${ev.actor == null ? '\\N' : tsv(ev.actor)}\t` +
-            `${tsv(JSON.stringify(ev.attributes ?? {}))}\t${p}\t${m.offset}\t${sec(eh)}\t${sec(bh)}\t${tooOld ? 1 : 0}\t${nowSec}\n`;
+          // Column order: EVENT_COLUMNS.
+          rows
+            .string(ev.id)
+            .string(product)
+            .nullableString(ev.licenseArn)
+            .string(customer)
+            .string(customerKind)
+            .string(ev.dimension)
+            .string(ev.quantity)
+            .i64(micros.length < 16 ? Number(micros) : micros)
+            .u32(sec(ts))
+            .i64(ts)
+            .string(
+              ev.allocations && ev.allocations.length > 0 ? JSON.stringify(ev.allocations) : '[]',
+            )
+            .string(ev.source ?? '')
+            .nullableString(ev.actor)
+            .string(JSON.stringify(ev.attributes ?? {}))
+            .u32(p)
+            .i64(Number(m.offset))
+            .u32(sec(eh))
+            .u32(sec(bh))
+            .u8(tooOld ? 1 : 0)
+            .u32(nowSec);
           count++;
         }
       }

@@ -1,6 +1,5 @@
 export {
   startAggregator,
-  tsv,
   type Aggregator,
   type AggregatorConfig,
   type AggregatorDeps,

@@ -12,7 +12,7 @@ export const TABLES = {
 /** Analyst views (plain views: always current, SQL valid on ClickHouse 18.16 and current). */
 export const VIEWS = ['usage_hourly', 'usage_daily', 'late_usage', 'top_customers'] as const;
 
-/** Columns of `usage_events` in the order the aggregator writes them (TabSeparated). */
+/** Columns of `usage_events` in the order the aggregator writes them (RowBinary). */
 export const EVENT_COLUMNS = [
   'id',
   'product_code',

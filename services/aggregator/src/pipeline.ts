@@ -5,7 +5,8 @@ import type { AggregatorStore } from './store.js';
 
 /** Rows of one partition waiting for the next insert. */
 interface PartitionRows {
-  chunks: string[];
+  partition: number;
+  chunks: Buffer[];
   count: number;
   /** Last Kafka offset the rows cover (committed as offset + 1 once they are durable). */
   lastOffset: string;
@@ -34,10 +35,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * owns are dropped uncommitted (the new owner replays them).
  */
 export class InsertPipeline {
-  private buffer = new Map<number, PartitionRows>();
+  private buffer = new Map<string, PartitionRows>();
   private buffered = 0;
   private pending = 0;
-  private inflight: Promise<void> = Promise.resolve();
+  private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -55,13 +56,13 @@ export class InsertPipeline {
     return this.pending;
   }
 
-  /** Adds TabSeparated rows of one partition covering offsets up to `lastOffset`. */
-  add(partition: number, token: string, rows: string, count: number, lastOffset: string): void {
-    let entry = this.buffer.get(partition);
-    if (!entry || entry.token !== token) {
-      if (entry) this.seal();
-      entry = { chunks: [], count: 0, lastOffset, token };
-      this.buffer.set(partition, entry);
+  /** Adds RowBinary rows of one partition covering offsets up to `lastOffset`. */
+  add(partition: number, token: string, rows: Buffer, count: number, lastOffset: string): void {
+    const key = `${partition}|${token}`;
+    let entry = this.buffer.get(key);
+    if (!entry) {
+      entry = { partition, chunks: [], count: 0, lastOffset, token };
+      this.buffer.set(key, entry);
     }
     if (count > 0) entry.chunks.push(rows);
     entry.count += count;
@@ -72,24 +73,34 @@ export class InsertPipeline {
     else this.timer ??= setTimeout(() => this.seal(), this.settings.lingerMs);
   }
 
-  /** Starts inserting what is buffered (after the insert in flight). */
+  /**
+   * Starts inserting what is buffered. While an insert is in flight the buffer keeps growing and
+   * goes out as one insert when it returns: slow ClickHouse → fewer, larger inserts.
+   */
   seal(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.buffer.size === 0) return;
-    const parts = this.buffer;
-    this.buffer = new Map();
-    this.buffered = 0;
-    this.inflight = this.inflight.then(() => this.write(parts));
+    if (this.writing || this.buffer.size === 0) return;
+    this.writing = (async () => {
+      while (this.buffer.size > 0) {
+        const parts = this.buffer;
+        this.buffer = new Map();
+        this.buffered = 0;
+        await this.write(parts);
+      }
+    })().finally(() => {
+      this.writing = undefined;
+      if (this.buffer.size > 0) this.seal();
+    });
   }
 
   /** Inserts everything buffered and waits until it is durable and committed (heartbeating). */
   async drain(heartbeat?: () => Promise<void>): Promise<void> {
     this.seal();
-    for (;;) {
-      const current = this.inflight;
-      const done = await Promise.race([current.then(() => true), sleep(1000).then(() => false)]);
-      if (done && current === this.inflight) return;
+    while (this.writing || this.buffer.size > 0) {
+      if (!this.writing) this.seal();
+      const w = this.writing ?? Promise.resolve();
+      await Promise.race([w, sleep(1000)]);
       if (heartbeat) await heartbeat();
     }
   }
@@ -98,26 +109,26 @@ export class InsertPipeline {
   async room(heartbeat: () => Promise<void>): Promise<void> {
     while (this.pending > this.settings.maxPendingRows) {
       this.seal();
-      await Promise.race([this.inflight, sleep(1000)]);
+      await Promise.race([this.writing ?? sleep(10), sleep(1000)]);
       await heartbeat();
     }
   }
 
-  private async write(parts: Map<number, PartitionRows>): Promise<void> {
+  private async write(parts: Map<string, PartitionRows>): Promise<void> {
     let total = 0;
     for (const e of parts.values()) total += e.count;
     try {
       const owners = await this.retry('owner', () => this.store.owners());
       const keep: [number, PartitionRows][] = [];
-      for (const [p, e] of parts) {
-        if (owners.get(p) === e.token) keep.push([p, e]);
+      for (const e of parts.values()) {
+        if (owners.get(e.partition) === e.token) keep.push([e.partition, e]);
         else
           this.logger.warn(
-            { partition: p, rows: e.count },
+            { partition: e.partition, rows: e.count },
             'partition owned by another instance; rows dropped uncommitted',
           );
       }
-      const body = keep.map(([, e]) => e.chunks.join('')).join('');
+      const body = Buffer.concat(keep.flatMap(([, e]) => e.chunks));
       if (body.length > 0) {
         const end = this.metrics.clickhouseInsertSeconds.startTimer({ table: 'usage_events' });
         await this.retry('insert', () => this.store.insertEvents(body));

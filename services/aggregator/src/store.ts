@@ -1,8 +1,11 @@
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import {
   ClickHouse,
   allowIdentifiers,
   ident,
   sql,
+  toClickHouseError,
   type SqlFragment,
 } from '@meterstream/clickhouse';
 import { EVENT_COLUMNS, TABLES, VIEWS } from './migrations.js';
@@ -26,7 +29,7 @@ export interface FreezeScope {
  */
 export class AggregatorStore {
   private readonly t: Record<keyof typeof TABLES, SqlFragment>;
-  private readonly eventsInsertHead: string;
+  private readonly eventsInsert: string;
 
   constructor(
     readonly ch: ClickHouse,
@@ -41,13 +44,22 @@ export class AggregatorStore {
       owners: ident(`${database}.${TABLES.owners}`),
       rejects: ident(`${database}.${TABLES.rejects}`),
     };
-    this.eventsInsertHead = `INSERT INTO ${this.t.events.text} (${EVENT_COLUMNS.join(', ')}) FORMAT TabSeparated\n`;
+    this.eventsInsert = `INSERT INTO ${this.t.events.text} (${EVENT_COLUMNS.join(', ')}) FORMAT RowBinary`;
   }
 
-  /** Inserts TabSeparated rows of `usage_events` (see EVENT_COLUMNS) in one request (one block). */
-  async insertEvents(tsv: string): Promise<void> {
-    if (tsv.length === 0) return;
-    await this.ch.command(this.eventsInsertHead + tsv);
+  /** Inserts RowBinary rows of `usage_events` (see EVENT_COLUMNS) in one request (one block). */
+  async insertEvents(rows: Buffer): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      const res = await this.ch.client.exec({
+        query: this.eventsInsert,
+        values: Readable.from([rows]),
+      });
+      res.stream.resume();
+      await finished(res.stream);
+    } catch (err) {
+      throw toClickHouseError(err, 'insert');
+    }
   }
 
   async insertRejects(rows: Record<string, unknown>[]): Promise<void> {
