@@ -248,4 +248,31 @@ describe('submitter against the AWS emulator', () => {
       h.exchanges.every((e) => !JSON.stringify(e.response ?? '').includes('DuplicateRecord')),
     ).toBe(true);
   });
+  it('expires records AWS no longer accepts, without looping', async () => {
+    const late = hoursAgo(27);
+    const H = hoursAgo(2);
+    await insertWindows(h.db.ch, h.db.name, [
+      { productCode: SUB, customer: 'cust-late', dimension: 'api', hour: late, micros: 2n * M },
+      { productCode: SUB, customer: 'cust-skew', dimension: 'api', hour: H, micros: 3n * M },
+    ]);
+    // AWS's clock 25 hours ahead: it rejects H although ours says there is time.
+    await h.admin('POST', '/_admin/clock', { offsetMs: 25 * 3_600_000 });
+    try {
+      const calls = h.exchanges.length;
+      await sub.runNow();
+      const all = await h.store.ledgerAll(late);
+      expect(all.find((r) => r.customer === 'cust-late')).toMatchObject({ state: 'expired' });
+      expect(all.find((r) => r.customer === 'cust-late')?.reason).toMatch(/past the AWS deadline/);
+      expect(all.find((r) => r.customer === 'cust-skew')).toMatchObject({
+        state: 'expired',
+        awsStatus: 'TimestampOutOfBoundsException',
+      });
+      // One call for the skewed record, none for the locally expired one; a new run sends nothing.
+      expect(h.exchanges.length - calls).toBe(1);
+      await sub.runNow();
+      expect(h.exchanges.length - calls).toBe(1);
+    } finally {
+      await h.admin('POST', '/_admin/clock', { offsetMs: 0 });
+    }
+  });
 });
