@@ -1,6 +1,7 @@
 // Measures the AWS emulator's own cost of one 25-record BatchMeterUsage call (no network, no
 // submitter) as its billing ledger grows, to tell emulator-bound bench time from submitter time.
 //   node bench/submitter-emulator-probe.mjs
+import { performance } from 'node:perf_hooks';
 import { EmulatorCore, systemClock } from '../emulators/aws/dist/index.js';
 import { emptyState } from '../emulators/aws/dist/state.js';
 
