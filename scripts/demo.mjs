@@ -37,8 +37,8 @@ trickle of usage) until Ctrl-C.
   --port-base <p>    ports p..p+5 for ingest, aggregator, submitter, auditor, console and a
                      private emulator (default: the services' own defaults 8080, 9101, 9102,
                      9103, 8090; env MS_DEMO_PORT_BASE)
-  --own-aws          start a private AWS emulator (own state, own CloudTrail) instead of using
-                     the stack's one on :4566 (env MS_DEMO_OWN_AWS=1)
+  --stack-aws        use the stack's AWS emulator (:4566, shared) instead of a private one
+                     (env MS_DEMO_STACK_AWS=1); see "AWS emulator" below
   --hours <n>        complete past hours to generate (1..20, default 4)
   --timeout <s>      longest wait for billing and audit to settle (default 240)
   --json <file>      also write the table as JSON (for the system test)
@@ -47,6 +47,13 @@ trickle of usage) until Ctrl-C.
   --no-stack         do not run deploy/local/stack.mjs up (the stack is given by MS_KAFKA_BROKERS,
                      MS_SCHEMA_REGISTRY_URL, MS_CLICKHOUSE_URL, MS_SMTP_HOST/PORT)
   --help             this text
+
+AWS emulator: by default the demo starts its own emulator process (port 4567 or <p>+5, state in
+.stack/data/demo/<name>/aws-state.json, wiped per run), so its CloudTrail and entitlements hold
+only this run: the auditor then has nothing foreign to report. With --stack-aws, earlier runs and
+other users of the stack's emulator are visible: the auditor reports their CloudTrail records as
+unknown_to_ledger and the submitter's entitlement sync picks up their contract customers (rows
+of this run still match).
 
 Each run drops and recreates its own database (meterstream_<name>), uses a new topic and new
 customer ids, so runs never mix. The stack itself is shared and never stopped.`;
@@ -66,7 +73,8 @@ const ONCE = has('--once');
 const NAME = opt('--name', process.env.MS_DEMO_NAME || 'demo');
 if (!/^[a-z][a-z0-9_]{0,30}$/.test(NAME)) die(`--name must match [a-z][a-z0-9_]{0,30}: ${NAME}`);
 const PORT_BASE = Number(opt('--port-base', process.env.MS_DEMO_PORT_BASE || '0'));
-const OWN_AWS = has('--own-aws') || process.env.MS_DEMO_OWN_AWS === '1';
+// --own-aws is the default (kept as a flag for scripts that pass it).
+const OWN_AWS = !has('--stack-aws') && process.env.MS_DEMO_STACK_AWS !== '1';
 const HOURS = Number(opt('--hours', '4'));
 if (!Number.isInteger(HOURS) || HOURS < 1 || HOURS > 20) die('--hours must be 1..20');
 const TIMEOUT_S = Number(opt('--timeout', '240'));
@@ -532,8 +540,10 @@ async function main() {
   // ---------------------------------------------------------- 4. registry, keys, users
   step("customers and contracts in the submitter's registry (meterstream-submitter CLI)");
   const subCli = path.join(ROOT, 'services/submitter/dist/cli.js');
+  // The contract period starts with the month of the oldest generated hour.
+  const oldest = new Date(Date.now() - (HOURS + 2) * HOUR);
   const monthStart = new Date(
-    Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1),
+    Date.UTC(oldest.getUTCFullYear(), oldest.getUTCMonth(), 1),
   ).toISOString();
   for (const c of customers) {
     const extra =
