@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshName, testLogger } from '@meterstream/testing';
+import { batchMeterUsage, meteringClient } from './aws.js';
 import { startSubmitter, type RunningSubmitter } from './submitter.js';
 import {
   BAD,
@@ -274,5 +275,34 @@ describe('submitter against the AWS emulator', () => {
     } finally {
       await h.admin('POST', '/_admin/clock', { offsetMs: 0 });
     }
+  });
+  it('flags a key AWS already billed with another quantity as a duplicate conflict, never retried', async () => {
+    const H = hoursAgo(3);
+    await subscribe(h, SUB, 'cust-dup', { atAws: true });
+    // Someone else (another system, a lost ledger) billed 9 for this key first.
+    const other = meteringClient({
+      endpoint: h.emu.url,
+      region: 'us-east-1',
+      accessKeyId: 'AKIDOTHER',
+      secretAccessKey: 'x',
+      timeoutMs: 3000,
+    });
+    await batchMeterUsage(other, SUB, [
+      { Timestamp: new Date(H), CustomerIdentifier: 'cust-dup', Dimension: 'api', Quantity: 9 },
+    ]);
+    other.destroy();
+    await insertWindows(h.db.ch, h.db.name, [
+      { productCode: SUB, customer: 'cust-dup', dimension: 'api', hour: H, micros: 4n * M },
+    ]);
+    await sub.runNow();
+    const r = (await h.store.ledgerAll(H)).find(
+      (x) => x.customer === 'cust-dup' && x.dimension === 'api' && x.hour === H,
+    );
+    expect(r).toMatchObject({ state: 'duplicate', awsStatus: 'DuplicateRecord', quantity: 4 });
+    expect(r?.reason).toMatch(/different quantity/);
+    expect(billedMap(await h.billing()).get(key(SUB, 'cust-dup', 'api', H))).toBe(9);
+    const calls = h.exchanges.length;
+    await sub.runNow();
+    expect(h.exchanges.length).toBe(calls);
   });
 });
