@@ -17,7 +17,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { URLSearchParams, fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HELP = `usage: npm run demo [-- options]
@@ -320,6 +320,58 @@ const fmtMicros = (m) => {
   return f ? `${i}.${f}` : `${i}`;
 };
 
+/** Deletes the usage topics of earlier runs of this demo name (one topic per run). */
+async function deleteOldTopics() {
+  const dist = (p) => pathToFileURL(path.join(ROOT, p)).href;
+  const { createKafka } = await import(dist('packages/kafka/dist/index.js'));
+  const { createLogger } = await import(dist('packages/observability/dist/index.js'));
+  const kafka = createKafka({
+    brokers: KAFKA.split(','),
+    clientId: `meterstream-${NAME}-demo`,
+    logger: createLogger('demo', { level: 'silent' }),
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const old = (await admin.listTopics()).filter((t) => t.startsWith(`meterstream.${NAME}.`));
+    if (old.length > 0) await admin.deleteTopics({ topics: old });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Signs in to the console like a browser (CSRF cookie + form token) and returns the HTML of
+ * `page` as a one-element array (an object, to tell it from an error text).
+ */
+async function signInToConsole(base, username, password, page) {
+  const jar = new Map();
+  const keep = (res) => {
+    for (const c of res.headers.getSetCookie()) {
+      const [kv] = c.split(';');
+      const i = kv.indexOf('=');
+      jar.set(kv.slice(0, i), kv.slice(i + 1));
+    }
+  };
+  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const form = await fetch(`${base}/login`, { redirect: 'manual' });
+  keep(form);
+  const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1];
+  if (!token) throw new Error('no CSRF token on /login');
+  const login = await fetch(`${base}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookie() },
+    body: new URLSearchParams({ _csrf: token, username, password }).toString(),
+  });
+  keep(login);
+  if (login.status !== 302 && login.status !== 303)
+    throw new Error(`POST /login answered ${login.status}`);
+  const res = await fetch(`${base}${page}`, { headers: { cookie: cookie() }, redirect: 'manual' });
+  if (!res.ok) throw new Error(`GET ${page} answered ${res.status}`);
+  return [await res.text()];
+}
+
 // ================================================================= main
 process.on('SIGINT', () => {
   console.log('\nCtrl-C: stopping the services…');
@@ -355,9 +407,10 @@ async function main() {
   mkdirSync(LOGS, { recursive: true });
 
   // ---------------------------------------------------------- 2. fresh database, AWS
-  step(`fresh database ${DB}`);
+  step(`fresh database ${DB}; topics of earlier "${NAME}" runs deleted`);
   await ch(`DROP DATABASE IF EXISTS ${DB}`, '');
   await ch(`CREATE DATABASE ${DB}`, '');
+  await deleteOldTopics().catch((e) => info(`could not delete old topics: ${e.message}`));
 
   if (OWN_AWS) {
     step('private AWS emulator');
@@ -915,6 +968,18 @@ async function main() {
     await sleep(3000);
   }
 
+  // The console: sign in as the demo user and open the contract product's contracts page.
+  const consoleCheck = await signInToConsole(
+    `http://127.0.0.1:${PORTS.console}`,
+    'demo',
+    password,
+    `/listings/${encodeURIComponent(conPlan.productCode)}/contracts`,
+  ).catch((e) => `failed: ${e.message}`);
+  const consoleSees = customers.filter(
+    (c) =>
+      c.kind === 'account' && typeof consoleCheck === 'object' && consoleCheck[0].includes(c.id),
+  ).length;
+
   // ---------------------------------------------------------- 9. the table
   const rows = result.rows;
   const allMatched = rows.every((r) => r.matched);
@@ -957,6 +1022,11 @@ async function main() {
     `open audit findings in ${DB}: ${foreign || 'none'}${foreign && !OWN_AWS ? ' (the stack emulator is shared: findings on other customers are not this run’s)' : ''}`,
   );
   console.log(
+    typeof consoleCheck === 'object'
+      ? `console: signed in as demo; the contracts page lists ${consoleSees} of this run's 2 contract customers`
+      : `console: sign-in ${consoleCheck}`,
+  );
+  console.log(
     allMatched
       ? `✔ every row matched (${rows.length} rows) in ${((Date.now() - T0) / 1000).toFixed(0)}s`
       : `✖ ${rows.filter((r) => !r.matched).length} of ${rows.length} rows did not match`,
@@ -974,6 +1044,10 @@ async function main() {
           ownAws: OWN_AWS,
           seconds: (Date.now() - T0) / 1000,
           openFindings: result.allFindings,
+          console: {
+            signedIn: typeof consoleCheck === 'object',
+            contractCustomersListed: consoleSees,
+          },
           rows,
         },
         null,

@@ -1,6 +1,7 @@
 // The system test: the whole pipeline with every service as its own process (the demo, run
 // non-interactively), on a fresh database, topic, consumer group, customer ids, ports and a
-// private AWS emulator, so it collides neither with a running demo nor with other tests.
+// private AWS emulator (the demo's default), so it collides neither with a running demo nor with
+// other tests.
 // Asserts, per customer and dimension, Σ billed by AWS == Σ unique usage (rounded once; beyond the
 // entitlement for contracts), recomputed here from the demo's own report, and zero audit findings.
 import { spawn } from 'node:child_process';
@@ -41,6 +42,7 @@ interface Report {
   topic: string;
   allMatched: boolean;
   openFindings: { kind: string; n: string }[];
+  console: { signedIn: boolean; contractCustomersListed: number };
   rows: Row[];
 }
 
@@ -114,7 +116,6 @@ describe('system: npm run demo -- --once', () => {
             name,
             '--port-base',
             String(base),
-            '--own-aws',
             '--no-install',
             '--no-build',
             '--no-stack',
@@ -151,6 +152,7 @@ describe('system: npm run demo -- --once', () => {
       report = JSON.parse(readFileSync(jsonFile, 'utf8')) as Report;
       expect(report.allMatched, log).toBe(true);
       expect(report.openFindings, log).toEqual([]);
+      expect(report.console).toEqual({ signedIn: true, contractCustomersListed: 2 });
 
       const rows = report.rows;
       // Both products, several customers, and the generator did send duplicates and late events.
