@@ -150,10 +150,33 @@ const child = spawn(process.execPath, [join(root, 'services/submitter/dist/main.
     MS_SUBMITTER_CONCURRENCY: CONCURRENCY,
     MS_SUBMITTER_WAVE_SIZE: WAVE,
     MS_SUBMITTER_OPS_PORT: '0',
-    MS_LOG_LEVEL: process.env.MS_LOG_LEVEL ?? 'warn',
+    MS_LOG_LEVEL: 'debug',
     NODE_OPTIONS: '--max-old-space-size=3072',
   },
-  stdio: ['ignore', 'inherit', 'inherit'],
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+// The submitter logs each wave's timings at debug level: ledger writes vs. time inside AWS calls.
+const waves = [];
+let freezeMs = null;
+let pending = '';
+child.stdout.on('data', (chunk) => {
+  pending += chunk.toString();
+  const lines = pending.split('\n');
+  pending = lines.pop() ?? '';
+  for (const line of lines) {
+    if (!line.startsWith('{')) continue;
+    const e = JSON.parse(line);
+    if (e.msg === 'wave done') {
+      waves.push({
+        records: e.records,
+        markSendingMs: e.markSendingMs,
+        callsMs: e.callsMs,
+        writeResultsMs: e.writeResultsMs,
+      });
+    } else if (e.msg === 'freeze done' && e.frozen > 0) freezeMs = e.freezeMs;
+    else if (e.level === 'warn' || e.level === 'error' || e.level === 'fatal')
+      process.stderr.write(`${line}\n`);
+  }
 });
 
 let frozenAt = 0;
@@ -184,6 +207,7 @@ child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 
 const billed = emu.core.state.billing.length;
+const sum = (k) => waves.reduce((a, w) => a + w[k], 0) / 1000;
 const elapsedS = (finished - started) / 1000;
 const sendSpanS = (lastRequest - firstRequest) / 1000;
 const result = {
@@ -211,6 +235,21 @@ const result = {
     recordsBilled: billed,
   },
   ledger: counts,
+  phases: {
+    freezeSeconds: freezeMs === null ? null : freezeMs / 1000,
+    ledgerWriteSeconds: sum('markSendingMs') + sum('writeResultsMs'),
+    insideAwsCallsSeconds: sum('callsMs'),
+    waves,
+  },
+  extrapolation: {
+    note: 'insideAwsCallsSeconds grows with every wave although waves are equal: the emulator scans its whole billing list per record, so call time is emulator-bound. The estimate uses the first wave (emulator nearly empty) as the per-record call cost and scales freeze and ledger writes linearly.',
+    recordsFor100k: 500_000,
+    estimatedSecondsFor100k:
+      waves.length > 0 && freezeMs !== null
+        ? ((freezeMs / 1000 + sum('markSendingMs') + sum('writeResultsMs')) / total) * 500_000 +
+          (waves[0].callsMs / 1000 / waves[0].records) * 500_000
+        : null,
+  },
 };
 console.log(JSON.stringify(result, null, 2));
 mkdirSync(join(root, 'bench/results'), { recursive: true });
