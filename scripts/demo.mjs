@@ -39,6 +39,8 @@ trickle of usage) until Ctrl-C.
                      9103, 8090; env MS_DEMO_PORT_BASE)
   --stack-aws        use the stack's AWS emulator (:4566, shared) instead of a private one
                      (env MS_DEMO_STACK_AWS=1); see "AWS emulator" below
+  --faults           make the private AWS emulator misbehave: throttling, 500s, unprocessed
+                     records, lost answers, throttled LookupEvents (the table must still match)
   --hours <n>        complete past hours to generate (1..20, default 4)
   --timeout <s>      longest wait for billing and audit to settle (default 240)
   --json <file>      also write the table as JSON (for the system test)
@@ -75,6 +77,8 @@ if (!/^[a-z][a-z0-9_]{0,30}$/.test(NAME)) die(`--name must match [a-z][a-z0-9_]{
 const PORT_BASE = Number(opt('--port-base', process.env.MS_DEMO_PORT_BASE || '0'));
 // --own-aws is the default (kept as a flag for scripts that pass it).
 const OWN_AWS = !has('--stack-aws') && process.env.MS_DEMO_STACK_AWS !== '1';
+const FAULTS = has('--faults');
+if (FAULTS && !OWN_AWS) die('--faults needs the private emulator (not with --stack-aws)');
 const HOURS = Number(opt('--hours', '4'));
 if (!Number.isInteger(HOURS) || HOURS < 1 || HOURS > 20) die('--hours must be 1..20');
 const TIMEOUT_S = Number(opt('--timeout', '240'));
@@ -434,6 +438,23 @@ async function main() {
   const dimsAt = (plan, ms) =>
     catalog.versionAt(plan.productCode, new Date(ms)).dimensions.map((d) => d.name);
 
+  if (FAULTS) {
+    const faults = {
+      seed: 7,
+      throttlingRate: 0.15,
+      internalErrorRate: 0.05,
+      unprocessedRate: 0.1,
+      dropResponseRate: 0.05,
+      lookupThrottlingRate: 0.1,
+    };
+    await http('POST', `${AWS_URL}/_admin/faults`, faults);
+    step(
+      `AWS faults on: ${Object.entries(faults)
+        .filter(([k]) => k !== 'seed')
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
+  }
   step('register the demo products in the AWS emulator');
   for (const plan of [subPlan, conPlan]) {
     const dims = [...new Set(plan.versions.flatMap((v) => v.dimensions.map((d) => d.name)))];
@@ -1017,6 +1038,15 @@ async function main() {
     `expected = floor(Σ unique usage) for subscriptions, floor(max(0, Σ unique usage − entitlement)) for contracts; ` +
       `computed by the demo from what it sent (deduplicated by event id).`,
   );
+  const retried = await chRows(
+    `SELECT count() AS n, countIf(a > 1) AS retried, max(a) AS most
+     FROM (SELECT argMax(attempts, version) AS a FROM ledger WHERE customer IN (${custList})
+           GROUP BY product_code, customer, dimension, hour)`,
+  ).catch(() => []);
+  if (retried[0])
+    console.log(
+      `ledger: ${retried[0].n} records, ${retried[0].retried} needed more than one BatchMeterUsage attempt (most: ${retried[0].most})`,
+    );
   const foreign = result.allFindings.map((f) => `${f.kind} ${f.n}`).join(', ');
   console.log(
     `open audit findings in ${DB}: ${foreign || 'none'}${foreign && !OWN_AWS ? ' (the stack emulator is shared: findings on other customers are not this run’s)' : ''}`,

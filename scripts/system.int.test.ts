@@ -2,6 +2,7 @@
 // non-interactively), on a fresh database, topic, consumer group, customer ids, ports and a
 // private AWS emulator (the demo's default), so it collides neither with a running demo nor with
 // other tests.
+// The emulator throttles, fails, drops answers and leaves records unprocessed (--faults).
 // Asserts, per customer and dimension, Σ billed by AWS == Σ unique usage (rounded once; beyond the
 // entitlement for contracts), recomputed here from the demo's own report, and zero audit findings.
 import { spawn } from 'node:child_process';
@@ -116,6 +117,7 @@ describe('system: npm run demo -- --once', () => {
             name,
             '--port-base',
             String(base),
+            '--faults',
             '--no-install',
             '--no-build',
             '--no-stack',
