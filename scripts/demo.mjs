@@ -682,9 +682,9 @@ async function main() {
   startService('submitter', path.join(ROOT, 'services/submitter/dist/main.js'), envs.submitter);
   startService('auditor', path.join(ROOT, 'services/auditor/dist/main.js'), envs.auditor);
   startService('console', path.join(ROOT, 'services/console/dist/main.js'), envs.console);
-  await waitFor('submitter /readyz', () => ok(`http://127.0.0.1:${PORTS.submitter}/readyz`));
-  await waitFor('auditor /readyz', () => ok(`http://127.0.0.1:${PORTS.auditor}/readyz`));
-  await waitFor('console /readyz', () => ok(`http://127.0.0.1:${PORTS.console}/readyz`));
+  // Their readiness is awaited after the generator: on a busy machine it can take longer than
+  // the aggregator's idle time, and an idle freeze before the first event would move the whole
+  // history into the current hour.
 
   // ---------------------------------------------------------- 6. the usage generator
   const sent = new Map(); // id → first event sent (what counts)
@@ -832,6 +832,10 @@ async function main() {
   info(
     `generator done: ${sent.size} unique events, ${dupesSent} re-sent ids, ${lateSent} late, ${requests} requests`,
   );
+
+  await waitFor('submitter /readyz', () => ok(`http://127.0.0.1:${PORTS.submitter}/readyz`));
+  await waitFor('auditor /readyz', () => ok(`http://127.0.0.1:${PORTS.auditor}/readyz`));
+  await waitFor('console /readyz', () => ok(`http://127.0.0.1:${PORTS.console}/readyz`));
 
   // ---------------------------------------------------------- 7. expected values
   const expected = new Map(); // key → { usage micros, expected billed }
