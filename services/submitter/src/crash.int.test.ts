@@ -20,7 +20,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const mainJs = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 let h: Harness;
-const CUSTOMERS = 40;
+const CUSTOMERS = 80;
 const HOURS = Array.from({ length: 20 }, (_, i) => hoursAgo(20 - i)); // oldest first
 const expected = new Map<string, number>();
 
@@ -117,7 +117,7 @@ describe('kill -9 at random points', () => {
     let frozenNotSent = 0;
     while (killsWithWorkOpen < 22 && kills < 40) {
       const p = await spawnSubmitter();
-      await new Promise((r) => setTimeout(r, random() * 900));
+      await new Promise((r) => setTimeout(r, random() * 600));
       p.kill('SIGKILL');
       await exited(p);
       kills++;
