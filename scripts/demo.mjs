@@ -14,7 +14,15 @@
 // real-time trickle going in the current hour; it is billed after that hour ends.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { URLSearchParams, fileURLToPath, pathToFileURL } from 'node:url';
@@ -175,7 +183,7 @@ function startService(name, script, env) {
   });
   child.stdout.pipe(out);
   child.stderr.pipe(out);
-  const p = { name, child, exited: false, code: null };
+  const p = { name, child, exited: false, code: null, script };
   child.on('exit', (code, signal) => {
     p.exited = true;
     p.code = code ?? signal;
@@ -186,8 +194,45 @@ function startService(name, script, env) {
     }
   });
   procs.push(p);
+  savePids();
   info(`started ${name} (pid ${child.pid}), log ${path.relative(ROOT, logFile(name))}`);
   return p;
+}
+
+// The services' pids, so that a run killed with SIGKILL does not leave the next one with busy
+// ports: the next run of the same name stops exactly those processes (checked by command line).
+const pidFile = () => path.join(DATA, 'pids.json');
+function savePids() {
+  writeFileSync(
+    pidFile(),
+    JSON.stringify(procs.map((p) => ({ name: p.name, pid: p.child.pid, script: p.script }))),
+  );
+}
+async function stopLeftovers() {
+  if (!existsSync(pidFile())) return;
+  let list = [];
+  try {
+    list = JSON.parse(readFileSync(pidFile(), 'utf8'));
+  } catch {
+    list = [];
+  }
+  for (const { name, pid, script } of list) {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!cmdline.includes(script)) continue;
+    info(`stopping ${name} (pid ${pid}) left over from an earlier run`);
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      continue;
+    }
+    for (let i = 0; i < 400 && existsSync(`/proc/${pid}`); i++) await sleep(100);
+  }
+  rmSync(pidFile(), { force: true });
 }
 
 async function stopAll() {
@@ -402,6 +447,8 @@ async function main() {
   if (!has('--no-stack'))
     await runSync('local stack', process.execPath, ['deploy/local/stack.mjs', 'up']);
 
+  mkdirSync(DATA, { recursive: true });
+  await stopLeftovers();
   const ports = Object.entries(PORTS).filter(([k]) => OWN_AWS || k !== 'aws');
   for (const [svc, port] of ports) {
     if (!(await portFree(port)))
