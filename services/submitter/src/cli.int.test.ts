@@ -45,6 +45,7 @@ describe('CLI', () => {
         productCode: CONTRACT,
         dimension: 'seats',
         customerAwsAccountId: acct,
+        licenseArn: CONTRACT_ARN,
         value: { integerValue: 1000 + i },
         expirationDate: '2099-01-01T00:00:00Z',
       });
@@ -55,8 +56,10 @@ describe('CLI', () => {
     const ents = await h.store.entitlements();
     expect(ents).toHaveLength(30);
     expect(ents.find((e) => e.customer === '100000000007')?.quantity).toBe(1007n);
-    expect((await h.store.subscriptions()).filter((s) => s.source === 'entitlements')).toHaveLength(
-      30,
-    );
+    const synced = (await h.store.subscriptions()).filter((s) => s.source === 'entitlements');
+    expect(synced).toHaveLength(30);
+    // A contract customer new to the registry gets the LicenseArn of its entitlement: without it,
+    // every record of a CustomerAWSAccountId product would be refused (InvalidLicenseException).
+    expect(synced.every((s) => s.licenseArn === CONTRACT_ARN)).toBe(true);
   });
 });

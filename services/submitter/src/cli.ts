@@ -240,7 +240,7 @@ export async function runCli(
             productCode: plan.productCode,
             customer,
             customerKind: e.CustomerAWSAccountId ? 'account' : 'identifier',
-            licenseArn: prior?.licenseArn ?? '',
+            licenseArn: e.LicenseArn ?? prior?.licenseArn ?? '',
             buyerName: prior?.buyerName ?? '',
             agreementId: prior?.agreementId ?? '',
             status: periodEnd > Date.now() ? 'active' : 'cancelled',
