@@ -302,6 +302,6 @@ await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` });
 await ch.close();
 
 mkdirSync(`${ROOT}bench/results`, { recursive: true });
-const file = `${ROOT}bench/results/aggregator-${new Date().toISOString().slice(0, 10)}.json`;
+const file = `${ROOT}bench/results/aggregator${SOAK_SECONDS > 0 ? '-soak' : ''}-${new Date().toISOString().slice(0, 10)}.json`;
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 log(`wrote ${file}`);
