@@ -455,12 +455,51 @@ export async function startAggregator(
     },
   });
 
+  // Which partitions have nothing left to read. Processing time may freeze a partition's hours
+  // only then: with a backlog (after downtime, or while batches fail because ClickHouse is down)
+  // freezing by the wall clock would carry the backlog's usage into later hours.
+  const lagAdmin = kafka.admin();
+  await lagAdmin.connect();
+  const caughtUp = async (): Promise<Map<number, boolean>> => {
+    const out = new Map<number, boolean>();
+    const [high, committed] = await Promise.all([
+      lagAdmin.fetchTopicOffsets(config.topic),
+      lagAdmin.fetchOffsets({ groupId: config.groupId, topics: [config.topic] }),
+    ]);
+    const commits = new Map<number, bigint>();
+    for (const t of committed) {
+      for (const c of t.partitions) commits.set(c.partition, BigInt(c.offset));
+    }
+    for (const h of high) {
+      const hw = BigInt(h.high);
+      const low = BigInt(h.low);
+      const w = workers.get(h.partition);
+      const consumed = w && w.lastOffset !== '-1' ? BigInt(w.lastOffset) + 1n : -1n;
+      const commit = commits.get(h.partition) ?? -1n;
+      const position = consumed > commit ? consumed : commit;
+      const done = position >= 0n ? position >= hw : hw === low;
+      out.set(h.partition, done);
+      if (assigned.has(h.partition)) {
+        const lag = position >= 0n ? hw - position : hw - low;
+        metrics.consumerLag.set({ partition: String(h.partition) }, Number(lag > 0n ? lag : 0n));
+      }
+    }
+    return out;
+  };
+
   // Processing-time fallback: an idle partition's hours are frozen by the wall clock.
   const tick = async (): Promise<void> => {
     const gen = generation;
+    let idleOk: Map<number, boolean>;
+    try {
+      idleOk = await caughtUp();
+    } catch (err) {
+      logger.warn({ err }, 'cannot read partition offsets; no idle freeze this tick');
+      return;
+    }
     for (const p of [...assigned]) {
       const w = workers.get(p);
-      if (!w || ticking.has(p) || stopping) continue;
+      if (!w || ticking.has(p) || stopping || idleOk.get(p) !== true) continue;
       ticking.add(p);
       const ctx: WorkContext = {
         alive: () => !stopping && gen === generation && assigned.has(p),
@@ -507,6 +546,7 @@ export async function startAggregator(
         while (activeBatches > 0 && Date.now() < stopDeadline) await sleep(20);
         await tickRunning;
         await pipeline.drain();
+        await lagAdmin.disconnect();
         await consumer.disconnect();
         await ch.close();
         await ops?.close();
