@@ -242,7 +242,7 @@ const result = {
     waves,
   },
   extrapolation: {
-    note: 'insideAwsCallsSeconds grows with every wave although waves are equal: the emulator scans its whole billing list per record, so call time is emulator-bound. The estimate uses the first wave (emulator nearly empty) as the per-record call cost and scales freeze and ledger writes linearly.',
+    note: 'For runs smaller than 100 000 customers: scales freeze and ledger writes linearly and uses the first wave as the per-record cost of AWS calls. A full-size run measures it directly (endToEndSeconds).',
     recordsFor100k: 500_000,
     estimatedSecondsFor100k:
       waves.length > 0 && freezeMs !== null
