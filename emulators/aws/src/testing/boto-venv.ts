@@ -13,7 +13,8 @@ export const VENV_DIR = join(repoRoot, '.stack/cache/venv-boto3');
 export const VENV_PYTHON = join(VENV_DIR, 'bin/python');
 
 function findPython(): string {
-  const candidates = [join(homedir(), '.pyenv/versions/3.11.7/bin/python'), 'python3', 'python'];
+  // pyenv's python first where pyenv is installed (the system one may lack ensurepip), then PATH.
+  const candidates = [join(homedir(), '.pyenv/shims/python3'), 'python3', 'python'];
   for (const c of candidates) {
     try {
       execFileSync(c, ['-c', 'import venv'], { stdio: 'ignore' });
