@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import * as shared from '@meterstream/schemas';
 import * as wire from './wire.js';
 
-// The aggregator keeps its own copy of the ADR 0001 wire contract (written before the shared
-// package existed); this pins it to @meterstream/schemas so the two cannot drift.
+// The aggregator's view of the ADR 0001 wire contract must stay @meterstream/schemas': same
+// header, subjects and key, Avro that both sides read, and the same quantity parsing.
 describe('wire contract matches @meterstream/schemas', () => {
   it('has the same header, subjects and key', () => {
     expect(wire.KIND_HEADER).toBe(shared.KIND_HEADER);
