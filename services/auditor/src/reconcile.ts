@@ -294,16 +294,19 @@ export function reconcile(
   return {
     findings,
     outcomes,
-    summaries: [...summaries.values()].sort((a, b) =>
-      a.productCode === b.productCode
-        ? a.customer < b.customer
-          ? -1
-          : 1
-        : a.productCode < b.productCode
-          ? -1
-          : 1,
-    ),
+    summaries: [...summaries.values()].sort(bySummaryKey),
   };
+}
+
+/** Report order of customer summaries: by product, then customer. */
+function bySummaryKey(a: CustomerSummary, b: CustomerSummary): number {
+  return a.productCode === b.productCode
+    ? a.customer < b.customer
+      ? -1
+      : 1
+    : a.productCode < b.productCode
+      ? -1
+      : 1;
 }
 
 /** The finding for an event that could not be parsed; the raw event is its evidence. */
@@ -361,14 +364,6 @@ export function mergeReconciliations(parts: readonly Reconciliation[]): Reconcil
   return {
     findings,
     outcomes,
-    summaries: [...summaries.values()].sort((a, b) =>
-      a.productCode === b.productCode
-        ? a.customer < b.customer
-          ? -1
-          : 1
-        : a.productCode < b.productCode
-          ? -1
-          : 1,
-    ),
+    summaries: [...summaries.values()].sort(bySummaryKey),
   };
 }
