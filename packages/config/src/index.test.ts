@@ -52,3 +52,22 @@ describe('parseEnv', () => {
     expect(brokers?.description).toMatch(/bootstrap/);
   });
 });
+
+describe('isEntryPoint', () => {
+  it('is true only for the script node was started with, through symlinks', async () => {
+    const { mkdtemp, symlink, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { pathToFileURL } = await import('node:url');
+    const { isEntryPoint } = await import('./index.js');
+    const dir = await mkdtemp(join(tmpdir(), 'entry-'));
+    const script = join(dir, 'cli.js');
+    await writeFile(script, '');
+    await symlink(script, join(dir, 'bin'));
+    const url = pathToFileURL(script).href;
+    expect(isEntryPoint(url, script)).toBe(true);
+    expect(isEntryPoint(url, join(dir, 'bin'))).toBe(true);
+    expect(isEntryPoint(url, join(dir, 'other.js'))).toBe(false);
+    expect(isEntryPoint(url, undefined)).toBe(false);
+  });
+});

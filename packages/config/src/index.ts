@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { MeterstreamError } from '@meterstream/errors';
 
@@ -167,4 +169,20 @@ export function describeEnv(schema: z.ZodType): EnvDoc[] {
     }
     return { key, description: f.description ?? '', default: def };
   });
+}
+
+/**
+ * Whether the module at `moduleUrl` (pass `import.meta.url`) is the script node was started
+ * with, through symlinks (npm bins) too. Lets one file be both a library and an entry point.
+ */
+export function isEntryPoint(
+  moduleUrl: string,
+  argv1: string | undefined = process.argv[1],
+): boolean {
+  if (argv1 === undefined) return false;
+  try {
+    return realpathSync(argv1) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    return false;
+  }
 }

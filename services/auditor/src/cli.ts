@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ClickHouse } from '@meterstream/clickhouse';
+import { isEntryPoint } from '@meterstream/config';
 import { toMeterstreamError } from '@meterstream/errors';
 import { createLogger } from '@meterstream/observability';
 import { migrateAuditor, runAuditOnce } from './auditor.js';
@@ -169,18 +168,7 @@ export async function runCli(
   }
 }
 
-function isMain(): boolean {
-  try {
-    return (
-      process.argv[1] !== undefined &&
-      realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
-    );
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isEntryPoint(import.meta.url)) {
   void runCli(process.argv.slice(2), {
     stdout: (s) => void process.stdout.write(s),
     stderr: (s) => void process.stderr.write(s),

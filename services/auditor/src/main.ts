@@ -1,6 +1,5 @@
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ClickHouse } from '@meterstream/clickhouse';
+import { isEntryPoint } from '@meterstream/config';
 import { toMeterstreamError } from '@meterstream/errors';
 import { Lifecycle, Metrics, createLogger, startOpsServer } from '@meterstream/observability';
 import { migrateAuditor, startAuditor, type AuditorConfig } from './auditor.js';
@@ -118,18 +117,7 @@ export async function main(env: AuditorEnv = loadAuditorEnv()): Promise<Lifecycl
   return lifecycle;
 }
 
-function isMain(): boolean {
-  try {
-    return (
-      process.argv[1] !== undefined &&
-      realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
-    );
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isEntryPoint(import.meta.url)) {
   main().catch((err: unknown) => {
     process.stderr.write(
       `auditor: failed to start: ${err instanceof Error ? err.message : String(err)}\n`,

@@ -3,6 +3,7 @@ import {
   GetEntitlementsCommand,
   type Entitlement as AwsEntitlement,
 } from '@aws-sdk/client-marketplace-entitlement-service';
+import { isEntryPoint } from '@meterstream/config';
 import { ClickHouse, migrate } from '@meterstream/clickhouse';
 import { MeterstreamError } from '@meterstream/errors';
 import { createLogger } from '@meterstream/observability';
@@ -262,8 +263,7 @@ export async function runCli(
   return 2;
 }
 
-const invoked = process.argv[1] && /cli\.js$/.test(process.argv[1]);
-if (invoked) {
+if (isEntryPoint(import.meta.url)) {
   runCli(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {
