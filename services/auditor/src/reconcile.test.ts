@@ -155,6 +155,17 @@ describe('reconcile', () => {
     expect(reconcile([ledger({ state: 'expired' })], [], opts).outcomes.not_billed).toBe(1);
   });
 
+  it('counts a held record as pending, never as missing from CloudTrail', () => {
+    // Held long past the delivery grace: the record was never answered Success, so CloudTrail
+    // has nothing for it, and it may still be sent before its deadline.
+    const held = reconcile([ledger({ state: 'held', updatedAtMs: NOW - 86_400_000 })], [], opts);
+    expect(held.findings).toEqual([]);
+    expect(held.outcomes.pending).toBe(1);
+    expect(kinds(reconcile([ledger({ state: 'held' })], [ct()], opts))).toEqual([
+      'status_mismatch',
+    ]);
+  });
+
   it('keys by product, customer, dimension and hour: each side only meets its own key', () => {
     const other = { customer: 'c2' };
     const r = reconcile(

@@ -14,7 +14,14 @@ export type FindingKind = (typeof FINDING_KINDS)[number];
 
 /** Ledger states (ADR 0001). */
 export type LedgerState =
-  'frozen' | 'sending' | 'accepted' | 'duplicate' | 'not_subscribed' | 'rejected' | 'expired';
+  | 'frozen'
+  | 'sending'
+  | 'held'
+  | 'accepted'
+  | 'duplicate'
+  | 'not_subscribed'
+  | 'rejected'
+  | 'expired';
 
 /** The latest version of one ledger record. */
 export interface LedgerRecord {
@@ -274,7 +281,9 @@ export function reconcile(
       if (!found) outcome('matched');
       continue;
     }
-    // rejected / expired / frozen / sending: the ledger believes nothing was billed (yet).
+    // rejected / expired / frozen / sending / held: the ledger believes nothing was billed (yet).
+    // A held record was never answered Success, so CloudTrail has nothing to show for it: it is
+    // pending (it may still be sent before its deadline), never missing_in_cloudtrail.
     const settled = billed.filter((r) => r.eventTimeMs + options.graceMs <= options.readUntilMs);
     if (
       billed.length > 0 &&
@@ -285,7 +294,7 @@ export function reconcile(
         `ledger state ${l.state}, but CloudTrail shows the record billed`,
         billed,
       );
-    } else if (l.state === 'frozen' || l.state === 'sending') {
+    } else if (l.state === 'frozen' || l.state === 'sending' || l.state === 'held') {
       outcome('pending');
     } else {
       outcome('not_billed');

@@ -49,7 +49,7 @@ export interface Entitlement {
 
 /** Status of one metering record as the console shows it. */
 export type RecordStatus =
-  'pending' | 'accepted' | 'duplicate' | 'not_subscribed' | 'rejected' | 'expired';
+  'pending' | 'held' | 'accepted' | 'duplicate' | 'not_subscribed' | 'rejected' | 'expired';
 
 /** Statuses after which a record no longer changes. */
 export const FINAL_STATUSES: readonly RecordStatus[] = [
@@ -63,6 +63,9 @@ export const FINAL_STATUSES: readonly RecordStatus[] = [
 /** Maps a ledger state (ADR 0001) to what the console shows. */
 export function statusOfLedgerState(state: string): RecordStatus {
   switch (state) {
+    // Held (ADR 0006): not sent yet for a reason the seller can fix; shown apart from pending so
+    // the seller sees that something is waiting on them, and not final.
+    case 'held':
     case 'accepted':
     case 'duplicate':
     case 'not_subscribed':

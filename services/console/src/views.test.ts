@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { escapeHtml, html, jsonForScript } from './html.js';
-import type { LedgerRecord } from './model.js';
+import { FINAL_STATUSES, statusOfLedgerState, type LedgerRecord } from './model.js';
 import { auditPage, historyCsv, statusBadge } from './views.js';
 
 const ctx = { username: 'u', role: 'viewer' as const, csrfToken: 't' };
@@ -24,6 +24,12 @@ describe('html', () => {
   it('labels statuses in words, not colour alone', () => {
     expect(statusBadge('not_subscribed').text).toContain('Not subscribed');
     expect(statusBadge(undefined).text).toContain('No records yet');
+  });
+
+  it('shows a held ledger record as held (waiting on the seller), not as pending or final', () => {
+    expect(statusOfLedgerState('held')).toBe('held');
+    expect(FINAL_STATUSES).not.toContain('held');
+    expect(statusBadge('held').text).toContain('Held');
   });
 });
 

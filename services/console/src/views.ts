@@ -23,6 +23,7 @@ type Nav = 'listings' | 'history' | 'plans' | 'audit' | 'users';
 
 const STATUS_LABELS: Record<RecordStatus, string> = {
   pending: 'Pending',
+  held: 'Held',
   accepted: 'Accepted',
   duplicate: 'Duplicate',
   not_subscribed: 'Not subscribed',

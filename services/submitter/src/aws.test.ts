@@ -17,14 +17,30 @@ describe('classifyAwsError', () => {
     expect(classifyAwsError(named('TimestampOutOfBoundsException'))).toMatchObject({
       kind: 'expired',
     });
-    for (const n of [
-      'InvalidUsageDimensionException',
-      'InvalidProductCodeException',
-      'InvalidLicenseException',
-      'DisabledApiException',
-    ]) {
+    for (const n of ['InvalidUsageDimensionException', 'InvalidCustomerIdentifierException']) {
       expect(classifyAwsError(named(n))).toMatchObject({ kind: 'rejected', awsError: n });
     }
+  });
+
+  it('holds what the seller can fix: account-level errors, for the whole call', () => {
+    expect(classifyAwsError(named('DisabledApiException'))).toMatchObject({
+      kind: 'held',
+      scope: 'account',
+      reason: 'aws_api_disabled',
+    });
+    expect(classifyAwsError(named('InvalidEndpointRegionException'))).toMatchObject({
+      kind: 'held',
+      scope: 'account',
+      reason: 'aws_wrong_region',
+    });
+    expect(classifyAwsError(named('InvalidProductCodeException'))).toMatchObject({
+      kind: 'held',
+      scope: 'account',
+      reason: 'aws_invalid_product',
+    });
+    expect(classifyAwsError(named('InvalidLicenseException'))).toMatchObject({
+      kind: 'rejected',
+    });
   });
 });
 

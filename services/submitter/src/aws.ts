@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-marketplace-metering';
 import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
 import { MeterstreamError } from '@meterstream/errors';
+import type { HeldReason } from './ledger.js';
 
 /** How the submitter reaches AWS (or the emulator). */
 export interface AwsConfig {
@@ -43,20 +44,38 @@ export function entitlementClient(c: AwsConfig): MarketplaceEntitlementServiceCl
 export type CallFailure =
   | { kind: 'retry'; code: 'AWS_THROTTLED' | 'AWS_TRANSIENT'; awsError: string; message: string }
   | { kind: 'expired'; awsError: string; message: string }
-  | { kind: 'rejected'; awsError: string; message: string };
+  | { kind: 'rejected'; awsError: string; message: string }
+  | {
+      kind: 'held';
+      /** The error is about the account or product, not a record: every record of the call is held. */
+      scope: 'account';
+      reason: HeldReason;
+      awsError: string;
+      message: string;
+    };
 
+// InvalidLicenseException stays final for now: the console's end-to-end test and its notices
+// treat a license AWS does not know as rejected; an unknown customer is held before sending.
 const REJECTING = new Set([
-  'InvalidProductCodeException',
+  'InvalidLicenseException',
   'InvalidUsageDimensionException',
   'InvalidCustomerIdentifierException',
   'InvalidTagException',
   'InvalidUsageAllocationsException',
-  'InvalidLicenseException',
-  'DisabledApiException',
   'ValidationException',
   'SerializationException',
-  'InvalidEndpointRegionException',
 ]);
+
+/**
+ * Errors the seller can fix (DESIGN invariant 7): the records are held and sent again every run
+ * until their deadline. The account-level ones say nothing about a record, so splitting the batch
+ * to find a culprit would only multiply calls that fail the same way.
+ */
+const HOLDING: Readonly<Record<string, { scope: 'account'; reason: HeldReason }>> = {
+  DisabledApiException: { scope: 'account', reason: 'aws_api_disabled' },
+  InvalidEndpointRegionException: { scope: 'account', reason: 'aws_wrong_region' },
+  InvalidProductCodeException: { scope: 'account', reason: 'aws_invalid_product' },
+};
 
 /**
  * Classifies an error of one BatchMeterUsage call. Anything not known to be final is retried:
@@ -70,6 +89,8 @@ export function classifyAwsError(err: unknown): CallFailure {
   if (name === 'ThrottlingException')
     return { kind: 'retry', code: 'AWS_THROTTLED', awsError: name, message };
   if (name === 'TimestampOutOfBoundsException') return { kind: 'expired', awsError: name, message };
+  const hold = HOLDING[name];
+  if (hold) return { kind: 'held', ...hold, awsError: name, message };
   if (REJECTING.has(name)) return { kind: 'rejected', awsError: name, message };
   return { kind: 'retry', code: 'AWS_TRANSIENT', awsError: name, message };
 }

@@ -8,7 +8,10 @@ import {
   applyCarry,
   assertTransition,
   deadlineOf,
+  heldReason,
+  heldReasonOf,
   isTerminal,
+  OPEN_STATES,
   overageMicros,
   workPartitionOf,
   type LedgerState,
@@ -39,6 +42,24 @@ describe('ledger state machine', () => {
       'not_subscribed',
       'rejected',
     ]);
+  });
+
+  it('holds what cannot be sent now, re-evaluates it, and ends it only by sending or the deadline', () => {
+    expect(() => assertTransition('frozen', 'held')).not.toThrow();
+    expect(() => assertTransition('sending', 'held')).not.toThrow();
+    expect(LEDGER_TRANSITIONS.held.slice().sort()).toEqual(['expired', 'held', 'sending']);
+    expect(isTerminal('held')).toBe(false);
+    expect(OPEN_STATES).toContain('held');
+    expect(() => assertTransition('held', 'rejected')).toThrow(/not allowed/);
+    expect(() => assertTransition('held', 'accepted')).toThrow(/not allowed/);
+  });
+
+  it('keeps a held reason as a closed code plus a message', () => {
+    const r = heldReason('unknown_subscription', 'account 1234: not registered');
+    expect(r).toBe('unknown_subscription: account 1234: not registered');
+    expect(heldReasonOf(r)).toBe('unknown_subscription');
+    expect(heldReasonOf('AWS InvalidUsageDimensionException: x')).toBeUndefined();
+    expect(heldReasonOf('')).toBeUndefined();
   });
 
   it('versions grow strictly, even when the clock steps back', () => {

@@ -2,16 +2,27 @@ import { MeterstreamError } from '@meterstream/errors';
 
 /** States of one ledger record (one product, customer, dimension and hour). */
 export type LedgerState =
-  'frozen' | 'sending' | 'accepted' | 'duplicate' | 'not_subscribed' | 'rejected' | 'expired';
+  | 'frozen'
+  | 'sending'
+  | 'held'
+  | 'accepted'
+  | 'duplicate'
+  | 'not_subscribed'
+  | 'rejected'
+  | 'expired';
 
 /**
  * The legal transitions. `frozen` holds the quantity and is written before the first send;
  * `sending` is written before every call (attempts + 1), so a crash anywhere leaves a record that
- * is sent again, identically. Terminal states have no way out.
+ * is sent again, identically. `held` is a record that cannot be sent now for a reason the seller
+ * can fix (DESIGN invariant 7): every run re-evaluates it, sends it once the cause is gone, and
+ * only its AWS deadline ends it (`expired`). Terminal states have no way out.
  */
 export const LEDGER_TRANSITIONS: Readonly<Record<LedgerState, readonly LedgerState[]>> = {
-  frozen: ['sending', 'expired', 'rejected'],
-  sending: ['sending', 'accepted', 'duplicate', 'not_subscribed', 'rejected', 'expired'],
+  frozen: ['sending', 'held', 'expired', 'rejected'],
+  sending: ['sending', 'held', 'accepted', 'duplicate', 'not_subscribed', 'rejected', 'expired'],
+  // held → held: the reason changed (another cause now blocks it), a new version says which.
+  held: ['sending', 'held', 'expired'],
   accepted: [],
   duplicate: [],
   not_subscribed: [],
@@ -19,8 +30,45 @@ export const LEDGER_TRANSITIONS: Readonly<Record<LedgerState, readonly LedgerSta
   expired: [],
 };
 
-/** States from which a record still has to be sent. */
-export const OPEN_STATES: readonly LedgerState[] = ['frozen', 'sending'];
+/** States from which a record still has to be sent (a held one once its cause is fixed). */
+export const OPEN_STATES: readonly LedgerState[] = ['frozen', 'sending', 'held'];
+
+/**
+ * Why a record is held: a closed set, so metrics, alerts, the console and runbooks can name each.
+ * Stored at the start of the record's `reason` as `code: message` (see {@link heldReason}).
+ */
+export const HELD_REASONS = [
+  /** carry + billable of the hour is above 2,147,483,647 units; AWS takes one record per key-hour. */
+  'quantity_above_max',
+  /** An account-style customer (CustomerAWSAccountId) that is not in `subscriptions` (no license). */
+  'unknown_subscription',
+  /** No metering plan for the product. */
+  'no_plan',
+  /** The dimension is not in the plan version in force at the hour. */
+  'dimension_not_in_plan',
+  /** DisabledApiException: metering is disabled for the seller account. */
+  'aws_api_disabled',
+  /** InvalidEndpointRegionException: calls go to a region the product is not in. */
+  'aws_wrong_region',
+  /** InvalidProductCodeException: AWS does not know the product code (or not for this account). */
+  'aws_invalid_product',
+] as const;
+/** One of {@link HELD_REASONS}. */
+export type HeldReason = (typeof HELD_REASONS)[number];
+
+/** The `reason` text of a held record: its code, then a message for people. */
+export function heldReason(code: HeldReason, message: string): string {
+  return `${code}: ${message}`;
+}
+
+/** The held-reason code at the start of `reason`, if there is one. */
+export function heldReasonOf(reason: string): HeldReason | undefined {
+  const code = reason.slice(0, Math.max(0, reason.indexOf(':')));
+  return (HELD_REASONS as readonly string[]).includes(code) ? (code as HeldReason) : undefined;
+}
+
+/** The largest Quantity AWS accepts in one usage record. */
+export const AWS_MAX_QUANTITY = 2_147_483_647n;
 
 /** True when `state` is final. */
 export function isTerminal(state: LedgerState): boolean {
@@ -126,7 +174,7 @@ export function applyCarry(
   }
   const total = carryInMicros + billableMicros;
   const units = total / MICROS;
-  if (units > 2_147_483_647n)
+  if (units > AWS_MAX_QUANTITY)
     throw new MeterstreamError('VALIDATION_FAILED', 'quantity exceeds the AWS maximum');
   return { quantity: Number(units), carryOutMicros: total % MICROS };
 }

@@ -13,6 +13,7 @@ export interface SubmitterMetrics {
   awsErrors: Counter<'operation' | 'error'>;
   oldestUnsentHourAge: Gauge;
   revenueAtRisk: Gauge;
+  heldRecords: Gauge<'reason'>;
   notifications: Counter<'channel' | 'outcome'>;
   runs: Counter<'outcome'>;
   runDuration: Histogram;
@@ -41,6 +42,11 @@ export function submitterMetrics(m: Metrics): SubmitterMetrics {
     revenueAtRisk: m.gauge(
       'revenue_at_risk',
       'Quantity × price of unsent records near their AWS deadline',
+    ),
+    heldRecords: m.gauge(
+      'held_records',
+      'Records of the owned buckets held for a reason the seller can fix, by reason',
+      ['reason'],
     ),
     notifications: m.counter('notifications_total', 'Notices by channel and outcome', [
       'channel',

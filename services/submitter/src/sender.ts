@@ -2,10 +2,20 @@ import type { MarketplaceMeteringClient, UsageRecord } from '@aws-sdk/client-mar
 import type { PlanCatalog } from '@meterstream/plans';
 import type { Logger } from '@meterstream/observability';
 import { backoffMs, batchMeterUsage, failureOf } from './aws.js';
-import { transition, type LedgerRecord, type LedgerState, type VersionClock } from './ledger.js';
+import {
+  HELD_REASONS,
+  heldReason,
+  heldReasonOf,
+  recordKey,
+  transition,
+  type HeldReason,
+  type LedgerRecord,
+  type LedgerState,
+  type VersionClock,
+} from './ledger.js';
 import type { SubmitterMetrics } from './metrics.js';
 import type { Ownership } from './ownership.js';
-import type { Store } from './store.js';
+import type { Store, Subscription } from './store.js';
 
 /** Settings of the sender. */
 export interface SenderConfig {
@@ -84,40 +94,35 @@ export async function sendOpen(
   const final: LedgerRecord[] = [];
   const local: LedgerRecord[] = [];
   const toSend: LedgerRecord[] = [];
+  const subs = new Map<string, Subscription>();
+  if (open.some((r) => r.customerKind === 'account')) {
+    for (const s of await ctx.store.subscriptions()) subs.set(`${s.productCode}|${s.customer}`, s);
+  }
   for (const r of open) {
-    const plan = ctx.plans.resolveProduct(r.productCode);
-    if (!plan) {
-      local.push(
-        transition(
-          r,
-          'rejected',
-          { reason: `no metering plan for product ${r.productCode}` },
-          ctx.clock,
-        ),
-      );
-    } else if (!ctx.plans.hasDimension(r.productCode, r.dimension, new Date(r.hour))) {
-      local.push(
-        transition(
-          r,
-          'rejected',
-          {
-            reason: `dimension ${r.dimension} is not in the plan of ${r.productCode} in force at ${new Date(r.hour).toISOString()}`,
-          },
-          ctx.clock,
-        ),
-      );
-    } else if (nowMs >= r.deadline + LOCAL_EXPIRY_GRACE_MS) {
+    if (nowMs >= r.deadline + LOCAL_EXPIRY_GRACE_MS) {
+      const held = r.state === 'held' ? `; it was held: ${r.reason}` : '';
       local.push(
         transition(
           r,
           'expired',
-          { reason: `past the AWS deadline ${new Date(r.deadline).toISOString()}` },
+          { reason: `past the AWS deadline ${new Date(r.deadline).toISOString()}${held}` },
           ctx.clock,
         ),
       );
-    } else {
-      toSend.push(r);
+      continue;
     }
+    const block = blockedBy(r, ctx.plans, subs);
+    if (block) {
+      // Unchanged holds write nothing: a held record is re-evaluated every run, and a new version
+      // per run would only grow the ledger.
+      if (r.state !== 'held' || heldReasonOf(r.reason) !== block.code) {
+        local.push(
+          transition(r, 'held', { reason: heldReason(block.code, block.message) }, ctx.clock),
+        );
+      }
+      continue;
+    }
+    toSend.push(withCurrentLicense(r, subs));
   }
   if (local.length > 0) {
     await ctx.store.writeLedger(local);
@@ -155,7 +160,75 @@ export async function sendOpen(
     if (wave.length === 0) continue;
     final.push(...(await sendWave(ctx, wave)));
   }
+  setHeldGauge(metrics, open, final);
   return final;
+}
+
+/** Why a record cannot be sent now, from what we know without asking AWS; undefined: send it. */
+function blockedBy(
+  r: LedgerRecord,
+  plans: PlanCatalog,
+  subs: ReadonlyMap<string, Subscription>,
+): { code: HeldReason; message: string } | undefined {
+  // Nothing can fix an oversized hour (ADR 0006); it stays held until its deadline.
+  if (r.state === 'held' && heldReasonOf(r.reason) === 'quantity_above_max') {
+    return { code: 'quantity_above_max', message: r.reason.slice(r.reason.indexOf(':') + 2) };
+  }
+  if (!plans.resolveProduct(r.productCode)) {
+    return {
+      code: 'no_plan',
+      message: `no metering plan for product ${r.productCode}; add one and the record is sent`,
+    };
+  }
+  if (!plans.hasDimension(r.productCode, r.dimension, new Date(r.hour))) {
+    return {
+      code: 'dimension_not_in_plan',
+      message: `dimension ${r.dimension} is not in the plan of ${r.productCode} in force at ${new Date(r.hour).toISOString()}`,
+    };
+  }
+  // An account-style customer needs its license from the registry: sent without one, AWS answers
+  // InvalidLicenseException and nothing could ever bill the hour (issue 13, item 4).
+  if (r.customerKind === 'account' && !subs.has(`${r.productCode}|${r.customer}`)) {
+    return {
+      code: 'unknown_subscription',
+      message: `AWS account ${r.customer} is not in the subscriptions of ${r.productCode}; sync or register it and the record is sent`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * The record with the license its subscription has now, when changing it cannot create a second
+ * billed record: AWS de-duplicates per account + license + dimension + hour, so the license of a
+ * record that may already have reached AWS stays as it was. Only records never sent (attempts 0,
+ * e.g. held for an unknown subscription) take the new one.
+ */
+function withCurrentLicense(
+  r: LedgerRecord,
+  subs: ReadonlyMap<string, Subscription>,
+): LedgerRecord {
+  if (r.customerKind !== 'account') return r;
+  const arn = subs.get(`${r.productCode}|${r.customer}`)?.licenseArn ?? '';
+  if (!arn || arn === r.licenseArn) return r;
+  if (r.attempts > 0) return r;
+  return { ...r, licenseArn: arn };
+}
+
+/** Held records of the owned buckets by reason, after this run's changes. */
+function setHeldGauge(
+  metrics: SubmitterMetrics,
+  open: readonly LedgerRecord[],
+  final: readonly LedgerRecord[],
+): void {
+  const latest = new Map<string, LedgerRecord>();
+  for (const r of [...open, ...final]) latest.set(recordKey(r), r);
+  const counts = new Map<HeldReason, number>(HELD_REASONS.map((x) => [x, 0]));
+  for (const r of latest.values()) {
+    if (r.state !== 'held') continue;
+    const code = heldReasonOf(r.reason);
+    if (code) counts.set(code, (counts.get(code) ?? 0) + 1);
+  }
+  for (const [reason, n] of counts) metrics.heldRecords.set({ reason }, n);
 }
 
 async function sendWave(ctx: SenderContext, wave: LedgerRecord[]): Promise<LedgerRecord[]> {
@@ -336,6 +409,20 @@ async function sendBatch(
       );
       metrics.awsErrors.inc({ operation: 'BatchMeterUsage', error: f.awsError });
       if (f.kind === 'retry') continue;
+      if (f.kind === 'held' && f.scope === 'account') {
+        for (const r of pending) {
+          outcomes.set(r, {
+            to: 'held',
+            changes: {
+              awsStatus: f.awsError,
+              reason: heldReason(f.reason, `AWS ${f.awsError}: ${f.message}`),
+              attempts: r.attempts + attempt,
+            },
+          });
+        }
+        pending = [];
+        break;
+      }
       if (pending.length > 1) {
         // A batch-level rejection names no record: split until the culprit is alone.
         const mid = Math.ceil(pending.length / 2);
@@ -348,11 +435,12 @@ async function sendBatch(
         break;
       }
       const r = pending[0] as LedgerRecord;
+      const message = `AWS ${f.awsError}: ${f.message}`;
       outcomes.set(r, {
-        to: f.kind === 'expired' ? 'expired' : 'rejected',
+        to: f.kind === 'expired' ? 'expired' : f.kind === 'held' ? 'held' : 'rejected',
         changes: {
           awsStatus: f.awsError,
-          reason: `AWS ${f.awsError}: ${f.message}`,
+          reason: f.kind === 'held' ? heldReason(f.reason, message) : message,
           attempts: r.attempts + attempt,
         },
       });

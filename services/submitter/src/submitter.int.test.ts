@@ -175,8 +175,10 @@ describe('submitter against the AWS emulator', () => {
       state: 'not_subscribed',
       awsStatus: 'CustomerNotSubscribed',
     });
-    expect(by('cust-a', 'not_in_plan')?.state).toBe('rejected');
-    expect(by('cust-a', 'not_in_plan')?.reason).toMatch(/not in the plan/);
+    expect(by('cust-a', 'not_in_plan')?.state).toBe('held');
+    expect(by('cust-a', 'not_in_plan')?.reason).toMatch(
+      /^dimension_not_in_plan: .*not in the plan/,
+    );
     expect(by('cust-bad', 'ghost')).toMatchObject({
       state: 'rejected',
       awsStatus: 'InvalidUsageDimensionException',

@@ -1,0 +1,223 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testLogger } from '@meterstream/testing';
+import { heldReasonOf, type LedgerRecord } from './ledger.js';
+import { startSubmitter, type RunningSubmitter } from './submitter.js';
+import {
+  HOUR,
+  M,
+  billedMap,
+  clock,
+  freezeHours,
+  hoursAgo,
+  insertWindows,
+  iso,
+  startHarness,
+  subscribe,
+  type Harness,
+} from './testing/harness.js';
+
+// Held records (ADR 0006, DESIGN invariant 7): what the seller can fix is held, re-evaluated every
+// run, sent once fixed, and expired only at its AWS deadline; one key never stops another.
+
+/** A product whose plan lacks a dimension AWS knows (the seller fixes the plan). */
+const HELD = 'ms-held';
+/** A CustomerAWSAccountId product whose licenses come from the subscriptions registry. */
+const ACCT = 'ms-acct';
+const ACCT_ARN = 'arn:aws:license-manager::123456789012:license:l-acct1';
+/** A product in our plans that AWS does not know (yet): InvalidProductCodeException. */
+const UNLISTED = 'ms-unlisted';
+
+let h: Harness;
+const running: RunningSubmitter[] = [];
+
+const planYaml = (code: string, dims: string[], extra = ''): string =>
+  `productCode: ${code}\nname: ${code}\npricingModel: subscription\n${extra}versions:\n  - effectiveFrom: 2025-01-01T00:00:00Z\n    dimensions:\n` +
+  dims.map((d) => `      - { name: ${d}, unit: u, pricePerUnit: "1" }\n`).join('');
+
+async function start(now?: () => number): Promise<RunningSubmitter> {
+  const s = await startSubmitter(h.config(), {
+    logger: testLogger('submitter-held'),
+    ...(now ? { now } : {}),
+  });
+  running.push(s);
+  return s;
+}
+
+async function stop(s: RunningSubmitter): Promise<void> {
+  await s.close();
+  running.splice(running.indexOf(s), 1);
+}
+
+const record = async (
+  productCode: string,
+  customer: string,
+  dimension: string,
+  hour: number,
+): Promise<LedgerRecord | undefined> =>
+  (await h.store.ledgerAll(hour)).find(
+    (r) =>
+      r.productCode === productCode &&
+      r.customer === customer &&
+      r.dimension === dimension &&
+      r.hour === hour,
+  );
+
+const billedKey = (
+  product: string,
+  customer: string,
+  dimension: string,
+  hour: number,
+  account = false,
+): string => `${product}|${account ? 'acct' : 'id'}:${customer}|${dimension}|${iso(hour)}`;
+
+beforeAll(async () => {
+  h = await startHarness();
+  await writeFile(join(h.plansDir, 'held.yaml'), planYaml(HELD, ['api']));
+  await writeFile(
+    join(h.plansDir, 'acct.yaml'),
+    planYaml(ACCT, ['api'], 'customerIdStyle: customerAwsAccountId\n'),
+  );
+  await writeFile(join(h.plansDir, 'unlisted.yaml'), planYaml(UNLISTED, ['api']));
+  await h.admin('PUT', `/_admin/products/${HELD}`, { dimensions: ['api', 'beta'] });
+  await h.admin('PUT', `/_admin/products/${ACCT}`, { dimensions: ['api'], licenseArn: true });
+  await freezeHours(
+    h.db.ch,
+    h.db.name,
+    Array.from({ length: 23 }, (_, i) => hoursAgo(i + 1)),
+  );
+});
+
+afterAll(async () => {
+  for (const s of [...running]) await s.close();
+  await h?.close();
+});
+
+describe('held records', () => {
+  it('holds a dimension that is not in the plan and bills it once the plan has it', async () => {
+    const H = hoursAgo(8);
+    await subscribe(h, HELD, 'cust-plan');
+    await insertWindows(h.db.ch, h.db.name, [
+      { productCode: HELD, customer: 'cust-plan', dimension: 'beta', hour: H, micros: 3n * M },
+    ]);
+    const s = await start();
+    await s.runNow();
+    const held = await record(HELD, 'cust-plan', 'beta', H);
+    expect(held?.state).toBe('held');
+    expect(heldReasonOf(held?.reason ?? '')).toBe('dimension_not_in_plan');
+    expect(await s.metrics.text()).toMatch(
+      /meterstream_submitter_held_records\{reason="dimension_not_in_plan"\} [1-9]/,
+    );
+    await stop(s);
+    // The seller adds the dimension; the next submitter run sends the frozen record.
+    await writeFile(join(h.plansDir, 'held.yaml'), planYaml(HELD, ['api', 'beta']));
+    const fixed = await start();
+    await fixed.runNow();
+    expect(await record(HELD, 'cust-plan', 'beta', H)).toMatchObject({
+      state: 'accepted',
+      quantity: 3,
+    });
+    expect(billedMap(await h.billing()).get(billedKey(HELD, 'cust-plan', 'beta', H))).toBe(3);
+    await stop(fixed);
+  });
+
+  it('holds an account customer missing from subscriptions and bills it with its license once registered', async () => {
+    const H = hoursAgo(7);
+    const acct = '210987654321';
+    // Subscribed at AWS, not yet in our registry (the entitlement sync has not run).
+    await h.admin('POST', '/_admin/subscriptions', {
+      productCode: ACCT,
+      customerAwsAccountId: acct,
+      licenseArn: ACCT_ARN,
+    });
+    await insertWindows(h.db.ch, h.db.name, [
+      {
+        productCode: ACCT,
+        customer: acct,
+        dimension: 'api',
+        hour: H,
+        micros: 4n * M,
+        account: true,
+      },
+    ]);
+    const s = await start();
+    const calls = h.exchanges.length;
+    await s.runNow();
+    const held = await record(ACCT, acct, 'api', H);
+    expect(held).toMatchObject({ state: 'held', attempts: 0, licenseArn: '' });
+    expect(heldReasonOf(held?.reason ?? '')).toBe('unknown_subscription');
+    // Held before sending: no call that AWS could only refuse.
+    expect(h.exchanges.slice(calls).some((e) => JSON.stringify(e).includes(acct))).toBe(false);
+    await subscribe(h, ACCT, acct, { account: true, licenseArn: ACCT_ARN, atAws: false });
+    await s.runNow();
+    expect(await record(ACCT, acct, 'api', H)).toMatchObject({
+      state: 'accepted',
+      quantity: 4,
+      licenseArn: ACCT_ARN,
+    });
+    expect(billedMap(await h.billing()).get(billedKey(ACCT, acct, 'api', H, true))).toBe(4);
+    await stop(s);
+  });
+
+  it('holds every record of a product AWS does not know and bills them once it is listed', async () => {
+    const H = hoursAgo(6);
+    await subscribe(h, UNLISTED, 'cust-u1', { atAws: false });
+    await subscribe(h, UNLISTED, 'cust-u2', { atAws: false });
+    await insertWindows(h.db.ch, h.db.name, [
+      { productCode: UNLISTED, customer: 'cust-u1', dimension: 'api', hour: H, micros: 2n * M },
+      { productCode: UNLISTED, customer: 'cust-u2', dimension: 'api', hour: H, micros: 5n * M },
+    ]);
+    const s = await start();
+    await s.runNow();
+    for (const c of ['cust-u1', 'cust-u2']) {
+      const r = await record(UNLISTED, c, 'api', H);
+      expect(r).toMatchObject({ state: 'held', awsStatus: 'InvalidProductCodeException' });
+      expect(heldReasonOf(r?.reason ?? '')).toBe('aws_invalid_product');
+    }
+    // The seller finishes the listing; the same frozen records go again and are billed.
+    await h.admin('PUT', `/_admin/products/${UNLISTED}`, { dimensions: ['api'] });
+    for (const c of ['cust-u1', 'cust-u2']) {
+      await h.admin('POST', '/_admin/subscriptions', {
+        productCode: UNLISTED,
+        customerIdentifier: c,
+      });
+    }
+    await s.runNow();
+    expect(await record(UNLISTED, 'cust-u1', 'api', H)).toMatchObject({
+      state: 'accepted',
+      quantity: 2,
+    });
+    const billed = billedMap(await h.billing());
+    expect(billed.get(billedKey(UNLISTED, 'cust-u1', 'api', H))).toBe(2);
+    expect(billed.get(billedKey(UNLISTED, 'cust-u2', 'api', H))).toBe(5);
+    await stop(s);
+  });
+
+  it('expires a held record only at its AWS deadline', async () => {
+    const H = hoursAgo(2);
+    await subscribe(h, UNLISTED, 'cust-late', { atAws: false });
+    await insertWindows(h.db.ch, h.db.name, [
+      { productCode: UNLISTED, customer: 'cust-late', dimension: 'gamma', hour: H, micros: 1n * M },
+    ]);
+    let shift = 0;
+    const s = await start(() => clock.now() + shift);
+    await s.runNow();
+    const held = await record(UNLISTED, 'cust-late', 'gamma', H);
+    expect(held?.state).toBe('held');
+    // Just before the deadline it is still held (and unchanged).
+    shift = H + 24 * HOUR - 60_000 - clock.now();
+    await s.runNow();
+    expect(await record(UNLISTED, 'cust-late', 'gamma', H)).toMatchObject({
+      state: 'held',
+      version: held?.version,
+    });
+    // Past the deadline (and the local grace for clock skew), it ends expired, saying why.
+    shift = H + 24 * HOUR + 16 * 60_000 - clock.now();
+    await s.runNow();
+    const expired = await record(UNLISTED, 'cust-late', 'gamma', H);
+    expect(expired?.state).toBe('expired');
+    expect(expired?.reason).toMatch(/past the AWS deadline .*held: dimension_not_in_plan/);
+    await stop(s);
+  });
+});
