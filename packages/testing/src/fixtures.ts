@@ -92,3 +92,23 @@ export async function freshTopic(prefix = 'test', partitions = 3): Promise<TestT
     },
   };
 }
+
+/**
+ * Polls `check` until it returns a value other than undefined (errors count as "not yet") and
+ * returns it; after `timeoutMs` of real time, fails naming `what`. The bound is generous on
+ * purpose: tests wait on conditions, never on how fast a 2-core machine happens to be.
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  { timeoutMs = 60_000, intervalMs = 200 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -1,2 +1,3 @@
 export * from './stack.js';
 export * from './fixtures.js';
+export * from './clock.js';
