@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { testLogger } from '@meterstream/testing';
+import { testLogger, waitFor } from '@meterstream/testing';
 import { startAggregator, type Aggregator } from './aggregator.js';
 import { produceFreezeCommand } from './freeze-command.js';
 import { HOUR_MS, hourOf } from './hours.js';
-import { message, setupCase, sleep, testConfig, usageEvent, type Case } from './testing/harness.js';
+import { message, setupCase, testConfig, usageEvent, type Case } from './testing/harness.js';
 
 let c: Case | undefined;
 let agg: Aggregator | undefined;
@@ -13,20 +13,6 @@ afterEach(async () => {
   agg = undefined;
   c = undefined;
 });
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await sleep(300);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const s = (ms: number): number => Math.floor(ms / 1000);
 
@@ -60,7 +46,7 @@ describe('aggregator: late usage', () => {
       messages: [...onTime, ahead].map((e) => message(c as Case, e)),
     });
     agg = await startAggregator(testConfig(c, { idleMs: 60_000 }), { logger: testLogger('agg') });
-    await until('H frozen', async () => {
+    await waitFor('H frozen', async () => {
       const r = await c?.db.ch.query<{ n: string }>(
         `SELECT count() AS n FROM ${db}.window_freezes WHERE hour = toDateTime(${s(H + HOUR_MS)})`,
       );
@@ -71,7 +57,7 @@ describe('aggregator: late usage', () => {
       acks: -1,
       messages: [late, tooOld].map((e) => message(c as Case, e)),
     });
-    const rows = await until('late rows', async () => {
+    const rows = await waitFor('late rows', async () => {
       const r = await c?.db.ch.query<{ id: string; eh: number; bh: number; too_old: number }>(
         `SELECT id, toUInt32(event_hour) AS eh, toUInt32(billing_hour) AS bh, too_old FROM ${db}.usage_events WHERE id IN ('d', 'old') ORDER BY id`,
       );
@@ -88,7 +74,7 @@ describe('aggregator: late usage', () => {
     // Freeze the rest by processing time: restart with a short idle time.
     await agg.stop();
     agg = await startAggregator(testConfig(c, { idleMs: 500 }), { logger: testLogger('agg2') });
-    const windows = await until('window of H+2', async () => {
+    const windows = await waitFor('window of H+2', async () => {
       const r = await c?.db.ch.query<{
         h: number;
         q: string;
@@ -156,7 +142,7 @@ describe('aggregator: late usage', () => {
       ),
     });
     agg = await startAggregator(testConfig(c, { idleMs: 60_000 }), { logger: testLogger('agg') });
-    const rows = await until('4 rows', async () => {
+    const rows = await waitFor('4 rows', async () => {
       const r = await c?.db.ch.query<{ id: string; bh: number }>(
         `SELECT id, toUInt32(billing_hour) AS bh FROM ${db}.usage_events ORDER BY id`,
       );
@@ -204,7 +190,7 @@ describe('aggregator: late usage', () => {
         usageEvent({ ...k1, id: 'k1d', quantity: '1', dimension: 'seats', timestamp: t }),
       ].map((e) => message(c as Case, e)),
     });
-    const d = await until('k1d', async () => {
+    const d = await waitFor('k1d', async () => {
       const r = await c?.db.ch.query<{ bh: number }>(
         `SELECT toUInt32(billing_hour) AS bh FROM ${db}.usage_events WHERE id = 'k1d'`,
       );

@@ -11,11 +11,10 @@ import {
 } from '@aws-sdk/client-marketplace-metering';
 import { startEmulator } from '@meterstream/aws-emulator';
 import { migrate } from '@meterstream/clickhouse';
-import { freshDatabase, freshName, testLogger, testStack } from '@meterstream/testing';
+import { freshDatabase, freshName, testLogger, testStack, waitFor } from '@meterstream/testing';
 import { describe, expect, it } from 'vitest';
 import { SUBMITTER_MIGRATIONS } from '../../submitter/src/schema.js';
 import { migrateAuditor, runAuditOnce, type AuditorConfig } from './auditor.js';
-import { sleep } from './limiter.js';
 import { EmailNotifier, SlackNotifier } from './notify.js';
 import type { LookupEventsApi } from './reader.js';
 import { AuditStore } from './store.js';
@@ -44,24 +43,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-async function waitFor<T>(
-  what: string,
-  f: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 describe('auditor process', () => {
