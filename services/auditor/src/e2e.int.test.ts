@@ -5,6 +5,7 @@ import { startSubmitter, type RunningSubmitter } from '../../submitter/src/submi
 import {
   M,
   SUB,
+  clock,
   freezeHours,
   hoursAgo,
   insertWindows,
@@ -73,7 +74,14 @@ describe('auditor after the real submitter', () => {
       backoffMs: 100,
       checkpointName: 'cloudtrail',
     };
-    const deps = { ch: h.db.ch, cloudTrail: api, logger: testLogger('auditor'), notifiers: [] };
+    // The auditor reads CloudTrail on the same clock as the submitter and the emulator.
+    const deps = {
+      ch: h.db.ch,
+      cloudTrail: api,
+      logger: testLogger('auditor'),
+      notifiers: [],
+      now: clock.now,
+    };
     await sleep(2_000 + 2_500 + 500);
     const clean = await runAuditOnce(config, deps);
     expect(clean.reconciliation.findings).toEqual([]);

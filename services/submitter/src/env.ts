@@ -38,6 +38,13 @@ export const submitterEnvSchema = z.object({
     .min(1)
     .default('plans')
     .describe('Directory of metering plan YAML files'),
+  MS_SUBMITTER_CLOCK_OFFSET_MS: z.coerce
+    .number()
+    .int()
+    .default(0)
+    .describe(
+      'Shifts the clock that decides deadlines and which hours are due; for tests and replays only',
+    ),
   MS_SUBMITTER_TICK_MS: nonNegInt(15_000).describe(
     'Interval between submission runs; 0 = only on demand',
   ),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshName, testLogger } from '@meterstream/testing';
+import { freshName, testLogger, waitFor } from '@meterstream/testing';
 import { applyCarry } from './ledger.js';
 import { startSubmitter, type RunningSubmitter } from './submitter.js';
 import {
@@ -46,8 +46,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 describe('two submitter instances', () => {
   it('send each key from exactly one instance, through a join and a leave mid-work', async () => {
     const topic = freshName('submitter.work').replace(/_/g, '.');
@@ -77,13 +75,16 @@ describe('two submitter instances', () => {
     // Let A work alone for a while, then B joins (rebalance mid-work), then A leaves.
     const progress = async (): Promise<number> =>
       (await h.store.ledgerAll(HOURS[0])).filter((r) => r.state === 'accepted').length;
-    const deadline = Date.now() + 120_000;
-    while ((await progress()) < expected.size * 0.2 && Date.now() < deadline) await sleep(200);
+    const reached = (share: number): Promise<true> =>
+      waitFor(`${share * 100} % of the keys accepted`, async () =>
+        (await progress()) >= expected.size * share ? true : undefined,
+      );
+    await reached(0.2);
     const b = await start('B');
     running.push(b);
-    while ((await progress()) < expected.size * 0.6 && Date.now() < deadline) await sleep(200);
+    await reached(0.6);
     await a.close();
-    while ((await progress()) < expected.size && Date.now() < deadline) await sleep(200);
+    await reached(1);
     await b.close();
 
     // Who sent each key, from the emulator's CloudTrail (access key per instance).

@@ -60,7 +60,8 @@ export async function startSubmitter(
   deps: SubmitterDeps,
 ): Promise<RunningSubmitter> {
   const logger = deps.logger.child({ module: 'submitter' });
-  const now = deps.now ?? Date.now;
+  const offsetMs = config.MS_SUBMITTER_CLOCK_OFFSET_MS;
+  const now = deps.now ?? (offsetMs === 0 ? Date.now : () => Date.now() + offsetMs);
   const instanceId = config.MS_SUBMITTER_INSTANCE_ID || `${hostname()}-${process.pid}`;
   const metrics = deps.metrics ?? new Metrics('meterstream_submitter');
   const m: SubmitterMetrics = submitterMetrics(metrics);

@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { migrate, type ClickHouse } from '@meterstream/clickhouse';
 import {
   freshDatabase,
+  testClock,
   testStack,
   type StackEndpoints,
+  type TestClock,
   type TestDatabase,
 } from '@meterstream/testing';
 import {
@@ -25,8 +27,13 @@ import { Store } from '../store.js';
 
 export const HOUR = 3_600_000;
 export const hourStart = (ms: number): number => Math.floor(ms / HOUR) * HOUR;
-/** `k` hours before the current hour (inside AWS's 24-hour window for k ≤ 20). */
-export const hoursAgo = (k: number): number => hourStart(Date.now()) - k * HOUR;
+/**
+ * The test file's clock (12:00 UTC on the 15th of this month, running): the submitter, the
+ * emulator and every hour a test writes take time from it, never from the wall clock.
+ */
+export const clock: TestClock = testClock();
+/** `k` hours before the clock's current hour (inside AWS's 24-hour window for k ≤ 20). */
+export const hoursAgo = (k: number): number => clock.hoursAgo(k);
 export const USAGE_PARTITIONS = 2;
 export const M = 1_000_000n;
 
@@ -83,7 +90,13 @@ export async function plansDir(
 }
 
 export async function startHarness(
-  options: { slackUrl?: string; stateFile?: string; emails?: string[] } = {},
+  options: {
+    slackUrl?: string;
+    stateFile?: string;
+    emails?: string[];
+    /** Called synchronously for every AWS call the emulator answers (or drops), in order. */
+    onExchange?: (e: Exchange) => void;
+  } = {},
 ): Promise<Harness> {
   const stack = await testStack();
   const db = await freshDatabase('submitter');
@@ -99,8 +112,12 @@ export async function startHarness(
   const emu = await startEmulator({
     port: 0,
     seed: 7,
+    clock,
     stateFile: options.stateFile,
-    onExchange: (e) => exchanges.push(e),
+    onExchange: (e) => {
+      exchanges.push(e);
+      options.onExchange?.(e);
+    },
   });
   const dir = await plansDir(options.slackUrl, options.emails);
   const admin = async (method: string, path: string, body?: unknown): Promise<unknown> => {
@@ -126,6 +143,7 @@ export async function startHarness(
     MS_AWS_TIMEOUT_MS: '3000',
     MS_PLANS_DIR: dir,
     MS_SUBMITTER_TICK_MS: '0',
+    MS_SUBMITTER_CLOCK_OFFSET_MS: String(clock.offsetMs),
     MS_SUBMITTER_OWNERSHIP: 'static',
     MS_SUBMITTER_OPS_PORT: '0',
     MS_SUBMITTER_BACKOFF_BASE_MS: '20',
@@ -215,7 +233,7 @@ export async function insertWindows(
   }[],
 ): Promise<void> {
   const { ident } = await import('@meterstream/clickhouse');
-  const now = Math.floor(Date.now() / 1000);
+  const now = Math.floor(clock.now() / 1000);
   await ch.insert(
     ident(`${database}.${TABLES.usageWindows}`),
     rows.map((r) => ({
@@ -248,7 +266,7 @@ export async function freezeHours(
   hours: number[],
 ): Promise<void> {
   const { ident } = await import('@meterstream/clickhouse');
-  const now = Math.floor(Date.now() / 1000);
+  const now = Math.floor(clock.now() / 1000);
   const rows = hours.flatMap((h) =>
     Array.from({ length: USAGE_PARTITIONS }, (_, p) => ({
       kafka_partition: p,
