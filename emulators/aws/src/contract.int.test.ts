@@ -6,6 +6,7 @@ import {
   type UsageRecord,
 } from '@aws-sdk/client-marketplace-metering';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testClock } from '@meterstream/testing';
 import { MODELS } from './model/shapes.js';
 import { validateShape, type ServiceModel, type Shape } from './model/validator.js';
 import type { Exchange } from './server.js';
@@ -40,6 +41,8 @@ const COMMON_ERRORS = [
   'DryRunOperation',
 ];
 
+/** The tests' clock: the emulator and every timestamp sent take time from it, not the wall clock. */
+const clock = testClock();
 const botocore = {} as Record<ServiceName, BotocoreModel>;
 const exchanges: Exchange[] = [];
 let s: TestStack;
@@ -71,7 +74,7 @@ beforeAll(async () => {
   for (const [name, version] of Object.entries(SERVICES)) {
     botocore[name as ServiceName] = loadBotocoreModel(name, version);
   }
-  s = await startTestStack({ onExchange: (e) => exchanges.push(e) });
+  s = await startTestStack({ clock, onExchange: (e) => exchanges.push(e) });
   await s.admin('PUT', '/_admin/products/prod-a', { dimensions: ['api_calls', 'storage'] });
   await s.admin('POST', '/_admin/subscriptions', {
     productCode: 'prod-a',
@@ -112,7 +115,7 @@ describe('the emulator’s embedded model equals botocore', () => {
 });
 
 describe('every exchange matches the botocore model', () => {
-  const thisHour = (): Date => new Date(Math.floor(Date.now() / H) * H);
+  const thisHour = (): Date => new Date(Math.floor(clock.now() / H) * H);
   const rec = (over: Partial<UsageRecord> = {}): UsageRecord => ({
     Timestamp: thisHour(),
     Dimension: 'api_calls',
@@ -173,7 +176,7 @@ describe('every exchange matches the botocore model', () => {
         Array.from({ length: 26 }, () => rec()),
       ),
     );
-    await swallow(bmu('prod-a', [rec({ Timestamp: new Date(Date.now() - 30 * H) })]));
+    await swallow(bmu('prod-a', [rec({ Timestamp: new Date(clock.now() - 30 * H) })]));
     await swallow(bmu('nope', [rec()]));
     await swallow(bmu('prod-a', [rec({ Dimension: 'gpu' })]));
     await swallow(bmu('prod-a', [rec({ CustomerIdentifier: 'x' })]));
@@ -222,7 +225,7 @@ describe('every exchange matches the botocore model', () => {
     await mu(); // the caller's key stands for the emulator's account 111122223333, subscribed above
     await swallow(mu({ UsageQuantity: 3 })); // DuplicateRequestException
     await swallow(mu({ ProductCode: 'nope' }));
-    await swallow(mu({ Timestamp: new Date(Date.now() - 7 * H) }));
+    await swallow(mu({ Timestamp: new Date(clock.now() - 7 * H) }));
     await swallow(mu({ DryRun: true }));
 
     for (let i = 0; i < 30; i++) {
@@ -271,11 +274,11 @@ describe('every exchange matches the botocore model', () => {
     await lookup({ MaxResults: 5, NextToken: first.NextToken });
     await lookup({
       LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'BatchMeterUsage' }],
-      StartTime: new Date(Date.now() - H),
-      EndTime: new Date(),
+      StartTime: new Date(clock.now() - H),
+      EndTime: new Date(clock.now()),
     });
     await swallow(lookup({ MaxResults: 51 }));
-    await swallow(lookup({ StartTime: new Date(), EndTime: new Date(Date.now() - H) }));
+    await swallow(lookup({ StartTime: new Date(clock.now()), EndTime: new Date(clock.now() - H) }));
     await swallow(lookup({ NextToken: 'bogus' }));
     await swallow(
       lookup({
@@ -292,7 +295,7 @@ describe('every exchange matches the botocore model', () => {
         ProductCode: 'prod-a',
         UsageRecords: [
           {
-            Timestamp: Date.now() / 1000,
+            Timestamp: clock.now() / 1000,
             Dimension: 'storage',
             QuantityAsDecimal: '1.25',
             CustomerAWSAccountId: '123456789012',
@@ -335,7 +338,7 @@ describe('every exchange matches the botocore model', () => {
     expect(
       await raw('AWSMPMeteringService.MeterUsage', {
         ProductCode: 'prod-a',
-        Timestamp: Date.now() / 1000,
+        Timestamp: clock.now() / 1000,
       }),
     ).toBe(400);
     expect(await raw('AWSMPEntitlementService.GetEntitlements', {})).toBe(400);
@@ -430,7 +433,7 @@ describe('every exchange matches the botocore model', () => {
 
 function rawRecord(over: Record<string, unknown>): Record<string, unknown> {
   return {
-    Timestamp: Date.now() / 1000,
+    Timestamp: clock.now() / 1000,
     Dimension: 'api_calls',
     Quantity: 1,
     CustomerIdentifier: 'cust-1',

@@ -11,6 +11,7 @@ import {
   type UsageRecord,
 } from '@aws-sdk/client-marketplace-metering';
 import { afterEach, describe, expect, it } from 'vitest';
+import { testClock } from '@meterstream/testing';
 import { clientConfig, startTestStack, type TestStack } from './testing/harness.js';
 
 const H = 3_600_000;
@@ -18,8 +19,13 @@ const stacks: TestStack[] = [];
 afterEach(async () => {
   await Promise.all(stacks.splice(0).map((s) => s.close()));
 });
-async function stack(...args: Parameters<typeof startTestStack>): Promise<TestStack> {
-  const s = await startTestStack(...args);
+/** The tests' clock: the emulator and every timestamp a test sends take time from it. */
+const clock = testClock();
+async function stack(
+  options: Parameters<typeof startTestStack>[0] = {},
+  dir?: string,
+): Promise<TestStack> {
+  const s = await startTestStack({ clock, ...options }, dir);
   stacks.push(s);
   await s.admin('PUT', '/_admin/products/prod-a', { dimensions: ['api_calls', 'storage'] });
   await s.admin('POST', '/_admin/subscriptions', {
@@ -28,7 +34,7 @@ async function stack(...args: Parameters<typeof startTestStack>): Promise<TestSt
   });
   return s;
 }
-const thisHour = (): Date => new Date(Math.floor(Date.now() / H) * H);
+const thisHour = (): Date => new Date(Math.floor(clock.now() / H) * H);
 const rec = (over: Partial<UsageRecord> = {}): UsageRecord => ({
   Timestamp: thisHour(),
   Dimension: 'api_calls',
@@ -109,7 +115,7 @@ describe('AWS SDK v3 clients against the emulator', () => {
       status: 400,
     });
     expect(
-      await errorOf(meter(s, [rec({ Timestamp: new Date(Date.now() - 25 * H) })])),
+      await errorOf(meter(s, [rec({ Timestamp: new Date(clock.now() - 25 * H) })])),
     ).toMatchObject({
       name: 'TimestampOutOfBoundsException',
       status: 400,
@@ -326,7 +332,7 @@ describe('AWS SDK v3 clients against the emulator', () => {
   it('persists the ledger and CloudTrail to the state file and reloads them after a restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'aws-emu-restart-'));
     try {
-      const a = await startTestStack({}, dir);
+      const a = await startTestStack({ clock }, dir);
       await a.admin('PUT', '/_admin/products/prod-a', { dimensions: ['api_calls'] });
       await a.admin('POST', '/_admin/subscriptions', {
         productCode: 'prod-a',
@@ -338,7 +344,7 @@ describe('AWS SDK v3 clients against the emulator', () => {
         billing: unknown[];
       };
       expect(saved.billing).toHaveLength(1);
-      const b = await startTestStack({}, dir);
+      const b = await startTestStack({ clock }, dir);
       stacks.push(b);
       const again = await meter(b, [rec()]);
       expect(again.Results?.[0]?.MeteringRecordId).toBe(first.Results?.[0]?.MeteringRecordId);
