@@ -18,6 +18,9 @@ every test (vitest projects "unit" and "integration").
   --int           integration tests only
   --no-install    do not run npm ci / apt-get, fail instead when something is missing
   --down          stop the stack after the tests (default: leave it up for the next run)
+  --repeat N      run the tests N times in a row (after one install, build and stack start) and
+                  report each run; fails if any run failed. For stability checks, e.g.
+                  npm test -- --int --repeat 5
   --help          this text
 
 Any other argument is passed to vitest (e.g. a file filter).`;
@@ -36,6 +39,18 @@ const unitOnly = flag('--unit');
 const intOnly = flag('--int');
 const noInstall = flag('--no-install');
 const down = flag('--down');
+function option(name) {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const [, value] = args.splice(i, 2);
+  return value;
+}
+const repeatArg = option('--repeat');
+const repeat = repeatArg === undefined ? 1 : Number(repeatArg);
+if (!Number.isInteger(repeat) || repeat < 1) {
+  console.error(`--repeat needs a whole number of runs ≥ 1, got ${repeatArg ?? 'nothing'}`);
+  process.exit(2);
+}
 
 const t0 = Date.now();
 function step(name, cmd, cmdArgs, opts = {}) {
@@ -80,40 +95,67 @@ if (!unitOnly) {
 
 const resultsDir = path.join(ROOT, '.stack', 'test-results');
 mkdirSync(resultsDir, { recursive: true });
-const jsonOut = path.join(resultsDir, 'vitest.json');
 const projects = unitOnly ? ['--project', 'unit'] : intOnly ? ['--project', 'integration'] : [];
-const r = spawnSync(
-  'npx',
-  [
-    'vitest',
-    'run',
-    ...projects,
-    '--reporter=default',
-    '--reporter=json',
-    `--outputFile.json=${jsonOut}`,
-    ...args,
-  ],
-  {
-    cwd: ROOT,
-    stdio: 'inherit',
-    env: { ...process.env, MS_TEST_STACK: process.env.MS_TEST_STACK ?? 'auto' },
-  },
-);
 
-let summary = '';
-try {
-  const j = JSON.parse(readFileSync(jsonOut, 'utf8'));
-  const skipped = (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0);
-  summary = `${j.numPassedTests} passed, ${j.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`;
-  if (j.numTotalTests === 0) {
-    console.error('✖ no test ran');
-    process.exitCode = 1;
+/** One vitest run; returns its summary line and whether it passed (tests ran, none failed). */
+function runVitest(run) {
+  const jsonOut = path.join(resultsDir, repeat > 1 ? `vitest-${run}.json` : 'vitest.json');
+  const started = Date.now();
+  const r = spawnSync(
+    'npx',
+    [
+      'vitest',
+      'run',
+      ...projects,
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${jsonOut}`,
+      ...args,
+    ],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+      env: { ...process.env, MS_TEST_STACK: process.env.MS_TEST_STACK ?? 'auto' },
+    },
+  );
+  const secs = ((Date.now() - started) / 1000).toFixed(0);
+  try {
+    const j = JSON.parse(readFileSync(jsonOut, 'utf8'));
+    const skipped = (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0);
+    const summary = `${j.numPassedTests} passed, ${j.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`;
+    if (j.numTotalTests === 0) {
+      console.error('✖ no test ran');
+      return { summary, ok: false, secs };
+    }
+    return { summary, ok: r.status === 0 && j.numFailedTests === 0, secs };
+  } catch {
+    return { summary: 'no results file (vitest crashed?)', ok: false, secs };
   }
-} catch {
-  summary = 'no results file (vitest crashed?)';
-  process.exitCode = 1;
 }
+
+const runs = [];
+for (let run = 1; run <= repeat; run++) {
+  if (repeat > 1) console.log(`\n▶ run ${run} of ${repeat}`);
+  runs.push(runVitest(run));
+}
+const passed = runs.every((x) => x.ok);
 if (down) spawnSync('node', ['deploy/local/stack.mjs', 'down'], { cwd: ROOT, stdio: 'inherit' });
 console.log(`\nwhole run ${((Date.now() - t0) / 1000).toFixed(0)}s`);
-console.log(`vitest: ${summary}`);
-process.exit(r.status === 0 && !process.exitCode ? 0 : r.status || 1);
+if (repeat > 1) {
+  runs.forEach((x, i) =>
+    console.log(`run ${i + 1}: ${x.ok ? 'ok' : 'FAILED'} in ${x.secs}s: ${x.summary}`),
+  );
+  console.log(`runs: ${runs.filter((x) => x.ok).length} of ${repeat} green`);
+}
+// The last line is the closing line CI reads: the counts of the last run (of every run, with --repeat).
+const total = runs.reduce(
+  (acc, x) => {
+    const m = /^(\d+) passed, (\d+) failed/.exec(x.summary);
+    return m ? { p: acc.p + Number(m[1]), f: acc.f + Number(m[2]) } : acc;
+  },
+  { p: 0, f: 0 },
+);
+console.log(
+  repeat > 1 ? `vitest: ${total.p} passed, ${total.f} failed` : `vitest: ${runs[0].summary}`,
+);
+process.exit(passed ? 0 : 1);
