@@ -191,7 +191,10 @@ describe('ingest bad input', () => {
     t = await freshTopic('ingest-bad', 2);
     ing = await startTestIngest({
       topic: t.topic,
-      env: { MS_INGEST_BODY_LIMIT_BYTES: '65536', MS_INGEST_MAX_EVENTS_PER_REQUEST: '100' },
+      env: {
+        MS_INGEST_BODY_LIMIT_BYTES: '65536',
+        MS_INGEST_MAX_EVENTS_PER_REQUEST: '100',
+      },
     });
   });
   afterAll(async () => {
@@ -204,6 +207,8 @@ describe('ingest bad input', () => {
       { id: 'ok-0', ...analyticsEvent(0) },
       { id: 'bad-1', ...analyticsEvent(1), ...patch },
     ]);
+  /** Like `ev`, with the bad event's quantity replaced by a raw JSON literal. */
+  const evRaw = (literal: string) => ev({ quantity: '@Q' }).replace('"@Q"', literal);
   const cases: [string, () => Parameters<typeof post>, number, string?][] = [];
   const add = (
     name: string,
@@ -227,6 +232,30 @@ describe('ingest bad input', () => {
   add('negative quantity', 422, () => [ing.url, K(), ev({ quantity: '-5' })], 'quantity');
   add('NaN quantity', 422, () => [ing.url, K(), ev({ quantity: 'NaN' })], 'quantity');
   add('exponent quantity', 422, () => [ing.url, K(), ev({ quantity: 1e21 })], 'quantity');
+  add('exponent quantity as typed', 422, () => [ing.url, K(), evRaw('1e3')], 'quantity');
+  add('capital exponent quantity', 422, () => [ing.url, K(), evRaw('1E3')], 'quantity');
+  add(
+    'quantity with > 15 significant digits',
+    422,
+    () => [ing.url, K(), evRaw('1.000000000000000000000000000001')],
+    'quantity',
+  );
+  add('duplicate key', 422, () => [ing.url, K(), evRaw('"1","quantity":"2"')], 'quantity');
+  add(
+    'lone surrogate escape',
+    422,
+    () => [ing.url, K(), ev({ customerIdentifier: '@C' }).replace('"@C"', '"c\\ud800"')],
+    'customerIdentifier',
+  );
+  add(
+    'invalid UTF-8',
+    422,
+    () => {
+      const [a, b] = ev({ customerIdentifier: 'c@' }).split('@');
+      return [ing.url, K(), Buffer.concat([Buffer.from(a!), Buffer.from([0xff]), Buffer.from(b!)])];
+    },
+    '',
+  );
   add('huge quantity', 422, () => [ing.url, K(), ev({ quantity: '99999999999' })], 'quantity');
   add('too many decimals', 422, () => [ing.url, K(), ev({ quantity: '1.0000001' })], 'quantity');
   add(

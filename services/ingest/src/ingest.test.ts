@@ -374,3 +374,170 @@ describe('CachingDefaultPartitioner', () => {
     }
   });
 });
+
+describe('POST /v1/events reads the body strictly (README: quantity, UTF-8, one value per key)', () => {
+  type Answer = {
+    error: { code: string; message: string };
+    rejected?: number;
+    errors?: { index: number; reasons: { field: string; message: string }[] }[];
+  };
+  async function post(payload: string | Buffer, type = 'application/json') {
+    const s = await setup();
+    const res = await s.app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: { 'content-type': type, authorization: `Bearer ${s.all.secret}` },
+      payload,
+    });
+    return { status: res.statusCode, body: res.json<Answer>(), sink: s.sink };
+  }
+  /** One valid event as JSON text with `quantity` replaced by a raw JSON literal. */
+  const withQuantity = (literal: string, extra: Record<string, unknown> = {}): string =>
+    JSON.stringify(ev({ quantity: '@Q', ...extra })).replace('"@Q"', literal);
+  const fieldsOf = (b: Answer) => b.errors?.map((e) => [e.index, e.reasons.map((r) => r.field)]);
+
+  it('rejects JSON-number quantities with an exponent or > 15 significant digits, as typed', async () => {
+    const body = `[${[
+      withQuantity('1e3', { id: 'e' }),
+      withQuantity('1E3', { id: 'E' }),
+      withQuantity('1.000000000000000000000000000001', { id: 'long' }),
+      JSON.stringify(
+        ev({ id: 'alloc', quantity: '2.5', allocations: [{ quantity: '@A', tags: { t: 'x' } }] }),
+      ).replace('"@A"', '25e-1'),
+      withQuantity('12.5', { id: 'fine' }),
+    ].join(',')}]`;
+    const { status, body: answer, sink } = await post(body);
+    expect(status).toBe(422);
+    expect(fieldsOf(answer)).toEqual([
+      [0, ['quantity']],
+      [1, ['quantity']],
+      [2, ['quantity']],
+      [3, ['allocations[0].quantity']],
+    ]);
+    expect(answer.errors![0]!.reasons[0]!.message).toMatch(/15 significant digits and no exponent/);
+    expect(sink.sent).toEqual([]);
+  });
+
+  it('accepts JSON-number quantities that a double keeps as typed', async () => {
+    const body = `[${withQuantity('12.5', { id: 'a' })},${withQuantity('1.50000000000000000000', { id: 'b' })},${withQuantity('123456789.012345', { id: 'c' })}]`;
+    const { status, sink } = await post(body);
+    expect(status).toBe(202);
+    expect(sink.sent.map((r) => (JSON.parse(r.value.toString()) as UsageEvent).quantity)).toEqual([
+      '12.5',
+      '1.5',
+      '123456789.012345',
+    ]);
+  });
+
+  it('checks JSON-number quantities in NDJSON and CloudEvents too', async () => {
+    const nd = await post(
+      `${withQuantity('1', { id: 'a' })}\n${withQuantity('1e3', { id: 'b' })}\n`,
+      'application/x-ndjson',
+    );
+    expect(nd.status).toBe(422);
+    expect(fieldsOf(nd.body)).toEqual([[1, ['quantity']]]);
+    const ce = (q: string, id: string) =>
+      `{"specversion":"1.0","type":"io.meterstream.usage","id":"${id}","source":"s","data":${withQuantity(q)}}`;
+    const batch = await post(
+      `[${ce('3', 'x')},${ce('3E0', 'y')}]`,
+      'application/cloudevents-batch+json',
+    );
+    expect(batch.status).toBe(422);
+    expect(fieldsOf(batch.body)).toEqual([[1, ['quantity']]]);
+    const one = await post(ce('1.0000000000000001', 'z'), 'application/cloudevents+json');
+    expect(one.status).toBe(422);
+    expect(fieldsOf(one.body)).toEqual([[0, ['quantity']]]);
+  });
+
+  it('rejects invalid UTF-8 with 422 naming the event and the byte, never replacing it', async () => {
+    const good = Buffer.from(JSON.stringify(ev({ id: 'a' })));
+    const [before, after] = JSON.stringify(ev({ id: 'b', customerIdentifier: 'c@' })).split('@');
+    const bad = Buffer.concat([
+      Buffer.from(before!),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from(after!),
+    ]);
+    const array = await post(
+      Buffer.concat([Buffer.from('['), good, Buffer.from(','), bad, Buffer.from(']')]),
+    );
+    expect(array.status).toBe(422);
+    expect(array.body.errors).toEqual([
+      {
+        index: 1,
+        reasons: [
+          {
+            field: '',
+            message: `contains invalid UTF-8 (byte ${2 + good.length + before!.length} of the body); send UTF-8 text`,
+          },
+        ],
+      },
+    ]);
+    expect(array.sink.sent).toEqual([]);
+
+    const nd = await post(
+      Buffer.concat([good, Buffer.from('\n\n'), bad, Buffer.from('\n')]),
+      'application/x-ndjson',
+    );
+    expect(nd.status).toBe(422);
+    expect(fieldsOf(nd.body)).toEqual([[1, ['']]]);
+
+    // Outside any event the body cannot be read at all.
+    const outside = await post(
+      Buffer.concat([Buffer.from('['), good, Buffer.from([0xff]), Buffer.from(']')]),
+    );
+    expect(outside.status).toBe(400);
+    expect(outside.body.error.message).toBe(
+      `malformed JSON: invalid UTF-8 at byte ${1 + good.length}`,
+    );
+  });
+
+  it('rejects unpaired surrogate escapes, accepts escaped pairs', async () => {
+    const text = (s: string) =>
+      JSON.stringify(ev({ id: 'a', attributes: { note: '@' } })).replace('"@"', `"${s}"`);
+    const lone = await post(text('x\\ud800'));
+    expect(lone.status).toBe(422);
+    expect(lone.body.errors).toEqual([
+      {
+        index: 0,
+        reasons: [
+          {
+            field: 'attributes.note',
+            message: 'contains an unpaired UTF-16 surrogate (\\ud800): not valid Unicode text',
+          },
+        ],
+      },
+    ]);
+    const low = await post(`[${text('ok')},${text('\\uDC00')}]`.replace('"a"', '"b"'));
+    expect(fieldsOf(low.body)).toEqual([[1, ['attributes.note']]]);
+    const pair = await post(text('\\ud83d\\ude00'));
+    expect(pair.status).toBe(202);
+    const sent = JSON.parse(pair.sink.sent[0]!.value.toString()) as UsageEvent;
+    expect(sent.attributes).toEqual({ note: '😀' });
+  });
+
+  it('rejects duplicate keys (no last-one-wins), in JSON, NDJSON and CloudEvents', async () => {
+    const dup = JSON.stringify(ev({ id: 'a' })).replace(
+      '"quantity":"2"',
+      '"quantity":1,"quantity":2',
+    );
+    const json = await post(`[${JSON.stringify(ev({ id: 'b' }))},${dup}]`);
+    expect(json.status).toBe(422);
+    expect(json.body.errors).toEqual([
+      {
+        index: 1,
+        reasons: [
+          { field: 'quantity', message: expect.stringContaining('duplicate key') as unknown },
+        ],
+      },
+    ]);
+    expect(json.sink.sent).toEqual([]);
+    const nd = await post(`${dup}\n`, 'application/x-ndjson');
+    expect(fieldsOf(nd.body)).toEqual([[0, ['quantity']]]);
+    const ce = await post(
+      `{"specversion":"1.0","type":"io.meterstream.usage","id":"i","source":"s","source":"t","data":${dup}}`,
+      'application/cloudevents+json',
+    );
+    expect(ce.status).toBe(422);
+    expect(fieldsOf(ce.body)).toEqual([[0, ['source', 'data.quantity']]]);
+  });
+});

@@ -21,7 +21,7 @@ import {
   type UsageEvent,
 } from '@meterstream/schemas';
 import type { Principal } from './keys.js';
-import { MEDIA_TYPES, bodyFormat, parseBody, type BodyFormat } from './parse.js';
+import { MEDIA_TYPES, bodyFormat, lossyQuantities, parseBody, type BodyFormat } from './parse.js';
 import type { PlanLookup } from './plans.js';
 import type { EventSink, OutRecord } from './sink.js';
 
@@ -124,6 +124,8 @@ export function produceObserver(
   };
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function presentedKey(req: FastifyRequest): string | undefined {
   const auth = req.headers.authorization;
   if (typeof auth === 'string') {
@@ -175,7 +177,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(Object.keys(MEDIA_TYPES), { parseAs: 'string' }, (_req, body, done) =>
+  // The raw bytes: parseBody decodes them as strict UTF-8 (a string parser would replace invalid
+  // bytes with U+FFFD without a word).
+  app.addContentTypeParser(Object.keys(MEDIA_TYPES), { parseAs: 'buffer' }, (_req, body, done) =>
     done(null, body),
   );
 
@@ -262,8 +266,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     const received = process.hrtime.bigint();
     const principal = req.principal!;
     const format = bodyFormat(req.headers['content-type']) as BodyFormat;
-    const body = typeof req.body === 'string' ? req.body : '';
-    m.requestBytes.observe(Buffer.byteLength(body));
+    const body = Buffer.isBuffer(req.body) ? req.body : EMPTY;
+    m.requestBytes.observe(body.length);
     const answer = (status: number, payload: unknown): FastifyReply => {
       m.requests.inc({ status: String(status) });
       return reply.code(status).send(payload);
@@ -301,6 +305,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     parsed.items.forEach((item, index) => {
       if ('reasons' in item)
         return reject(index, item.unreadable ? 'malformed' : 'invalid', item.reasons);
+      const lossy = lossyQuantities(item.input);
       const v = validateUsageEvent(item.input, {
         now: at,
         maxPastMs: config.maxEventAgeMs,
@@ -309,6 +314,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
         defaultSource: `ingest/${principal.tenant}`,
         defaultActor: `key:${principal.keyId}`,
       });
+      if (lossy) {
+        // The number was kept as typed; say why once, not also "must be a decimal string".
+        const fields = new Set(lossy.map((r) => r.field));
+        const others = v.ok ? [] : v.reasons.filter((r) => !fields.has(r.field));
+        return reject(index, 'invalid', [...lossy, ...others]);
+      }
       if (!v.ok) return reject(index, 'invalid', v.reasons);
       const ev = v.event;
       const ref = ev.productCode ?? ev.licenseArn!;
