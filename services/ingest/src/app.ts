@@ -181,6 +181,7 @@ export async function startIngest(o: IngestOptions): Promise<IngestHandle> {
         maxEventSkewMs: env.MS_INGEST_MAX_EVENT_SKEW_MS,
         retryAfterSeconds: env.MS_INGEST_RETRY_AFTER_S,
         maxEventBytes: env.MS_INGEST_MAX_EVENT_BYTES,
+        requestTimeoutMs: env.MS_INGEST_REQUEST_TIMEOUT_MS,
       },
       keys,
       plans: o.plans,

@@ -33,6 +33,9 @@ export const ingestEnvSchema = z.object({
     'Events accepted but not yet acknowledged by Kafka; beyond this, requests get 503 + Retry-After',
   ),
   MS_INGEST_RETRY_AFTER_S: posInt(1).describe('Retry-After seconds sent with 503 answers'),
+  MS_INGEST_REQUEST_TIMEOUT_MS: posInt(10_000).describe(
+    'Longest time to receive a whole request (headers and body); a slower client gets 408 and its connection is closed',
+  ),
   MS_INGEST_PRODUCE_TIMEOUT_MS: posInt(10_000).describe(
     'Longest wait for Kafka to acknowledge a request; then 503 (the client re-sends with the same ids)',
   ),

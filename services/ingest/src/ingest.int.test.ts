@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -194,6 +195,7 @@ describe('ingest bad input', () => {
       env: {
         MS_INGEST_BODY_LIMIT_BYTES: '65536',
         MS_INGEST_MAX_EVENTS_PER_REQUEST: '100',
+        MS_INGEST_REQUEST_TIMEOUT_MS: '1000',
       },
     });
   });
@@ -349,6 +351,26 @@ describe('ingest bad input', () => {
       const errors = res.json.errors as { index: number; reasons: { field: string }[] }[];
       expect(errors.flatMap((e) => e.reasons.map((r) => r.field))).toContain(field);
     }
+  });
+
+  it('answers 408 to a client that trickles its body, and closes its connection', async () => {
+    const { hostname, port } = new URL(ing.url);
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (received += d));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.on('connect', resolve));
+    const started = Date.now();
+    socket.write(
+      `POST /v1/events HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+        `Authorization: Bearer ${ing.key}\r\nContent-Length: 5000\r\n\r\n[`,
+    );
+    const drip = setInterval(() => socket.writable && socket.write(' '), 200);
+    await closed;
+    clearInterval(drip);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
   });
 
   it('stays up, and nothing of the rejected requests reached Kafka', async () => {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, type AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MeterstreamError } from '@meterstream/errors';
 import { Metrics, createLogger } from '@meterstream/observability';
@@ -11,7 +12,8 @@ import { KeyStore, newKey, writeKeyFile } from './keys.js';
 import { CachingDefaultPartitioner } from './partitioner.js';
 import { bodyFormat, fromCloudEvent, parseBody } from './parse.js';
 import type { PlanLookup } from './plans.js';
-import { buildServer } from './server.js';
+import { ingestEnvSchema } from './env.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, buildServer } from './server.js';
 import { KafkaSink, type EventSink, type OutRecord } from './sink.js';
 
 const silent = createLogger('test', { level: 'silent' });
@@ -539,5 +541,58 @@ describe('POST /v1/events reads the body strictly (README: quantity, UTF-8, one 
     );
     expect(ce.status).toBe(422);
     expect(fieldsOf(ce.body)).toEqual([[0, ['source', 'data.quantity']]]);
+  });
+});
+
+describe('request timeout', () => {
+  it('answers 408 and closes the connection of a client that trickles its body', async () => {
+    const s = await setup({ requestTimeoutMs: 300 });
+    await s.app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const { port } = s.app.server.address() as AddressInfo;
+      const socket = connect(port, '127.0.0.1');
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (received += d));
+      const closed = new Promise<number>((resolve) =>
+        socket.on('close', () => resolve(Date.now())),
+      );
+      await new Promise<void>((resolve) => socket.on('connect', resolve));
+      const started = Date.now();
+      socket.write(
+        'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          `Authorization: Bearer ${s.all.secret}\r\nContent-Length: 1000\r\n\r\n[`,
+      );
+      // One byte every 100 ms: never idle long, never done.
+      const drip = setInterval(() => socket.writable && socket.write(' '), 100);
+      const at = await closed;
+      clearInterval(drip);
+      expect(at - started).toBeGreaterThanOrEqual(250);
+      expect(at - started).toBeLessThan(3_000);
+      expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toEqual({
+        error: {
+          code: 'BAD_REQUEST',
+          message: 'request not received within 300 ms; connection closed',
+        },
+      });
+      expect(s.sink.sent).toEqual([]);
+      // The server is fine and counted it.
+      const metrics = await s.app.inject('/metrics');
+      expect(metrics.body).toContain('meterstream_ingest_requests_total{status="408"} 1');
+      const ok = await s.inject(ev());
+      expect(ok.statusCode).toBe(202);
+    } finally {
+      await s.app.close();
+    }
+  });
+
+  it('defaults to 10 s, configurable with MS_INGEST_REQUEST_TIMEOUT_MS', () => {
+    expect(ingestEnvSchema.parse({}).MS_INGEST_REQUEST_TIMEOUT_MS).toBe(DEFAULT_REQUEST_TIMEOUT_MS);
+    expect(DEFAULT_REQUEST_TIMEOUT_MS).toBe(10_000);
+    expect(
+      ingestEnvSchema.parse({ MS_INGEST_REQUEST_TIMEOUT_MS: '2500' }).MS_INGEST_REQUEST_TIMEOUT_MS,
+    ).toBe(2_500);
+    expect(ingestEnvSchema.safeParse({ MS_INGEST_REQUEST_TIMEOUT_MS: '0' }).success).toBe(false);
   });
 });

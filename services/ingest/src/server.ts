@@ -21,6 +21,8 @@ import {
   type UsageEvent,
 } from '@meterstream/schemas';
 import type { Principal } from './keys.js';
+import type { Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { MEDIA_TYPES, bodyFormat, lossyQuantities, parseBody, type BodyFormat } from './parse.js';
 import type { PlanLookup } from './plans.js';
 import type { EventSink, OutRecord } from './sink.js';
@@ -34,7 +36,15 @@ export interface ServerConfig {
   retryAfterSeconds: number;
   /** Largest encoded event; Kafka refuses records near its 1 MiB message limit. */
   maxEventBytes: number;
+  /**
+   * Longest time to receive a whole request (headers and body); a slower client gets 408 and its
+   * connection is closed, so trickling clients cannot hold connections and memory. Default 10 s.
+   */
+  requestTimeoutMs?: number;
 }
+
+/** Default of {@link ServerConfig.requestTimeoutMs}. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /** Everything {@link buildServer} needs; tests pass in-process fakes only for plans and keys. */
 export interface ServerDeps {
@@ -126,6 +136,12 @@ export function produceObserver(
 
 const EMPTY = Buffer.alloc(0);
 
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
+
 function presentedKey(req: FastifyRequest): string | undefined {
   const auth = req.headers.authorization;
   if (typeof auth === 'string') {
@@ -153,6 +169,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const m = ingestMetrics(deps.metrics);
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? (() => uuidv7());
+  const requestTimeoutMs = config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
 
   const app = Fastify({
     // Per-request logging at info would cost more than the request itself at 20k events/s.
@@ -163,6 +180,39 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Node answers 408 and closes the connection when a request (headers and body) takes longer
+    // than requestTimeout; it checks every connectionsCheckingInterval (default 30 s, too coarse
+    // for a timeout of a few seconds).
+    requestTimeout: requestTimeoutMs,
+    http: {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: Math.min(60_000, requestTimeoutMs),
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeoutMs / 4))),
+    },
+    clientErrorHandler(err: Error & { code?: string }, socket: Socket) {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const status = timeout ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      m.requests.inc({ status: String(status) });
+      // Answer only when no response has started on this socket, as Node does, so that a client
+      // never reads a 408 glued to the end of another answer.
+      const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+      if (socket.writable && !current?.headersSent) {
+        const body = JSON.stringify(
+          timeout
+            ? errorBody(
+                'BAD_REQUEST',
+                `request not received within ${requestTimeoutMs} ms; connection closed`,
+              )
+            : errorBody('BAD_REQUEST', status === 431 ? 'headers too large' : 'bad request'),
+        );
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy();
+    },
   });
 
   // While closing, answer in-flight requests with `Connection: close` so keep-alive clients let go
