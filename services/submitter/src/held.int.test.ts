@@ -7,6 +7,7 @@ import { startSubmitter, type RunningSubmitter } from './submitter.js';
 import {
   HOUR,
   M,
+  SUB,
   billedMap,
   clock,
   freezeHours,
@@ -95,6 +96,40 @@ afterAll(async () => {
 });
 
 describe('held records', () => {
+  it('holds an hour above the AWS maximum on its own and bills every other key', async () => {
+    const H = hoursAgo(20);
+    await subscribe(h, SUB, 'cust-huge');
+    await subscribe(h, SUB, 'cust-small');
+    await insertWindows(h.db.ch, h.db.name, [
+      // 2,147,483,648 units: one more than a usage record can carry.
+      { productCode: SUB, customer: 'cust-huge', dimension: 'api', hour: H, micros: 2n ** 31n * M },
+      { productCode: SUB, customer: 'cust-small', dimension: 'api', hour: H, micros: 7n * M },
+    ]);
+    const s = await start();
+    const run = await s.runNow();
+    expect(run.status, run.error).toBe('done');
+    const huge = await record(SUB, 'cust-huge', 'api', H);
+    expect(huge).toMatchObject({ state: 'held', quantity: 0, attempts: 0 });
+    expect(heldReasonOf(huge?.reason ?? '')).toBe('quantity_above_max');
+    expect(huge?.reason).toContain('2147483648 units');
+    expect(await record(SUB, 'cust-small', 'api', H)).toMatchObject({
+      state: 'accepted',
+      quantity: 7,
+    });
+    const billed = billedMap(await h.billing());
+    expect(billed.get(billedKey(SUB, 'cust-small', 'api', H))).toBe(7);
+    // Nothing was ever sent for the oversized key: a zero or a part would be billed for good.
+    expect(billed.has(billedKey(SUB, 'cust-huge', 'api', H))).toBe(false);
+    expect(await s.metrics.text()).toMatch(
+      /meterstream_submitter_held_records\{reason="quantity_above_max"\} 1\b/,
+    );
+    // Re-evaluated every run, it stays held without writing a version per run.
+    const again = await s.runNow();
+    expect(again.status).toBe('done');
+    expect((await record(SUB, 'cust-huge', 'api', H))?.version).toBe(huge?.version);
+    await stop(s);
+  });
+
   it('holds a dimension that is not in the plan and bills it once the plan has it', async () => {
     const H = hoursAgo(8);
     await subscribe(h, HELD, 'cust-plan');

@@ -1,7 +1,9 @@
 import type { PlanCatalog } from '@meterstream/plans';
 import {
+  AWS_MAX_QUANTITY,
   MICROS,
   applyCarry,
+  heldReason,
   deadlineOf,
   overageMicros,
   workPartitionOf,
@@ -180,7 +182,15 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
           .reduce((sum, w) => sum + w.quantityMicros, 0n);
         billable = overageMicros(entitled, before, c.usageMicros);
       }
-      const { quantity, carryOutMicros } = applyCarry(carryIn, billable);
+      // One key-hour above AWS's maximum is held on its own (ADR 0006): throwing here would fail
+      // the whole run and stop every other key. It cannot be split (AWS keeps one record per
+      // key-hour, first quantity wins), so the whole units are held until the deadline, and only
+      // the fraction carries on, as it would have after a send.
+      const total = carryIn + billable;
+      const overMax = total / MICROS > AWS_MAX_QUANTITY;
+      const { quantity, carryOutMicros } = overMax
+        ? { quantity: 0, carryOutMicros: total % MICROS }
+        : applyCarry(carryIn, billable);
       const dim = ctx.plans.dimensionAt(c.productCode, c.dimension, new Date(c.hour));
       frozen.push({
         productCode: c.productCode,
@@ -189,7 +199,7 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
         dimension: c.dimension,
         hour: c.hour,
         version: ctx.clock.next(),
-        state: 'frozen',
+        state: overMax ? 'held' : 'frozen',
         quantity,
         usageMicros: c.usageMicros,
         billableMicros: billable,
@@ -197,7 +207,12 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
         carryOutMicros,
         meteringRecordId: '',
         awsStatus: '',
-        reason: '',
+        reason: overMax
+          ? heldReason(
+              'quantity_above_max',
+              `${(total / MICROS).toString()} units in one hour; AWS accepts at most ${AWS_MAX_QUANTITY.toString()} per record`,
+            )
+          : '',
         attempts: 0,
         batchId: '',
         runId: ctx.runId,

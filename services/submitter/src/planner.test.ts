@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { PlanCatalog, validatePlan } from '@meterstream/plans';
+import { MICROS, VersionClock, heldReasonOf, type LedgerRecord } from './ledger.js';
+import { freeze, type FreezeContext } from './planner.js';
+import type { Store, UsageWindow } from './store.js';
+
+const HOUR = 3_600_000;
+const NOW = Date.UTC(2026, 10, 15, 12, 30);
+const H = Date.UTC(2026, 10, 15, 8);
+
+const plans = (): PlanCatalog => {
+  const { plan, issues } = validatePlan({
+    productCode: 'p',
+    name: 'P',
+    pricingModel: 'subscription',
+    versions: [
+      {
+        effectiveFrom: '2025-01-01T00:00:00Z',
+        dimensions: [{ name: 'api', unit: 'u', pricePerUnit: '1' }],
+      },
+    ],
+  });
+  expect(issues).toEqual([]);
+  return new PlanCatalog([plan as NonNullable<typeof plan>]);
+};
+
+const window = (customer: string, micros: bigint): UsageWindow => ({
+  productCode: 'p',
+  customer,
+  customerKind: 'identifier',
+  dimension: 'api',
+  hour: H,
+  quantityMicros: micros,
+});
+
+/** A Store with nothing in it but what a test gives; records what the planner writes. */
+function fakeStore(over: Partial<Store>, written: LedgerRecord[]): Store {
+  const base: Partial<Store> = {
+    fullyFrozenHours: () => Promise.resolve([]),
+    pendingWindows: () => Promise.resolve([]),
+    subscriptions: () => Promise.resolve([]),
+    entitlements: () => Promise.resolve([]),
+    hourFills: () => Promise.resolve(new Set<string>()),
+    latestPerKey: () => Promise.resolve(new Map()),
+    windowsBetween: () => Promise.resolve([]),
+    writeLedger: (rs: readonly LedgerRecord[]) => {
+      written.push(...rs);
+      return Promise.resolve();
+    },
+    markHourFills: () => Promise.resolve(),
+  };
+  return { ...base, ...over } as Store;
+}
+
+const ctxOf = (store: Store): FreezeContext => ({
+  store,
+  plans: plans(),
+  clock: new VersionClock(() => NOW),
+  usagePartitions: 1,
+  workPartitions: 1,
+  owned: [0],
+  lookbackHours: 30,
+  runId: 'r',
+  instanceId: 'i',
+});
+
+describe('freeze', () => {
+  it('holds one key-hour above the AWS maximum and freezes every other key', async () => {
+    const written: LedgerRecord[] = [];
+    const huge = 2n ** 31n * MICROS + 250_000n;
+    const store = fakeStore(
+      {
+        pendingWindows: () => Promise.resolve([window('huge', huge), window('small', 3n * MICROS)]),
+      },
+      written,
+    );
+    const out = await freeze(ctxOf(store), NOW);
+    const by = new Map(out.frozen.map((r) => [r.customer, r]));
+    expect(by.get('small')).toMatchObject({ state: 'frozen', quantity: 3 });
+    const held = by.get('huge');
+    expect(held).toMatchObject({ state: 'held', quantity: 0, usageMicros: huge });
+    expect(heldReasonOf(held?.reason ?? '')).toBe('quantity_above_max');
+    // The whole units are held; only the fraction chains on to the key's next hour.
+    expect(held?.carryOutMicros).toBe(250_000n);
+    expect(written).toHaveLength(2);
+    expect(held?.deadline).toBe(H + 24 * HOUR);
+  });
+});
