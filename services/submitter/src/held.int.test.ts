@@ -1,13 +1,17 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPlans } from '@meterstream/plans';
 import { testLogger } from '@meterstream/testing';
-import { heldReasonOf, type LedgerRecord } from './ledger.js';
+import { VersionClock, heldReasonOf, type LedgerRecord } from './ledger.js';
+import { freeze } from './planner.js';
+import { Store } from './store.js';
 import { startSubmitter, type RunningSubmitter } from './submitter.js';
 import {
   HOUR,
   M,
   SUB,
+  USAGE_PARTITIONS,
   billedMap,
   clock,
   freezeHours,
@@ -227,6 +231,62 @@ describe('held records', () => {
     expect(billed.get(billedKey(UNLISTED, 'cust-u1', 'api', H))).toBe(2);
     expect(billed.get(billedKey(UNLISTED, 'cust-u2', 'api', H))).toBe(5);
     await stop(s);
+  });
+
+  it('never zero-fills a key whose window the aggregator wrote between the planner reads', async () => {
+    const H = hoursAgo(30);
+    const plans = await loadPlans(h.plansDir);
+    await subscribe(h, SUB, 'cust-race');
+    // The aggregator, as it works: the hour's windows first, then the hour marked frozen.
+    let aggregator: (() => Promise<void>) | undefined = async () => {
+      await insertWindows(h.db.ch, h.db.name, [
+        { productCode: SUB, customer: 'cust-race', dimension: 'api', hour: H, micros: 9n * M },
+      ]);
+      await freezeHours(h.db.ch, h.db.name, [H]);
+    };
+    let windowsRead: Promise<void> | undefined;
+    // Lets the aggregator write right after the windows were read, and holds the frozen-hours
+    // read until then when both are in flight at once: the interleaving that lost the window.
+    class RacingStore extends Store {
+      override async pendingWindows(fromHour: number): ReturnType<Store['pendingWindows']> {
+        let done!: () => void;
+        windowsRead = new Promise<void>((r) => (done = r));
+        const rows = await super.pendingWindows(fromHour);
+        const write = aggregator;
+        aggregator = undefined;
+        if (write) await write();
+        done();
+        return rows;
+      }
+      override async fullyFrozenHours(
+        fromHour: number,
+        partitions: number,
+      ): ReturnType<Store['fullyFrozenHours']> {
+        // Calls made together start together: after one turn, a windows read in flight is known.
+        await new Promise((r) => setImmediate(r));
+        if (windowsRead) await windowsRead;
+        return super.fullyFrozenHours(fromHour, partitions);
+      }
+    }
+    const store = new RacingStore(h.db.ch, h.db.name);
+    const ctx = {
+      store,
+      plans,
+      clock: new VersionClock(clock.now),
+      usagePartitions: USAGE_PARTITIONS,
+      workPartitions: 12,
+      owned: Array.from({ length: 12 }, (_, i) => i),
+      lookbackHours: 36,
+      runId: 'race',
+      instanceId: 'race',
+    };
+    const at = clock.now();
+    await freeze(ctx, at);
+    windowsRead = undefined;
+    await freeze(ctx, at);
+    const r = await record(SUB, 'cust-race', 'api', H);
+    expect(r).toMatchObject({ state: 'frozen', quantity: 9 });
+    expect(r?.usageMicros).toBe(9n * M);
   });
 
   it('expires a held record only at its AWS deadline', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PlanCatalog, validatePlan } from '@meterstream/plans';
 import { MICROS, VersionClock, heldReasonOf, type LedgerRecord } from './ledger.js';
 import { freeze, type FreezeContext } from './planner.js';
-import type { Store, UsageWindow } from './store.js';
+import type { Store, Subscription, UsageWindow } from './store.js';
 
 const HOUR = 3_600_000;
 const NOW = Date.UTC(2026, 10, 15, 12, 30);
@@ -84,5 +84,51 @@ describe('freeze', () => {
     expect(held?.carryOutMicros).toBe(250_000n);
     expect(written).toHaveLength(2);
     expect(held?.deadline).toBe(H + 24 * HOUR);
+  });
+
+  it('never zero-fills a key whose window the aggregator writes while the planner reads', async () => {
+    const written: LedgerRecord[] = [];
+    const sub: Subscription = {
+      productCode: 'p',
+      customer: 'c',
+      customerKind: 'identifier',
+      licenseArn: '',
+      buyerName: '',
+      agreementId: '',
+      status: 'active',
+      periodStart: 0,
+      periodEnd: Date.UTC(2100, 0, 1),
+      source: 'test',
+    };
+    // The aggregator writes the window of (c, api, H) and then marks H frozen, right after the
+    // planner's windows read returned: the read saw neither, a later frozen-hours read sees H.
+    let aggregatorDone = false;
+    const store = fakeStore(
+      {
+        subscriptions: () => Promise.resolve([sub]),
+        fullyFrozenHours: async () => {
+          // Reads issued together are both in flight before either answers.
+          await new Promise((r) => setImmediate(r));
+          return aggregatorDone ? [H] : [];
+        },
+        pendingWindows: () => {
+          const seen = aggregatorDone ? [window('c', 9n * MICROS)] : [];
+          aggregatorDone = true;
+          return Promise.resolve(
+            seen.filter(
+              (w) => !written.some((r) => r.customer === w.customer && r.hour === w.hour),
+            ),
+          );
+        },
+      },
+      written,
+    );
+    await freeze(ctxOf(store), NOW);
+    // Nothing for H yet, above all no zero record that would shadow the window for good.
+    expect(written.filter((r) => r.hour === H)).toEqual([]);
+    await freeze(ctxOf(store), NOW);
+    expect(written.filter((r) => r.hour === H)).toMatchObject([
+      { customer: 'c', dimension: 'api', state: 'frozen', quantity: 9 },
+    ]);
   });
 });

@@ -61,8 +61,15 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
   const bucket = (productCode: string, customer: string): number =>
     workPartitionOf(productCode, customer, ctx.workPartitions);
 
-  const [fullyFrozen, windows, subs, ents, fills, latest] = await Promise.all([
-    ctx.store.fullyFrozenHours(fromHour, ctx.usagePartitions),
+  // Frozen hours are read BEFORE the windows, never in parallel. The aggregator writes every
+  // window of an hour before it records the hour frozen (partition.ts: freezeWindows, then
+  // recordFreezes), and usage that arrives later is carried to an open hour, not written into
+  // the frozen one. So every window of an hour this read sees as frozen already exists when the
+  // read below starts, and the zero fill cannot take the place of a window. In parallel, the
+  // windows could be read first, the aggregator could then write a window and freeze its hour,
+  // and the zero record written for that key would hide the window for good (issue 13, item 3).
+  const fullyFrozen = await ctx.store.fullyFrozenHours(fromHour, ctx.usagePartitions);
+  const [windows, subs, ents, fills, latest] = await Promise.all([
     ctx.store.pendingWindows(fromHour),
     ctx.store.subscriptions(),
     ctx.store.entitlements(),
