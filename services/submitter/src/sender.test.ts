@@ -1,0 +1,128 @@
+import type { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
+import { describe, expect, it } from 'vitest';
+import { Metrics } from '@meterstream/observability';
+import { PlanCatalog, validatePlan } from '@meterstream/plans';
+import { testLogger } from '@meterstream/testing';
+import { VersionClock, deadlineOf, heldReasonOf, type LedgerRecord } from './ledger.js';
+import { submitterMetrics } from './metrics.js';
+import { StaticOwnership } from './ownership.js';
+import { sendOpen, type SenderContext } from './sender.js';
+import type { Store } from './store.js';
+
+const H = Date.UTC(2026, 10, 15, 8);
+const NOW = H + 3 * 3_600_000;
+
+const plans = (): PlanCatalog => {
+  const { plan } = validatePlan({
+    productCode: 'p',
+    name: 'P',
+    pricingModel: 'subscription',
+    versions: [
+      {
+        effectiveFrom: '2025-01-01T00:00:00Z',
+        dimensions: [{ name: 'api', unit: 'u', pricePerUnit: '1' }],
+      },
+    ],
+  });
+  return new PlanCatalog([plan as NonNullable<typeof plan>]);
+};
+
+const frozen = (customer: string): LedgerRecord => ({
+  productCode: 'p',
+  customer,
+  customerKind: 'identifier',
+  dimension: 'api',
+  hour: H,
+  version: 1n,
+  state: 'frozen',
+  quantity: 5,
+  usageMicros: 5_000_000n,
+  billableMicros: 5_000_000n,
+  carryInMicros: 0n,
+  carryOutMicros: 0n,
+  meteringRecordId: '',
+  awsStatus: '',
+  reason: '',
+  attempts: 0,
+  batchId: '',
+  runId: '',
+  instanceId: '',
+  workPartition: 0,
+  licenseArn: '',
+  pricePerUnit: '1',
+  deadline: deadlineOf(H),
+  updatedAt: H,
+});
+
+/** A metering client that fails every call with `name`, counting the calls. */
+function failingClient(name: string): { client: MarketplaceMeteringClient; calls: () => number } {
+  let calls = 0;
+  const client = {
+    send: () => {
+      calls++;
+      return Promise.reject(Object.assign(new Error('account-level failure'), { name }));
+    },
+  } as unknown as MarketplaceMeteringClient;
+  return { client, calls: () => calls };
+}
+
+function context(client: MarketplaceMeteringClient, written: LedgerRecord[]): SenderContext {
+  const store = {
+    writeLedger: (rs: readonly LedgerRecord[]) => {
+      written.push(...rs);
+      return Promise.resolve();
+    },
+    subscriptions: () => Promise.resolve([]),
+  } as unknown as Store;
+  return {
+    config: {
+      batchSize: 25,
+      waveSize: 1000,
+      concurrency: 2,
+      maxAttemptsPerRun: 3,
+      backoffBaseMs: 1,
+      backoffMaxMs: 1,
+      deadlineAlertMs: 0,
+    },
+    store,
+    client,
+    plans: plans(),
+    ownership: new StaticOwnership(1),
+    clock: new VersionClock(() => NOW),
+    metrics: submitterMetrics(new Metrics('meterstream_submitter', { defaultMetrics: false })),
+    logger: testLogger('sender'),
+    runId: 'run',
+    instanceId: 'i',
+    sleep: () => Promise.resolve(),
+  };
+}
+
+describe('sendOpen', () => {
+  for (const [error, reason] of [
+    ['DisabledApiException', 'aws_api_disabled'],
+    ['InvalidEndpointRegionException', 'aws_wrong_region'],
+    ['InvalidProductCodeException', 'aws_invalid_product'],
+  ] as const) {
+    it(`holds the whole batch on ${error}, in one call, and sends it again next run`, async () => {
+      const { client, calls } = failingClient(error);
+      const written: LedgerRecord[] = [];
+      const ctx = context(client, written);
+      const open = ['a', 'b', 'c', 'd'].map(frozen);
+      const out = await sendOpen(ctx, open, NOW);
+      // An account-level error says nothing about a record: no bisection into more failing calls.
+      expect(calls()).toBe(1);
+      expect(out.map((r) => r.state)).toEqual(['held', 'held', 'held', 'held']);
+      for (const r of out) {
+        expect(heldReasonOf(r.reason)).toBe(reason);
+        expect(r.awsStatus).toBe(error);
+      }
+      expect(await ctx.metrics.heldRecords.get()).toMatchObject({
+        values: expect.arrayContaining([{ labels: { reason }, value: 4 }]) as unknown,
+      });
+      // Held is open: the next run sends the same records again (until the deadline).
+      const again = await sendOpen(ctx, out, NOW);
+      expect(calls()).toBe(2);
+      expect(again.every((r) => r.state === 'held' && r.attempts === 2)).toBe(true);
+    });
+  }
+});
