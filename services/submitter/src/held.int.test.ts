@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPlans } from '@meterstream/plans';
-import { testLogger } from '@meterstream/testing';
+import { freshName, testLogger } from '@meterstream/testing';
 import { VersionClock, heldReasonOf, type LedgerRecord } from './ledger.js';
 import { freeze } from './planner.js';
 import { Store } from './store.js';
@@ -36,6 +36,9 @@ const UNLISTED = 'ms-unlisted';
 
 let h: Harness;
 const running: RunningSubmitter[] = [];
+const mailbox = `${freshName('held')}@test.example`.toLowerCase();
+/** Notices of the HELD product go to this test file's own mailbox. */
+const NOTIFY = `notify:\n  emails: [${mailbox}]\n  slackWebhooks: []\n`;
 
 const planYaml = (code: string, dims: string[], extra = ''): string =>
   `productCode: ${code}\nname: ${code}\npricingModel: subscription\n${extra}versions:\n  - effectiveFrom: 2025-01-01T00:00:00Z\n    dimensions:\n` +
@@ -79,7 +82,7 @@ const billedKey = (
 
 beforeAll(async () => {
   h = await startHarness();
-  await writeFile(join(h.plansDir, 'held.yaml'), planYaml(HELD, ['api']));
+  await writeFile(join(h.plansDir, 'held.yaml'), planYaml(HELD, ['api'], NOTIFY));
   await writeFile(
     join(h.plansDir, 'acct.yaml'),
     planYaml(ACCT, ['api'], 'customerIdStyle: customerAwsAccountId\n'),
@@ -145,12 +148,32 @@ describe('held records', () => {
     const held = await record(HELD, 'cust-plan', 'beta', H);
     expect(held?.state).toBe('held');
     expect(heldReasonOf(held?.reason ?? '')).toBe('dimension_not_in_plan');
-    expect(await s.metrics.text()).toMatch(
+    const text = await s.metrics.text();
+    expect(text).toMatch(
       /meterstream_submitter_held_records\{reason="dimension_not_in_plan"\} [1-9]/,
+    );
+    expect(text).toMatch(/meterstream_submitter_records_total\{state="held"\} [1-9]/);
+    // The seller is told once, with the reason.
+    await s.drainNotifications();
+    const mails = (await (await fetch(`${h.stack.smtpWebUrl}/api/email`)).json()) as {
+      to: { address: string }[];
+      text: string;
+    }[];
+    const ours = mails.filter((m) => m.to.some((t) => t.address.toLowerCase() === mailbox));
+    expect(ours.map((m) => m.text).join('\n')).toMatch(
+      /held: 1 records[\s\S]*dimension_not_in_plan/,
+    );
+    await s.runNow();
+    await s.drainNotifications();
+    const after = (await (await fetch(`${h.stack.smtpWebUrl}/api/email`)).json()) as {
+      to: { address: string }[];
+    }[];
+    expect(after.filter((m) => m.to.some((t) => t.address.toLowerCase() === mailbox))).toHaveLength(
+      ours.length,
     );
     await stop(s);
     // The seller adds the dimension; the next submitter run sends the frozen record.
-    await writeFile(join(h.plansDir, 'held.yaml'), planYaml(HELD, ['api', 'beta']));
+    await writeFile(join(h.plansDir, 'held.yaml'), planYaml(HELD, ['api', 'beta'], NOTIFY));
     const fixed = await start();
     await fixed.runNow();
     expect(await record(HELD, 'cust-plan', 'beta', H)).toMatchObject({

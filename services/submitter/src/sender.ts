@@ -127,6 +127,8 @@ export async function sendOpen(
   if (local.length > 0) {
     await ctx.store.writeLedger(local);
     final.push(...local);
+    // Counted like the results of a call, so the alerts on records_total see local endings too.
+    for (const r of local) metrics.records.inc({ state: r.state });
   }
 
   // Near-deadline alerts and revenue at risk.

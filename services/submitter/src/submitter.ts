@@ -8,7 +8,14 @@ import { Metrics, type Logger } from '@meterstream/observability';
 import { loadPlans, type PlanCatalog } from '@meterstream/plans';
 import { meteringClient } from './aws.js';
 import type { SubmitterEnv } from './env.js';
-import { OPEN_STATES, VersionClock, isTerminal, type LedgerRecord } from './ledger.js';
+import {
+  OPEN_STATES,
+  VersionClock,
+  heldReasonOf,
+  isTerminal,
+  recordKey,
+  type LedgerRecord,
+} from './ledger.js';
 import { submitterMetrics, type SubmitterMetrics } from './metrics.js';
 import { Notifier } from './notify.js';
 import { KafkaOwnership, StaticOwnership, type Ownership } from './ownership.js';
@@ -196,7 +203,18 @@ export async function startSubmitter(
         at,
       );
       const terminal = finished.filter((r) => isTerminal(r.state));
-      notifier.notify(info.id, terminal, (code) => plans.resolveProduct(code));
+      // Held records are told once, when they become held (or held for another reason): a record
+      // held by an account-level AWS error is sent and held again every run.
+      const heldBefore = new Map(
+        open.filter((r) => r.state === 'held').map((r) => [recordKey(r), heldReasonOf(r.reason)]),
+      );
+      const newlyHeld = [
+        ...f.frozen.filter((r) => r.state === 'held'),
+        ...finished.filter(
+          (r) => r.state === 'held' && heldBefore.get(recordKey(r)) !== heldReasonOf(r.reason),
+        ),
+      ];
+      notifier.notify(info.id, [...terminal, ...newlyHeld], (code) => plans.resolveProduct(code));
       info.frozen = f.frozen.length;
       info.deferred = f.deferred;
       info.finished = terminal.length;
