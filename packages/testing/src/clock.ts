@@ -38,3 +38,18 @@ export function testClock(ref: number = referenceInstant()): TestClock {
     hoursAgo: (k: number) => hour - k * HOUR_MS,
   };
 }
+
+/** Variables through which a process's clock is set from outside (Debian's faketime: libfaketime). */
+const CLOCK_VARIABLES = /^(LD_PRELOAD|FAKETIME.*|DONT_FAKE_MONOTONIC|NO_FAKE_STAT)$/;
+
+/**
+ * The environment for a process a test spawns: `vars`, `PATH`, and whatever sets the test's own
+ * clock (faketime's variables), so the child reads the same base clock as the test and a clock
+ * offset handed to it (`MS_*_CLOCK_OFFSET_MS`) means the same instant in both.
+ */
+export function childEnv(vars: Record<string, string>): Record<string, string> {
+  const inherited: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && CLOCK_VARIABLES.test(k)) inherited[k] = v;
+  return { ...inherited, ...vars };
+}

@@ -11,7 +11,14 @@ import {
 } from '@aws-sdk/client-marketplace-metering';
 import { startEmulator } from '@meterstream/aws-emulator';
 import { migrate } from '@meterstream/clickhouse';
-import { freshDatabase, freshName, testLogger, testStack, waitFor } from '@meterstream/testing';
+import {
+  childEnv,
+  freshDatabase,
+  freshName,
+  testLogger,
+  testStack,
+  waitFor,
+} from '@meterstream/testing';
 import { describe, expect, it } from 'vitest';
 import { SUBMITTER_MIGRATIONS } from '../../submitter/src/schema.js';
 import { migrateAuditor, runAuditOnce, type AuditorConfig } from './auditor.js';
@@ -95,8 +102,7 @@ describe('auditor process', () => {
       const port = await freePort();
       child = spawn(process.execPath, [mainJs], {
         cwd: root,
-        env: {
-          PATH: process.env.PATH ?? '',
+        env: childEnv({
           MS_CLICKHOUSE_URL: stack.clickhouseUrl,
           MS_CLICKHOUSE_DATABASE: db.name,
           MS_AWS_ENDPOINT: emulator.url,
@@ -106,7 +112,7 @@ describe('auditor process', () => {
           MS_AUDITOR_INTERVAL_MS: '300',
           MS_AUDITOR_DELIVERY_GRACE_MS: '500',
           MS_LOG_LEVEL: 'error',
-        },
+        }),
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       const base = `http://127.0.0.1:${port}`;
@@ -127,11 +133,10 @@ describe('auditor process', () => {
       expect(text).toContain('meterstream_auditor_findings_total{kind="unknown_to_ledger"} 1');
       // The CLI as cron would run it: non-zero while the finding is unexplained.
       const cliJs = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-      const cliEnv = {
-        PATH: process.env.PATH ?? '',
+      const cliEnv = childEnv({
         MS_CLICKHOUSE_URL: stack.clickhouseUrl,
         MS_CLICKHOUSE_DATABASE: db.name,
-      };
+      });
       const report = spawnSync(
         process.execPath,
         [cliJs, 'audit', 'report', '--from', 'now-2h', '--to', 'now'],

@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '@meterstream/testing';
+import { childEnv, waitFor } from '@meterstream/testing';
 import { applyCarry } from './ledger.js';
 import {
   HOUR,
@@ -88,8 +88,8 @@ afterAll(async () => {
 async function spawnSubmitter(): Promise<ChildProcess> {
   const p = spawn(process.execPath, [mainJs], {
     cwd: root,
-    env: {
-      ...h.env({
+    env: childEnv(
+      h.env({
         MS_SUBMITTER_TICK_MS: '50',
         MS_SUBMITTER_WAVE_SIZE: '60',
         MS_SUBMITTER_CONCURRENCY: '2',
@@ -98,8 +98,7 @@ async function spawnSubmitter(): Promise<ChildProcess> {
         MS_SLACK_ENABLED: 'false',
         MS_LOG_LEVEL: 'info',
       }),
-      PATH: process.env.PATH ?? '',
-    },
+    ),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve) => {
