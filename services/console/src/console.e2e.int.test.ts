@@ -13,6 +13,7 @@ import {
   freshName,
   freshDatabase,
   freshTopic,
+  testClock,
   testStack,
   type TestDatabase,
   type TestTopic,
@@ -37,6 +38,9 @@ const ARN = 'arn:aws:license-manager::111122223333:license:l-0123456789abcdef012
 const ARN_HOOLI =
   'arn:aws:license-manager::111122223333:license:l-fedcba9876543210fedcba9876543210';
 const PARTITIONS = 2;
+const DAY = 86_400_000;
+/** One clock for the emulator, the aggregator, the submitter and the console (the hour metered). */
+const clock = testClock();
 const mailbox = `${freshName('seller')}@console-e2e.example`.toLowerCase();
 
 const users: User[] = [
@@ -91,7 +95,7 @@ async function diagnostics(): Promise<string> {
     `window_freezes: ${await q(`SELECT kafka_partition, toString(hour) AS h FROM ${db.name}.window_freezes`)}`,
     `usage_rejects: ${await q(`SELECT * FROM ${db.name}.usage_rejects LIMIT 20`)}`,
     `ledger: ${await q(`SELECT product_code, customer, dimension, toString(hour) AS h, state, quantity, reason FROM ${db.name}.ledger`)}`,
-    `now: ${new Date().toISOString()}`,
+    `now: ${new Date(clock.now()).toISOString()}`,
   ].join('\n');
 }
 
@@ -124,7 +128,7 @@ beforeAll(async () => {
   topic = await freshTopic('console', PARTITIONS);
   db = await freshDatabase('console');
 
-  emu = await startEmulator({ port: 0, seed: 3 });
+  emu = await startEmulator({ port: 0, seed: 3, clock });
   await admin('PUT', '/_admin/products/demo-analytics', {
     dimensions: ['api_calls', 'storage_gb_hours', 'exports'],
   });
@@ -166,7 +170,7 @@ beforeAll(async () => {
       fenceMs: 300,
       sessionTimeoutMs: 6000,
     },
-    { logger },
+    { logger, now: clock.now },
   );
 
   submitter = await startSubmitter(
@@ -182,6 +186,7 @@ beforeAll(async () => {
       MS_PLANS_DIR: PLANS,
       // No ticks: only the console's POST /v1/run sends anything.
       MS_SUBMITTER_TICK_MS: '0',
+      MS_SUBMITTER_CLOCK_OFFSET_MS: String(clock.offsetMs),
       MS_SUBMITTER_OWNERSHIP: 'static',
       MS_SUBMITTER_OPS_PORT: '0',
       MS_SMTP_HOST: stack.smtpHost,
@@ -193,7 +198,9 @@ beforeAll(async () => {
     { logger },
   );
   const store = new Store(db.ch, db.name);
-  const start = Date.UTC(2026, 0, 1);
+  // Contract terms around the test clock's instant, so they are in force whatever the date.
+  const start = clock.ref - 180 * DAY;
+  const end = clock.ref + 180 * DAY;
   await store.upsertSubscriptions([
     ...[
       ['cust-acme', 'Acme Corporation', 'agmt-7f3a21'],
@@ -220,7 +227,7 @@ beforeAll(async () => {
       agreementId: 'agmt-c0ffee',
       status: 'active',
       periodStart: start,
-      periodEnd: Date.UTC(2027, 0, 1),
+      periodEnd: end,
       source: 'entitlements',
     },
     // Known to us, but AWS does not know its license: its records are rejected, with the reason.
@@ -233,7 +240,7 @@ beforeAll(async () => {
       agreementId: 'agmt-b00b1e',
       status: 'active',
       periodStart: start,
-      periodEnd: Date.UTC(2027, 0, 1),
+      periodEnd: end,
       source: 'cli',
     },
   ]);
@@ -244,7 +251,7 @@ beforeAll(async () => {
       dimension: 'seats',
       quantity: 10n,
       periodStart: start,
-      periodEnd: Date.UTC(2027, 0, 1),
+      periodEnd: end,
     },
   ]);
 
@@ -262,7 +269,7 @@ beforeAll(async () => {
       MS_CONSOLE_SESSION_SECRET: 'e2e-session-secret-with-at-least-32-chars',
       MS_CONSOLE_SECURE_COOKIES: 'false',
     }),
-    { logger, users },
+    { logger, users, now: () => new Date(clock.now()) },
   );
   browser = await chromium.launch({
     executablePath: CHROMIUM,

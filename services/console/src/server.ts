@@ -32,6 +32,8 @@ export interface StartOptions {
   metrics?: Metrics;
   users?: readonly User[];
   catalog?: PlanCatalog;
+  /** The clock that decides the hour a manual entry meters (tests pass their own). */
+  now?: () => Date;
 }
 
 /**
@@ -114,6 +116,7 @@ export async function startConsole(env: ConsoleEnv, o: StartOptions): Promise<Ru
       sessionSecret: env.sessionSecret,
       secureCookies: env.secureCookies,
       sessionTtlMs: env.MS_CONSOLE_SESSION_TTL_MINUTES * 60_000,
+      ...(o.now ? { now: o.now } : {}),
     });
     closers.push(() => app.close());
     await app.listen({ port: env.MS_CONSOLE_PORT, host: env.MS_CONSOLE_HOST });
