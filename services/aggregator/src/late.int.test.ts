@@ -97,9 +97,13 @@ describe('aggregator: late usage', () => {
       `SELECT id, hours_late FROM ${db}.late_usage WHERE id = 'd'`,
     );
     expect(lateView).toEqual([{ id: 'd', hours_late: 2 }]);
-    const freezes = await c.db.ch.query<{ h: number }>(
-      `SELECT DISTINCT toUInt32(hour) AS h FROM ${db}.window_freezes WHERE hour <= toDateTime(${s(H + 2 * HOUR_MS)}) ORDER BY h`,
-    );
+    // The freeze marker of H+2 follows its window (windows first, then the marker): wait for it.
+    const freezes = await waitFor('freeze marker of H+2', async () => {
+      const r = await c?.db.ch.query<{ h: number }>(
+        `SELECT DISTINCT toUInt32(hour) AS h FROM ${db}.window_freezes WHERE hour <= toDateTime(${s(H + 2 * HOUR_MS)}) ORDER BY h`,
+      );
+      return r?.some((f) => Number(f.h) === s(H + 2 * HOUR_MS)) ? r : undefined;
+    });
     expect(freezes.map((f) => Number(f.h))).toEqual([s(H), s(H + HOUR_MS), s(H + 2 * HOUR_MS)]);
   }, 120_000);
 
