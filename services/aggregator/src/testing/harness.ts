@@ -12,6 +12,7 @@ import {
   freshDatabase,
   freshTopic,
   testStack,
+  type StackEndpoints,
   type TestDatabase,
   type TestTopic,
 } from '@meterstream/testing';
@@ -28,6 +29,8 @@ import {
 
 /** One test's fresh topic, group, database and registered schema. */
 export interface Case {
+  /** Where the stack is (the native stack's ports follow MS_*_PORT, as deploy/local does). */
+  stack: StackEndpoints;
   topic: TestTopic;
   db: TestDatabase;
   registry: SchemaRegistry;
@@ -46,6 +49,7 @@ export async function setupCase(prefix: string, partitions: number): Promise<Cas
   const producer = topic.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   return {
+    stack,
     topic,
     db,
     registry,
@@ -63,15 +67,15 @@ export async function setupCase(prefix: string, partitions: number): Promise<Cas
 /** Aggregator settings for tests: short timers, a fresh group and database. */
 export function testConfig(c: Case, overrides: Partial<AggregatorConfig> = {}): AggregatorConfig {
   return {
-    brokers: ['127.0.0.1:9092'],
+    brokers: c.stack.kafkaBrokers,
     clientId: 'aggregator-test',
     topic: c.topic.topic,
     topicPartitions: 3,
     topicReplication: 1,
     groupId: c.topic.groupId,
-    registryUrl: 'http://127.0.0.1:8081/apis/ccompat/v7',
+    registryUrl: c.stack.schemaRegistryUrl,
     clickhouse: {
-      url: 'http://127.0.0.1:8123',
+      url: c.stack.clickhouseUrl,
       database: c.db.name,
       topology: { kind: 'single' },
       requestTimeoutMs: 10_000,
@@ -89,10 +93,11 @@ export function testConfig(c: Case, overrides: Partial<AggregatorConfig> = {}): 
 /** Environment for a spawned `dist/main.js` equivalent to {@link testConfig}. */
 export function testEnv(c: Case, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    MS_KAFKA_BROKERS: '127.0.0.1:9092',
+    MS_KAFKA_BROKERS: c.stack.kafkaBrokers.join(','),
+    MS_SCHEMA_REGISTRY_URL: c.stack.schemaRegistryUrl,
     MS_USAGE_TOPIC: c.topic.topic,
     MS_AGGREGATOR_GROUP_ID: c.topic.groupId,
-    MS_CLICKHOUSE_URL: 'http://127.0.0.1:8123',
+    MS_CLICKHOUSE_URL: c.stack.clickhouseUrl,
     MS_CLICKHOUSE_DATABASE: c.db.name,
     MS_AGGREGATOR_OPS_PORT: '0',
     MS_AGGREGATOR_GRACE_MS: '60000',
