@@ -26,7 +26,6 @@ import { SUBMITTER_MIGRATIONS, TABLES } from '../schema.js';
 import { Store } from '../store.js';
 
 export const HOUR = 3_600_000;
-export const hourStart = (ms: number): number => Math.floor(ms / HOUR) * HOUR;
 /**
  * The test file's clock (12:00 UTC on the 15th of this month, running): the submitter, the
  * emulator and every hour a test writes take time from it, never from the wall clock.
