@@ -42,6 +42,7 @@ function fakeStore(over: Partial<Store>, written: LedgerRecord[]): Store {
     entitlements: () => Promise.resolve([]),
     hourFills: () => Promise.resolve(new Set<string>()),
     latestPerKey: () => Promise.resolve(new Map()),
+    latestPerKeyOf: () => Promise.resolve(new Map()),
     windowsBetween: () => Promise.resolve([]),
     writeLedger: (rs: readonly LedgerRecord[]) => {
       written.push(...rs);
@@ -129,6 +130,30 @@ describe('freeze', () => {
     await freeze(ctxOf(store), NOW);
     expect(written.filter((r) => r.hour === H)).toMatchObject([
       { customer: 'c', dimension: 'api', state: 'frozen', quantity: 9 },
+    ]);
+  });
+
+  it('takes the carry of a key idle for longer than the lookback from its latest record', async () => {
+    const written: LedgerRecord[] = [];
+    const idleSince = H - 100 * HOUR;
+    const asked: { keys: string[]; before: number }[] = [];
+    const store = fakeStore(
+      {
+        pendingWindows: () => Promise.resolve([window('idle', 700_000n)]),
+        // The bounded read knows nothing of the key: its last record is 100 hours old.
+        latestPerKeyOf: (keys, before) => {
+          asked.push({ keys: keys.map((k) => `${k.productCode}|${k.customer}`), before });
+          return Promise.resolve(
+            new Map([['p|idle|api', { hour: idleSince, carryOutMicros: 400_000n }]]),
+          );
+        },
+      },
+      written,
+    );
+    await freeze(ctxOf(store), NOW);
+    expect(asked).toEqual([{ keys: ['p|idle'], before: H - 30 * HOUR - 48 * HOUR + 4 * HOUR }]);
+    expect(written).toMatchObject([
+      { customer: 'idle', hour: H, quantity: 1, carryInMicros: 400_000n, carryOutMicros: 100_000n },
     ]);
   });
 });

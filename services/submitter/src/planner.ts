@@ -69,12 +69,13 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
   // windows could be read first, the aggregator could then write a window and freeze its hour,
   // and the zero record written for that key would hide the window for good (issue 13, item 3).
   const fullyFrozen = await ctx.store.fullyFrozenHours(fromHour, ctx.usagePartitions);
+  const latestFrom = fromHour - 48 * HOUR_MS;
   const [windows, subs, ents, fills, latest] = await Promise.all([
     ctx.store.pendingWindows(fromHour),
     ctx.store.subscriptions(),
     ctx.store.entitlements(),
     ctx.store.hourFills(fromHour),
-    ctx.store.latestPerKey(fromHour - 48 * HOUR_MS),
+    ctx.store.latestPerKey(latestFrom),
   ]);
   const fully = new Set(fullyFrozen);
   const firstFrozen = fullyFrozen.length > 0 ? Math.min(...fullyFrozen) : Number.POSITIVE_INFINITY;
@@ -155,6 +156,14 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
     const list = byKey.get(keyOf(c)) ?? [];
     list.push(c);
     byKey.set(keyOf(c), list);
+  }
+  // A key idle for longer than the bounded read above still has its carry in its latest record,
+  // however old (invariant 5: rounding loses nothing). Only keys about to be frozen without a
+  // recent record are looked up, so the usual run reads nothing more.
+  const idle = [...byKey.entries()].flatMap(([k, l]) => (latest.has(k) ? [] : l.slice(0, 1)));
+  if (idle.length > 0) {
+    const older = await ctx.store.latestPerKeyOf(idle, latestFrom);
+    for (const [k, v] of older) latest.set(k, v);
   }
 
   const frozen: LedgerRecord[] = [];

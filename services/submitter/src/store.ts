@@ -1,5 +1,6 @@
 import {
   ident,
+  joinSql,
   quoteString,
   raw,
   sql,
@@ -213,6 +214,33 @@ export class Store {
           FROM ${this.t(TABLES.ledger)} WHERE hour >= ${new Date(fromHour)} GROUP BY product_code, customer, dimension`,
     );
     return new Map(rows.map((r) => [r.k, { hour: ms(r.h), carryOutMicros: BigInt(r.c) }]));
+  }
+
+  /**
+   * Like {@link latestPerKey}, without a lower time bound but only for the given keys: the latest
+   * record before `beforeHour` of a key idle longer than the planner's lookback, so its carry is
+   * never lost (invariant 5). Keys are looked up in chunks (a tuple IN on the ledger's sort-key
+   * prefix), so the query text stays small.
+   */
+  async latestPerKeyOf(
+    keys: readonly { productCode: string; customer: string; dimension: string }[],
+    beforeHour: number,
+  ): Promise<Map<string, { hour: number; carryOutMicros: bigint }>> {
+    const out = new Map<string, { hour: number; carryOutMicros: bigint }>();
+    for (let i = 0; i < keys.length; i += 1000) {
+      const tuples = joinSql(
+        keys.slice(i, i + 1000).map((k) => sql`(${k.productCode}, ${k.customer}, ${k.dimension})`),
+      );
+      const rows = await this.ch.query<{ k: string; h: string | number; c: string }>(
+        sql`SELECT concat(product_code, '|', customer, '|', dimension) AS k, toUnixTimestamp(max(hour)) AS h,
+              toString(argMax(carry_out_micros, hour)) AS c
+            FROM ${this.t(TABLES.ledger)}
+            WHERE hour < ${new Date(beforeHour)} AND (product_code, customer, dimension) IN (${tuples})
+            GROUP BY product_code, customer, dimension`,
+      );
+      for (const r of rows) out.set(r.k, { hour: ms(r.h), carryOutMicros: BigInt(r.c) });
+    }
+    return out;
   }
 
   /** Hours ≥ fromHour that every partition of the usage topic has frozen. */
