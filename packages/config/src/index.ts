@@ -107,7 +107,7 @@ export const kafkaEnv = {
     .default('usage.events')
     .describe('Topic carrying usage events'),
   MS_USAGE_TOPIC_PARTITIONS: posInt(6).describe(
-    'Partitions of the usage topic when Meterstream creates it',
+    'Partitions of the usage topic when Meterstream creates it; the aggregator and the submitter refuse to start when the topic has another count',
   ),
   MS_USAGE_TOPIC_REPLICATION: posInt(1).describe(
     'Replication factor of the usage topic when Meterstream creates it',

@@ -83,6 +83,52 @@ export async function ensureTopic(admin: Admin, spec: TopicSpec): Promise<void> 
   }
 }
 
+/**
+ * Refuses to run against a topic whose real partition count differs from the configured one.
+ * Services that reason about "every partition" (the aggregator's freezes, the submitter's
+ * topic-wide frozen hours) would otherwise ignore partitions they do not know about and lose
+ * their usage silently. A missing topic is waited for up to `waitMs` (another service creates
+ * it), then refused too.
+ */
+export async function checkTopicPartitions(
+  admin: Admin,
+  topic: string,
+  expected: number,
+  options: { setting?: string; waitMs?: number } = {},
+): Promise<void> {
+  const setting = options.setting ?? 'MS_USAGE_TOPIC_PARTITIONS';
+  const until = Date.now() + (options.waitMs ?? 0);
+  let actual: number | undefined;
+  try {
+    for (;;) {
+      // listTopics first: a metadata request for a missing topic could create it.
+      if ((await admin.listTopics()).includes(topic)) {
+        const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+        actual = meta.topics.find((t) => t.name === topic)?.partitions.length;
+        if (actual !== undefined) break;
+      }
+      if (Date.now() >= until) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } catch (err) {
+    throw toKafkaError(err, `read metadata of topic ${topic}`);
+  }
+  if (actual === undefined) {
+    throw new MeterstreamError(
+      'CONFIG_INVALID',
+      `Kafka topic ${topic} does not exist; ${setting} is ${expected}. Start the service that creates it (ingest or the aggregator) first, or create it with ${expected} partitions.`,
+      { details: { topic, expected } },
+    );
+  }
+  if (actual !== expected) {
+    throw new MeterstreamError(
+      'CONFIG_INVALID',
+      `Kafka topic ${topic} has ${actual} partitions but ${setting} is ${expected}: set ${setting}=${actual}. Refusing to start: with fewer partitions configured, usage on the others is never billed; with more, no hour is ever frozen topic-wide.`,
+      { details: { topic, expected, actual } },
+    );
+  }
+}
+
 const UNAVAILABLE = new Set([
   'KafkaJSConnectionError',
   'KafkaJSConnectionClosedError',

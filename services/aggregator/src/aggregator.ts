@@ -4,6 +4,7 @@ import { ClickHouse, migrate, type Topology } from '@meterstream/clickhouse';
 import { isRetriable } from '@meterstream/errors';
 import {
   createKafka,
+  checkTopicPartitions,
   createSchemaRegistry,
   ensureTopic,
   toRegistryError,
@@ -173,6 +174,12 @@ export async function startAggregator(
       partitions: config.topicPartitions,
       replicationFactor: config.topicReplication,
     });
+    // The topic may exist already, created by someone else with another partition count.
+    await checkTopicPartitions(admin, config.topic, config.topicPartitions);
+  } catch (err) {
+    await ch.close();
+    await ops?.close();
+    throw err;
   } finally {
     await admin.disconnect();
   }

@@ -178,6 +178,7 @@ beforeAll(async () => {
       MS_CLICKHOUSE_URL: stack.clickhouseUrl,
       MS_CLICKHOUSE_DATABASE: db.name,
       MS_KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+      MS_USAGE_TOPIC: topic.topic,
       MS_USAGE_TOPIC_PARTITIONS: String(PARTITIONS),
       MS_AWS_ENDPOINT: emu.url,
       MS_AWS_ACCESS_KEY_ID: 'AKIDCONSOLEE2E',

@@ -18,8 +18,9 @@ export const submitterEnvSchema = z.object({
   ...observabilityEnv,
   MS_KAFKA_BROKERS: kafkaEnv.MS_KAFKA_BROKERS,
   MS_KAFKA_CLIENT_ID: kafkaEnv.MS_KAFKA_CLIENT_ID,
+  MS_USAGE_TOPIC: kafkaEnv.MS_USAGE_TOPIC,
   MS_USAGE_TOPIC_PARTITIONS: posInt(6).describe(
-    'Partitions of usage.events: an hour is frozen topic-wide when window_freezes has all of them',
+    'Partitions of usage.events: an hour is frozen topic-wide when window_freezes has all of them; must equal the partition count of the topic (checked at start)',
   ),
   MS_AWS_ENDPOINT: z
     .string()

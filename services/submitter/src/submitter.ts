@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { ClickHouse, migrate } from '@meterstream/clickhouse';
 import { toMeterstreamError } from '@meterstream/errors';
+import { checkTopicPartitions, createKafka } from '@meterstream/kafka';
 import { Metrics, type Logger } from '@meterstream/observability';
 import { loadPlans, type PlanCatalog } from '@meterstream/plans';
 import { meteringClient } from './aws.js';
@@ -61,6 +62,29 @@ export interface RunningSubmitter {
   close(): Promise<void>;
 }
 
+/**
+ * An hour is frozen topic-wide when `window_freezes` has MS_USAGE_TOPIC_PARTITIONS partitions: a
+ * count below the topic's real one would freeze hours (and bill keys) before the other
+ * partitions' windows exist, so refuse to start on any mismatch (issue 13). The topic is created
+ * by ingest or the aggregator; a missing one is waited for briefly.
+ */
+async function checkUsageTopic(config: SubmitterEnv, logger: Logger): Promise<void> {
+  const kafka = createKafka({
+    brokers: config.MS_KAFKA_BROKERS,
+    clientId: `${config.MS_KAFKA_CLIENT_ID}-submitter-check`,
+    logger,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await checkTopicPartitions(admin, config.MS_USAGE_TOPIC, config.MS_USAGE_TOPIC_PARTITIONS, {
+      waitMs: 60_000,
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Starts the submitter: migrations, ownership, the tick loop, the ops server and control API. */
 export async function startSubmitter(
   config: SubmitterEnv,
@@ -73,6 +97,7 @@ export async function startSubmitter(
   const metrics = deps.metrics ?? new Metrics('meterstream_submitter');
   const m: SubmitterMetrics = submitterMetrics(metrics);
   const plans = deps.plans ?? (await loadPlans(config.MS_PLANS_DIR));
+  await checkUsageTopic(config, logger);
   const ch = new ClickHouse({
     url: config.MS_CLICKHOUSE_URL,
     user: config.MS_CLICKHOUSE_USER,

@@ -32,6 +32,8 @@ export interface Case {
   /** Where the stack is (the native stack's ports follow MS_*_PORT, as deploy/local does). */
   stack: StackEndpoints;
   topic: TestTopic;
+  /** Partitions of the topic (the aggregator refuses to start on another count). */
+  partitions: number;
   db: TestDatabase;
   registry: SchemaRegistry;
   schemaId: number;
@@ -51,6 +53,7 @@ export async function setupCase(prefix: string, partitions: number): Promise<Cas
   return {
     stack,
     topic,
+    partitions,
     db,
     registry,
     schemaId,
@@ -70,7 +73,7 @@ export function testConfig(c: Case, overrides: Partial<AggregatorConfig> = {}): 
     brokers: c.stack.kafkaBrokers,
     clientId: 'aggregator-test',
     topic: c.topic.topic,
-    topicPartitions: 3,
+    topicPartitions: c.partitions,
     topicReplication: 1,
     groupId: c.topic.groupId,
     registryUrl: c.stack.schemaRegistryUrl,
@@ -96,6 +99,7 @@ export function testEnv(c: Case, extra: Record<string, string> = {}): Record<str
     MS_KAFKA_BROKERS: c.stack.kafkaBrokers.join(','),
     MS_SCHEMA_REGISTRY_URL: c.stack.schemaRegistryUrl,
     MS_USAGE_TOPIC: c.topic.topic,
+    MS_USAGE_TOPIC_PARTITIONS: String(c.partitions),
     MS_AGGREGATOR_GROUP_ID: c.topic.groupId,
     MS_CLICKHOUSE_URL: c.stack.clickhouseUrl,
     MS_CLICKHOUSE_DATABASE: c.db.name,

@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import { migrate, type ClickHouse } from '@meterstream/clickhouse';
 import {
   freshDatabase,
+  freshTopic,
   testClock,
   testStack,
   type StackEndpoints,
   type TestClock,
   type TestDatabase,
+  type TestTopic,
 } from '@meterstream/testing';
 import {
   startEmulator,
@@ -39,6 +41,8 @@ export const M = 1_000_000n;
 export interface Harness {
   stack: StackEndpoints;
   db: TestDatabase;
+  /** A usage topic with USAGE_PARTITIONS partitions (the submitter checks the count at start). */
+  topic: TestTopic;
   emu: RunningEmulator;
   exchanges: Exchange[];
   plansDir: string;
@@ -99,6 +103,7 @@ export async function startHarness(
 ): Promise<Harness> {
   const stack = await testStack();
   const db = await freshDatabase('submitter');
+  const topic = await freshTopic('submitter-usage', USAGE_PARTITIONS);
   await migrate(db.ch, 'aggregator', AGGREGATOR_MIGRATIONS, {
     database: db.name,
     topology: { kind: 'single' },
@@ -135,6 +140,7 @@ export async function startHarness(
     MS_CLICKHOUSE_URL: stack.clickhouseUrl,
     MS_CLICKHOUSE_DATABASE: db.name,
     MS_KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+    MS_USAGE_TOPIC: topic.topic,
     MS_USAGE_TOPIC_PARTITIONS: String(USAGE_PARTITIONS),
     MS_AWS_ENDPOINT: emu.url,
     MS_AWS_ACCESS_KEY_ID: 'AKIDSUBMITTERTEST',
@@ -156,6 +162,7 @@ export async function startHarness(
   return {
     stack,
     db,
+    topic,
     emu,
     exchanges,
     plansDir: dir,
@@ -172,6 +179,7 @@ export async function startHarness(
     close: async () => {
       await emu.close();
       await db.drop();
+      await topic.drop().catch(() => undefined);
     },
   };
 }
@@ -229,6 +237,8 @@ export async function insertWindows(
     hour: number;
     micros: bigint;
     account?: boolean;
+    /** Usage topic partition whose window this is (default 0). */
+    partition?: number;
   }[],
 ): Promise<void> {
   const { ident } = await import('@meterstream/clickhouse');
@@ -251,7 +261,7 @@ export async function insertWindows(
       last_event_at: r.hour / 1000,
       frozen_at: now,
       freeze_kind: 'watermark',
-      kafka_partition: 0,
+      kafka_partition: r.partition ?? 0,
       request_id: '',
       early_all: 0,
     })),
