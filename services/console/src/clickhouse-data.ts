@@ -189,9 +189,9 @@ export class ClickHouseData implements ConsoleData {
       ' OR ',
     );
     const rows = await this.rows(sql`SELECT customer, dimension, toString(sum(q)) AS micros FROM (
-        SELECT customer, dimension, hour, argMax(quantity_micros, frozen_at) AS q
+        SELECT customer, dimension, hour, kafka_partition, argMax(quantity_micros, frozen_at) AS q
         FROM ${this.t(CONSOLE_TABLES.usageWindows)} WHERE product_code = ${productCode} AND (${cond})
-        GROUP BY customer, dimension, hour)
+        GROUP BY customer, dimension, hour, kafka_partition)
       GROUP BY customer, dimension`);
     for (const r of rows) out.set(cdKey(str(r.customer), str(r.dimension)), big(r.micros));
     return out;

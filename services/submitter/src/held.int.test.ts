@@ -271,10 +271,13 @@ describe('held records', () => {
     // Lets the aggregator write right after the windows were read, and holds the frozen-hours
     // read until then when both are in flight at once: the interleaving that lost the window.
     class RacingStore extends Store {
-      override async pendingWindows(fromHour: number): ReturnType<Store['pendingWindows']> {
+      override async pendingWindows(
+        fromHour: number,
+        partitions: number,
+      ): ReturnType<Store['pendingWindows']> {
         let done!: () => void;
         windowsRead = new Promise<void>((r) => (done = r));
-        const rows = await super.pendingWindows(fromHour);
+        const rows = await super.pendingWindows(fromHour, partitions);
         const write = aggregator;
         aggregator = undefined;
         if (write) await write();

@@ -71,7 +71,7 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
   const fullyFrozen = await ctx.store.fullyFrozenHours(fromHour, ctx.usagePartitions);
   const latestFrom = fromHour - 48 * HOUR_MS;
   const [windows, subs, ents, fills, latest] = await Promise.all([
-    ctx.store.pendingWindows(fromHour),
+    ctx.store.pendingWindows(fromHour, ctx.usagePartitions),
     ctx.store.subscriptions(),
     ctx.store.entitlements(),
     ctx.store.hourFills(fromHour),

@@ -252,16 +252,39 @@ export class Store {
     return rows.map((r) => ms(r.h));
   }
 
-  /** Frozen windows since `fromHour` without a ledger record yet. */
-  async pendingWindows(fromHour: number): Promise<UsageWindow[]> {
+  /**
+   * The hour through which every partition of the usage topic is closed: the smallest, over the
+   * `partitions` partitions, of the latest hour each has recorded in `window_freezes` (a partition
+   * freezes its hours in order, so it writes no window for an hour at or before its latest freeze
+   * any more). 0 while some partition has never frozen an hour.
+   */
+  async closedThrough(partitions: number): Promise<number> {
+    const rows = await this.ch.query<{ h: string | number }>(
+      sql`SELECT if(uniqExact(kafka_partition) >= ${partitions}, min(m), 0) AS h
+          FROM (SELECT kafka_partition, toUInt32(max(hour)) AS m FROM ${this.t(TABLES.windowFreezes)} GROUP BY kafka_partition)`,
+    );
+    return ms(rows[0]?.h ?? 0);
+  }
+
+  /**
+   * Windows since `fromHour` without a ledger record yet, summed over the partitions of the usage
+   * topic: one key's events may arrive on several partitions (producers with different
+   * partitioners), and each partition writes its own window (ADR 0002). A key-hour is returned
+   * only once every partition has closed the hour (so no partition's window can still come and
+   * find the quantity frozen without it), or when one of its windows is an early (console) freeze.
+   * The closed hour is read before the windows, for the same reason as in the planner.
+   */
+  async pendingWindows(fromHour: number, partitions: number): Promise<UsageWindow[]> {
+    const closed = await this.closedThrough(partitions);
     const from = new Date(fromHour);
     const rows = await this.ch.query<Record<string, string | number>>(
-      sql`SELECT product_code, customer, any(customer_kind) AS customer_kind, dimension, toUnixTimestamp(hour) AS hour_s,
-            toString(argMax(quantity_micros, frozen_at)) AS q
-          FROM ${this.t(TABLES.usageWindows)}
-          WHERE hour >= ${from} AND (product_code, customer, dimension, hour) NOT IN
-            (SELECT product_code, customer, dimension, hour FROM ${this.t(TABLES.ledger)} WHERE hour >= ${from})
-          GROUP BY product_code, customer, dimension, hour`,
+      sql`SELECT product_code, customer, any(ck) AS customer_kind, dimension, toUnixTimestamp(hour) AS hour_s,
+            toString(sum(pq)) AS q
+          FROM (${this
+            .perPartitionWindows(sql`hour >= ${from} AND (product_code, customer, dimension, hour) NOT IN
+            (SELECT product_code, customer, dimension, hour FROM ${this.t(TABLES.ledger)} WHERE hour >= ${from})`)})
+          GROUP BY product_code, customer, dimension, hour
+          HAVING max(early) = 1 OR toUnixTimestamp(hour) <= ${Math.floor(closed / 1000)}`,
     );
     return rows.map((r) => ({
       productCode: String(r.product_code),
@@ -273,6 +296,18 @@ export class Store {
     }));
   }
 
+  /**
+   * One row per (key, hour, partition) of `usage_windows` matching `where`: the partition's latest
+   * window (the aggregator writes one per partition, key and hour; latest-wins keeps a rewrite of
+   * the same partition from counting twice), as `pq`, with `ck` (customer kind) and `early`.
+   */
+  private perPartitionWindows(where: SqlFragment): SqlFragment {
+    return sql`SELECT product_code, customer, dimension, hour, kafka_partition, any(customer_kind) AS ck,
+        argMax(quantity_micros, frozen_at) AS pq, max(freeze_kind = 'early') AS early
+      FROM ${this.t(TABLES.usageWindows)} WHERE ${where}
+      GROUP BY product_code, customer, dimension, hour, kafka_partition`;
+  }
+
   /** Usage per key and hour of contract keys within [fromHour, toHour), for cumulative overage. */
   async windowsBetween(
     productCodes: readonly string[],
@@ -281,10 +316,9 @@ export class Store {
   ): Promise<UsageWindow[]> {
     if (productCodes.length === 0) return [];
     const rows = await this.ch.query<Record<string, string | number>>(
-      sql`SELECT product_code, customer, any(customer_kind) AS customer_kind, dimension, toUnixTimestamp(hour) AS hour_s,
-            toString(argMax(quantity_micros, frozen_at)) AS q
-          FROM ${this.t(TABLES.usageWindows)}
-          WHERE product_code IN ${raw(`(${productCodes.map(quoteString).join(', ')})`)} AND hour >= ${new Date(fromHour)} AND hour < ${new Date(toHour)}
+      sql`SELECT product_code, customer, any(ck) AS customer_kind, dimension, toUnixTimestamp(hour) AS hour_s,
+            toString(sum(pq)) AS q
+          FROM (${this.perPartitionWindows(sql`product_code IN ${raw(`(${productCodes.map(quoteString).join(', ')})`)} AND hour >= ${new Date(fromHour)} AND hour < ${new Date(toHour)}`)})
           GROUP BY product_code, customer, dimension, hour`,
     );
     return rows.map((r) => ({
