@@ -98,6 +98,9 @@ export interface Aggregator {
 /** Events further in the future than this do not move the watermark. */
 const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
+/** Events further in the future than this are rejected (`usage_rejects`), never billed. */
+const MAX_EVENT_AHEAD_MS = 24 * HOUR_MS;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function header(m: KafkaMessage, name: string): string | undefined {
@@ -374,6 +377,21 @@ export async function startAggregator(
           typeof ev.id !== 'string'
         ) {
           reject(m, 'invalid_event');
+        } else if (ts > now + MAX_EVENT_AHEAD_MS) {
+          // Usage cannot happen a day from now: the producer's clock or unit is wrong. Kept, its
+          // hour would stay open (and unbilled) until that day, or for ever past 2106, where a
+          // ClickHouse DateTime (u32 seconds) wraps.
+          reject(m, 'timestamp_in_future');
+        } else if (
+          hourOf(ts) <
+          w.placeHour(ts, product, customer, ev.dimension, isTooOldForAws(ts, now), now) -
+            config.dedupHorizonHours * HOUR_MS
+        ) {
+          // The window of its billing hour scans identities back to that hour minus the horizon
+          // only. A row with the same timestamp counted earlier lies before that scan, so this one
+          // could be counted a second time: it is recorded here instead, never counted (ADR 0002).
+          // (The watermark freeze below closes only hours before the event's own: same hour.)
+          reject(m, 'beyond_dedup_horizon');
         } else {
           // A producer with a clock far ahead must not freeze everyone's hours early.
           if (ts > w.watermark && ts <= now + MAX_FUTURE_SKEW_MS) {

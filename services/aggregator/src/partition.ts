@@ -200,6 +200,21 @@ export class PartitionWorker {
     tooOld: boolean,
     nowMs: number,
   ): number {
+    const bh = this.placeHour(eventMs, productCode, customer, dimension, tooOld, nowMs);
+    if (this.openFrom === undefined && (this.firstHour === undefined || bh < this.firstHour))
+      this.firstHour = bh;
+    return bh;
+  }
+
+  /** The hour {@link billingHour} would assign, without noting it (for an event not yet accepted). */
+  placeHour(
+    eventMs: number,
+    productCode: string,
+    customer: string,
+    dimension: string,
+    tooOld: boolean,
+    nowMs: number,
+  ): number {
     let bh = hourOf(eventMs);
     if (this.openFrom !== undefined && bh < this.openFrom) bh = this.openFrom;
     if (tooOld) bh = Math.max(bh, hourOf(nowMs));
@@ -207,8 +222,6 @@ export class PartitionWorker {
       const k = `|${productCode}|${customer}|`;
       while (this.early.has(`${bh}${k}*`) || this.early.has(`${bh}${k}${dimension}`)) bh += HOUR_MS;
     }
-    if (this.openFrom === undefined && (this.firstHour === undefined || bh < this.firstHour))
-      this.firstHour = bh;
     return bh;
   }
 
