@@ -45,6 +45,20 @@ const ch = new ClickHouse({ url: chUrl, database, requestTimeoutMs: 300_000 });
 for (const stmt of aggregatorTablesForTests(database)) await ch.command(stmt);
 await migrate(ch, 'submitter', SUBMITTER_MIGRATIONS, { database, topology: { kind: 'single' } });
 
+// The submitter checks the usage topic's real partition count at start: give it its own topic.
+const { createKafka, ensureTopic } = await import('@meterstream/kafka');
+const brokers = process.env.MS_KAFKA_BROKERS ?? `127.0.0.1:${process.env.MS_KAFKA_PORT ?? 9092}`;
+const topic = `bench.submitter.${Date.now().toString(36)}`;
+const { createLogger } = await import('@meterstream/observability');
+const kafka = createKafka({
+  brokers: brokers.split(','),
+  clientId: 'bench-submitter',
+  logger: createLogger('bench', { level: 'warn' }),
+});
+const kafkaAdmin = kafka.admin();
+await kafkaAdmin.connect();
+await ensureTopic(kafkaAdmin, { topic, partitions: USAGE_PARTITIONS, replicationFactor: 1 });
+
 // Plans: one product with five dimensions.
 const plansDir = mkdtempSync(join(tmpdir(), 'bench-plans-'));
 writeFileSync(
@@ -140,6 +154,8 @@ const child = spawn(process.execPath, [join(root, 'services/submitter/dist/main.
     PATH: process.env.PATH ?? '',
     MS_CLICKHOUSE_URL: chUrl,
     MS_CLICKHOUSE_DATABASE: database,
+    MS_KAFKA_BROKERS: brokers,
+    MS_USAGE_TOPIC: topic,
     MS_USAGE_TOPIC_PARTITIONS: String(USAGE_PARTITIONS),
     MS_AWS_ENDPOINT: emu.url,
     MS_AWS_ACCESS_KEY_ID: 'AKIDBENCH',
@@ -261,4 +277,6 @@ writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`wrote ${file}`);
 await emu.close();
 await ch.command(`DROP DATABASE IF EXISTS ${database}`);
+await kafkaAdmin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+await kafkaAdmin.disconnect();
 await ch.close();
