@@ -9,6 +9,9 @@ export const FINDING_KINDS = [
   'status_mismatch',
   'conflicting_duplicate',
   'unparseable_event',
+  // Conservation audit (ADR 0007): usage lost or created between events, windows and ledger.
+  'conservation_events_windows',
+  'conservation_windows_ledger',
 ] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
 

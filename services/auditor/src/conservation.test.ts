@@ -1,0 +1,273 @@
+import { describe, expect, it } from 'vitest';
+import {
+  conserve,
+  formatUnits,
+  ledgerBalance,
+  ledgerBucket,
+  reconciliationFindingUnits,
+  type ConservationInput,
+  type LedgerEntry,
+} from './conservation.js';
+import type { Finding } from './reconcile.js';
+
+const H = 3_600_000;
+const M = 1_000_000n;
+const T0 = Date.UTC(2026, 11, 1, 0);
+const key = { productCode: 'p', customer: 'c', dimension: 'd' };
+
+const rec = (hour: number, over: Partial<LedgerEntry> = {}): LedgerEntry => ({
+  ...key,
+  hourMs: T0 + hour * H,
+  state: 'accepted',
+  quantity: 0,
+  usageMicros: 0n,
+  billableMicros: 0n,
+  carryInMicros: 0n,
+  carryOutMicros: 0n,
+  reason: '',
+  ...over,
+});
+
+const input = (over: Partial<ConservationInput> = {}): ConservationInput => ({
+  events: [],
+  windows: [],
+  ledger: [],
+  carryBefore: new Map(),
+  freeze: { closedThroughMs: T0 + 10 * H, closedAtMs: new Map() },
+  ...over,
+});
+const opts = { nowMs: T0 + 20 * H, settleMs: 30 * 60_000 };
+
+describe('formatUnits', () => {
+  it('prints micro-units as exact decimal units', () => {
+    expect(formatUnits(2_500_000n)).toBe('2.5');
+    expect(formatUnits(3n * M)).toBe('3');
+    expect(formatUnits(-1n)).toBe('-0.000001');
+    expect(formatUnits(0n)).toBe('0');
+  });
+});
+
+describe('ledgerBucket', () => {
+  it('names the bucket by state and reason code', () => {
+    expect(ledgerBucket('accepted', '')).toBe('billed');
+    expect(ledgerBucket('sending', '')).toBe('in_flight');
+    expect(ledgerBucket('held', 'unknown_subscription: no license')).toBe(
+      'held:unknown_subscription',
+    );
+    expect(ledgerBucket('expired', 'deadline passed; it was held: quantity_above_max: 3e9')).toBe(
+      'expired:quantity_above_max',
+    );
+    expect(ledgerBucket('expired', 'deadline passed')).toBe('expired:deadline');
+    expect(ledgerBucket('rejected', 'InvalidUsageDimensionException: x')).toBe(
+      'rejected:InvalidUsageDimensionException',
+    );
+  });
+});
+
+describe('ledgerBalance', () => {
+  it('balances window + carry in = quantity + carry out', () => {
+    const b = ledgerBalance(
+      2_750_000n,
+      500_000n,
+      rec(0, {
+        quantity: 3,
+        usageMicros: 2_750_000n,
+        billableMicros: 2_750_000n,
+        carryInMicros: 500_000n,
+        carryOutMicros: 250_000n,
+      }),
+    );
+    expect(b).toMatchObject({ bucket: 'billed', units: 3n * M, unexplained: 0n });
+  });
+
+  it('explains a contract hour: the units within the entitlement are not billed', () => {
+    const b = ledgerBalance(
+      10n * M,
+      0n,
+      rec(0, { quantity: 4, usageMicros: 10n * M, billableMicros: 4n * M }),
+    );
+    expect(b).toMatchObject({ entitlement: 6n * M, units: 4n * M, unexplained: 0n });
+  });
+
+  it('explains the whole units of an hour above the AWS maximum as held', () => {
+    const b = ledgerBalance(
+      3_000_000_000n * M + 400_000n,
+      0n,
+      rec(0, {
+        state: 'held',
+        reason: 'quantity_above_max: 3000000000 units',
+        usageMicros: 3_000_000_000n * M + 400_000n,
+        billableMicros: 3_000_000_000n * M + 400_000n,
+        carryOutMicros: 400_000n,
+      }),
+    );
+    expect(b).toMatchObject({
+      bucket: 'held:quantity_above_max',
+      units: 3_000_000_000n * M,
+      unexplained: 0n,
+    });
+  });
+
+  it('finds a window the ledger took only in part, a dropped carry and a lost rounding', () => {
+    expect(
+      ledgerBalance(
+        83n * M,
+        0n,
+        rec(0, { quantity: 39, usageMicros: 39n * M, billableMicros: 39n * M }),
+      ).windowGap,
+    ).toBe(44n * M);
+    const dropped = ledgerBalance(0n, 900_000n, rec(0, { carryInMicros: 0n }));
+    expect(dropped).toMatchObject({ carryGap: 900_000n, unexplained: 900_000n });
+    const rounding = ledgerBalance(
+      2_500_000n,
+      0n,
+      rec(0, { quantity: 2, usageMicros: 2_500_000n, billableMicros: 2_500_000n }),
+    );
+    expect(rounding).toMatchObject({ roundingGap: 500_000n, unexplained: 500_000n });
+  });
+});
+
+describe('conserve', () => {
+  it('a clean chain has no findings and balances to pending carry', () => {
+    const c = conserve(
+      input({
+        events: [
+          { ...key, hourMs: T0, micros: 2_750_000n, tooOldMicros: 0n, events: 2 },
+          { ...key, hourMs: T0 + H, micros: 2n * M, tooOldMicros: 500_000n, events: 2 },
+        ],
+        windows: [
+          { ...key, hourMs: T0, micros: 2_750_000n, partitions: 1 },
+          { ...key, hourMs: T0 + H, micros: 2_500_000n, partitions: 2 },
+        ],
+        ledger: [
+          rec(0, {
+            quantity: 3,
+            usageMicros: 2_750_000n,
+            billableMicros: 2_750_000n,
+            carryInMicros: 500_000n,
+            carryOutMicros: 250_000n,
+          }),
+          rec(1, {
+            quantity: 2,
+            usageMicros: 2_500_000n,
+            billableMicros: 2_500_000n,
+            carryInMicros: 250_000n,
+            carryOutMicros: 750_000n,
+          }),
+        ],
+        carryBefore: new Map([['["p","c","d"]', { hourMs: T0 - H, carryOutMicros: 500_000n }]]),
+      }),
+      opts,
+    );
+    expect(c.findings).toEqual([]);
+    expect(c.eventsWindows).toMatchObject({
+      eventsMicros: 4_750_000n,
+      tooOldMicros: 500_000n,
+      windowsMicros: 5_250_000n,
+      unexplainedMicros: 0n,
+    });
+    // 5.25 in windows + 0.5 carried in = 5 billed + 0.75 pending carry.
+    expect(c.windowsLedger).toEqual({
+      windowsMicros: 5_250_000n,
+      carryInMicros: 500_000n,
+      buckets: { billed: 5n * M, pending_carry: 750_000n },
+      unexplainedMicros: 0n,
+    });
+  });
+
+  it('reports an event without a window in a closed hour, not in an open one', () => {
+    const c = conserve(
+      input({
+        events: [
+          { ...key, hourMs: T0, micros: 4n * M, tooOldMicros: 0n, events: 1 },
+          { ...key, hourMs: T0 + 11 * H, micros: 1n * M, tooOldMicros: 0n, events: 1 },
+        ],
+      }),
+      opts,
+    );
+    expect(c.findings.map((f) => [f.kind, f.hourMs, JSON.parse(f.raw ?? '{}')])).toEqual([
+      [
+        'conservation_events_windows',
+        T0,
+        {
+          events_micros: '4000000',
+          too_old_micros: '0',
+          windows_micros: '0',
+          unexplained_micros: '4000000',
+        },
+      ],
+    ]);
+    expect(c.eventsWindows.openEventsMicros).toBe(1n * M);
+    expect(c.eventsWindows.unexplainedMicros).toBe(4n * M);
+  });
+
+  it('a window without a ledger record awaits the planner until its hour settled', () => {
+    const windows = [{ ...key, hourMs: T0 + 2 * H, micros: 3n * M, partitions: 1 }];
+    const events = [{ ...key, hourMs: T0 + 2 * H, micros: 3n * M, tooOldMicros: 0n, events: 3 }];
+    const closedAtMs = new Map([[T0 + 2 * H, T0 + 3 * H + 60_000]]);
+    const early = conserve(
+      input({ events, windows, freeze: { closedThroughMs: T0 + 2 * H, closedAtMs } }),
+      {
+        nowMs: T0 + 3 * H + 120_000,
+        settleMs: 30 * 60_000,
+      },
+    );
+    expect(early.findings).toEqual([]);
+    expect(early.windowsLedger.buckets).toEqual({ awaiting_planner: 3n * M });
+    const late = conserve(
+      input({ events, windows, freeze: { closedThroughMs: T0 + 2 * H, closedAtMs } }),
+      {
+        nowMs: T0 + 4 * H,
+        settleMs: 30 * 60_000,
+      },
+    );
+    expect(late.findings.map((f) => [f.kind, f.detail])).toEqual([
+      [
+        'conservation_windows_ledger',
+        'window 3 has no ledger record though its hour is frozen on every partition: 3 unexplained',
+      ],
+    ]);
+    expect(late.windowsLedger.unexplainedMicros).toBe(3n * M);
+  });
+
+  it('finding ids are stable per kind and key', () => {
+    const run = (): string[] =>
+      conserve(
+        input({ events: [{ ...key, hourMs: T0, micros: 1n, tooOldMicros: 0n, events: 1 }] }),
+        opts,
+      ).findings.map((f) => f.id);
+    expect(run()).toEqual(run());
+  });
+});
+
+describe('reconciliationFindingUnits', () => {
+  const f = (over: Partial<Finding>): Finding => ({
+    id: 'x',
+    kind: 'missing_in_cloudtrail',
+    productCode: 'p',
+    customer: 'c',
+    customerKind: '',
+    dimension: 'd',
+    hourMs: T0,
+    ledgerQuantity: 9,
+    ledgerState: 'accepted',
+    cloudTrailQuantities: [],
+    cloudTrailStatuses: [],
+    eventIds: [],
+    meteringRecordIds: [],
+    ledger: null,
+    detail: '',
+    ...over,
+  });
+  it('counts the units the ledger and CloudTrail disagree on', () => {
+    expect(reconciliationFindingUnits(f({}))).toBe(9);
+    expect(
+      reconciliationFindingUnits(f({ kind: 'quantity_mismatch', cloudTrailQuantities: [7] })),
+    ).toBe(2);
+    expect(
+      reconciliationFindingUnits(
+        f({ kind: 'unknown_to_ledger', ledgerQuantity: null, cloudTrailQuantities: [4] }),
+      ),
+    ).toBe(4);
+  });
+});
