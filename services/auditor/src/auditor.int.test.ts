@@ -143,6 +143,9 @@ async function harness(
       version: version++,
       state: 'frozen',
       quantity: r.Quantity ?? 0,
+      // As the submitter writes it: the window's usage, all billable, no carry (whole units).
+      usage_micros: (r.Quantity ?? 0) * 1_000_000,
+      billable_micros: (r.Quantity ?? 0) * 1_000_000,
       carry_in_micros: 0,
       carry_out_micros: 0,
       metering_record_id: '',

@@ -14,7 +14,14 @@ import {
   type Reconciliation,
 } from './reconcile.js';
 import { AUDITOR_MIGRATIONS } from './schema.js';
-import { AuditStore, reconcileRange, type StoredFinding } from './store.js';
+import { CONSERVATION_KINDS, unexplainedUnits, type Conservation } from './conservation.js';
+import {
+  AuditStore,
+  conserveRange,
+  reconcileRange,
+  type ConservationRangeOptions,
+  type StoredFinding,
+} from './store.js';
 
 const HOUR = 3_600_000;
 /** LookupEvents keeps 90 days. */
@@ -43,6 +50,11 @@ export interface AuditorConfig {
    * than the grace is still found (and its `missing_in_cloudtrail` resolves). 0 disables.
    */
   rescanEveryMs?: number;
+  /**
+   * The conservation audit (ADR 0007): events → windows → ledger over the reconciled hours.
+   * Unset disables it (tests that write a ledger without usage columns).
+   */
+  conservation?: Omit<ConservationRangeOptions, 'nowMs' | 'productCode'>;
 }
 
 /** Collaborators, injected so tests use fresh databases and an emulator. */
@@ -68,6 +80,8 @@ export interface AuditRunResult {
   duplicateEvents: number;
   unparseableEvents: number;
   reconciliation: Reconciliation;
+  /** The conservation audit of the same hours, when configured. */
+  conservation?: Conservation;
   newFindings: Finding[];
   openFindings: StoredFinding[];
 }
@@ -183,10 +197,32 @@ export async function runAuditOnce(
     readUntilMs,
     graceMs: config.deliveryGraceMs,
   });
-  const newFindings = await persistFindings(store, reconciliation.findings, now(), deps, [
-    fromMs,
-    toMs,
-  ]);
+  // A conservation check that cannot run (the aggregator's tables not there yet, a slow query)
+  // must not stop the CloudTrail audit; it is logged and counted, and its findings stay as they are.
+  let conservation: Conservation | undefined;
+  let conservationFailed = false;
+  if (config.conservation) {
+    try {
+      conservation = await conserveRange(store, fromMs, toMs, {
+        ...config.conservation,
+        nowMs: now(),
+      });
+    } catch (err) {
+      const e = toMeterstreamError(err);
+      if (e.code === 'SHUTTING_DOWN') throw e;
+      conservationFailed = true;
+      deps.metrics?.conservationFailures.inc();
+      log.warn({ err: e }, 'conservation audit failed; retrying next run');
+    }
+  }
+  const newFindings = await persistFindings(
+    store,
+    [...reconciliation.findings, ...(conservation?.findings ?? [])],
+    now(),
+    deps,
+    [fromMs, toMs],
+    conservationFailed ? new Set<string>(CONSERVATION_KINDS) : new Set<string>(),
+  );
   await notifyPending(store, deps, now());
 
   const open = await store.findings({ status: 'open' });
@@ -196,6 +232,12 @@ export async function runAuditOnce(
     for (const k of FINDING_KINDS) m.findingsOpen.set({ kind: k }, counts.get(k) ?? 0);
     for (const [o, n] of Object.entries(reconciliation.outcomes)) m.keys.set({ outcome: o }, n);
     m.keys.set({ outcome: 'finding' }, reconciliation.findings.length);
+    const units = unexplainedUnits(reconciliation, conservation);
+    for (const [stage, n] of Object.entries(units)) {
+      // A failed conservation check leaves its stages as the last run saw them.
+      if (conservationFailed && stage !== 'ledger_cloudtrail') continue;
+      m.unexplainedUnits.set({ stage }, n);
+    }
     m.lastSuccess.set(now() / 1000);
     m.progress.readUntilMs = readUntilMs;
   }
@@ -209,6 +251,7 @@ export async function runAuditOnce(
       duplicateEvents,
       ...reconciliation.outcomes,
       findings: reconciliation.findings.length,
+      ...(conservation ? { conservationFindings: conservation.findings.length } : {}),
       newFindings: newFindings.length,
     },
     'audit run done',
@@ -222,6 +265,7 @@ export async function runAuditOnce(
     duplicateEvents,
     unparseableEvents,
     reconciliation,
+    ...(conservation ? { conservation } : {}),
     newFindings,
     openFindings: open,
   };
@@ -237,6 +281,8 @@ async function persistFindings(
   nowMs: number,
   deps: AuditorDeps,
   range: [number, number] | [],
+  /** Kinds this run did not check: their open findings are neither confirmed nor resolved. */
+  unchecked: ReadonlySet<string> = new Set(),
 ): Promise<Finding[]> {
   const existing = new Map(
     (await store.findings({ ids: findings.map((f) => f.id) })).map((f) => [f.id, f]),
@@ -263,7 +309,12 @@ async function persistFindings(
   if (range.length === 2) {
     const current = new Set(findings.map((f) => f.id));
     for (const old of await store.findings({ fromMs: range[0], toMs: range[1] })) {
-      if (old.status === 'open' && old.kind !== 'unparseable_event' && !current.has(old.id)) {
+      if (
+        old.status === 'open' &&
+        old.kind !== 'unparseable_event' &&
+        !unchecked.has(old.kind) &&
+        !current.has(old.id)
+      ) {
         deps.logger.info(
           { findingId: old.id, kind: old.kind },
           'finding no longer holds; resolved',

@@ -7,7 +7,7 @@ import { createLogger } from '@meterstream/observability';
 import { migrateAuditor, runAuditOnce } from './auditor.js';
 import { cloudTrailApi } from './cloudtrail.js';
 import { loadAuditorEnv, type AuditorEnv } from './env.js';
-import { auditorConfigFromEnv, awsOptionsFromEnv } from './main.js';
+import { auditorConfigFromEnv, awsOptionsFromEnv, conservationFromEnv } from './main.js';
 import { buildReport, formatReport } from './report.js';
 import { AuditStore } from './store.js';
 import { formatTrace, traceEvent } from './trace.js';
@@ -20,7 +20,8 @@ export const HELP = `Usage: meterstream <command> [options]
 Commands:
   audit report --from <time> --to <time> [--product <code>] [--format text|json]
       Reconcile the ledger with CloudTrail for the hours in [from, to) and print a summary per
-      product and customer. Exits 2 when there are unexplained findings (for cron and CI).
+      product and customer, and the conservation chain events -> windows -> ledger -> CloudTrail.
+      Exits 2 when there are unexplained findings (for cron and CI).
   audit run
       Read CloudTrail from the checkpoint and reconcile once, as the daemon does each tick.
   audit explain <finding-id> --note <text>
@@ -117,6 +118,7 @@ export async function runCli(
         graceMs: env.MS_AUDITOR_DELIVERY_GRACE_MS,
         checkpointName: env.MS_AUDITOR_CHECKPOINT,
         ...(values.product ? { productCode: values.product } : {}),
+        conservation: { ...conservationFromEnv(), nowMs: now },
       });
       io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
       return report.unexplained > 0 ? EXIT.findings : EXIT.ok;
@@ -142,7 +144,7 @@ export async function runCli(
         await migrateAuditor(store.ch, config.database, config.topology, logger);
         const r = await runAuditOnce(config, { ch: store.ch, cloudTrail: api, logger });
         io.stdout(
-          `${JSON.stringify({ newEvents: r.newEvents, outcomes: r.reconciliation.outcomes, findings: r.reconciliation.findings.length, newFindings: r.newFindings.length })}\n`,
+          `${JSON.stringify({ newEvents: r.newEvents, outcomes: r.reconciliation.outcomes, findings: r.reconciliation.findings.length, conservationFindings: r.conservation?.findings.length ?? 0, newFindings: r.newFindings.length })}\n`,
         );
         return r.openFindings.length > 0 ? EXIT.findings : EXIT.ok;
       } finally {

@@ -1,5 +1,6 @@
 export * from './auditor.js';
 export * from './cloudtrail.js';
+export * from './conservation.js';
 export * from './env.js';
 export * from './limiter.js';
 export * from './metrics.js';
@@ -11,5 +12,11 @@ export * from './report.js';
 export * from './schema.js';
 export * from './store.js';
 export * from './trace.js';
-export { auditorConfigFromEnv, awsOptionsFromEnv, main } from './main.js';
+export {
+  auditorConfigFromEnv,
+  awsOptionsFromEnv,
+  CONSERVATION_DEFAULTS,
+  conservationFromEnv,
+  main,
+} from './main.js';
 export { runCli, parseTime, HELP, EXIT } from './cli.js';

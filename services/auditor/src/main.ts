@@ -27,7 +27,30 @@ export function auditorConfigFromEnv(env: AuditorEnv): AuditorConfig {
     maxRetries: env.MS_AUDITOR_MAX_RETRIES,
     checkpointName: env.MS_AUDITOR_CHECKPOINT,
     rescanEveryMs: env.MS_AUDITOR_RESCAN_EVERY_MS,
+    conservation: conservationFromEnv(),
   };
+}
+
+/**
+ * The conservation audit's bounds (ADR 0007). Constants for now: an environment key each would
+ * change the generated configuration reference (docs/configuration.md).
+ */
+export const CONSERVATION_DEFAULTS = {
+  /** After an hour is frozen on every partition, the planner (every minute) has had its chance. */
+  settleMs: 30 * 60_000,
+  /** Longer than the aggregator's 168-hour dedup horizon, so an id it counted twice shows up. */
+  dedupLookbackMs: 8 * 24 * 3_600_000,
+  /** A key idle this long still has its previous record's carry checked. */
+  carryLookbackMs: 35 * 24 * 3_600_000,
+} as const;
+
+/** The conservation audit's bounds (the defaults; no environment key yet). */
+export function conservationFromEnv(): {
+  settleMs: number;
+  dedupLookbackMs: number;
+  carryLookbackMs: number;
+} {
+  return { ...CONSERVATION_DEFAULTS };
 }
 
 /** CloudTrail client options from the parsed environment. */

@@ -5,6 +5,7 @@ import {
   type Histogram,
   type Metrics,
 } from '@meterstream/observability';
+import { CHAIN_STAGES } from './conservation.js';
 import { FINDING_KINDS } from './reconcile.js';
 
 /** The auditor's metrics (prefix `meterstream_auditor_`). */
@@ -19,6 +20,10 @@ export interface AuditorMetrics {
   events: Counter<'result'>;
   lookups: Counter<'outcome'>;
   keys: Gauge<'outcome'>;
+  /** Units of usage no bucket explains, per stage of the chain (last run). */
+  unexplainedUnits: Gauge<'stage'>;
+  /** Runs whose conservation check failed (the CloudTrail audit went on). */
+  conservationFailures: Counter;
   notifications: Counter<'channel' | 'outcome'>;
   /** CloudTrail is read completely up to here (drives the lag gauge at scrape time). */
   progress: { readUntilMs?: number };
@@ -29,6 +34,12 @@ export function auditorMetrics(m: Metrics): AuditorMetrics {
   const findingsOpen = m.gauge('findings_open', 'Open (unexplained) findings by kind', ['kind']);
   for (const k of FINDING_KINDS) findingsOpen.set({ kind: k }, 0);
   const progress: { readUntilMs?: number } = {};
+  const unexplainedUnits = m.gauge(
+    'unexplained_units',
+    'Units of usage the last audit run could not account for, by stage (events_windows, windows_ledger, ledger_cloudtrail)',
+    ['stage'],
+  );
+  for (const stage of CHAIN_STAGES) unexplainedUnits.set({ stage }, 0);
   return {
     progress,
     lastSuccess: m.gauge(
@@ -62,6 +73,11 @@ export function auditorMetrics(m: Metrics): AuditorMetrics {
     events: m.counter('cloudtrail_events_total', 'CloudTrail events read, by result', ['result']),
     lookups: m.counter('lookup_requests_total', 'LookupEvents requests by outcome', ['outcome']),
     keys: m.gauge('keys', 'Keys of the last reconciliation by outcome', ['outcome']),
+    unexplainedUnits,
+    conservationFailures: m.counter(
+      'conservation_failures_total',
+      'Audit runs whose conservation check (events, windows, ledger) failed',
+    ),
     notifications: m.counter(
       'notifications_total',
       'Finding notifications by channel and outcome',

@@ -1,3 +1,11 @@
+import {
+  formatUnits,
+  reconciliationFindingUnits,
+  type Conservation,
+  type EventsWindowsTotals,
+  type WindowsLedgerTotals,
+} from './conservation.js';
+import { MeterstreamError, toMeterstreamError } from '@meterstream/errors';
 import { describeFinding } from './notify.js';
 import {
   unparseableFinding,
@@ -5,7 +13,13 @@ import {
   type Finding,
   type FindingKind,
 } from './reconcile.js';
-import { reconcileRange, type AuditStore, type FindingStatus } from './store.js';
+import {
+  conserveRange,
+  reconcileRange,
+  type AuditStore,
+  type ConservationRangeOptions,
+  type FindingStatus,
+} from './store.js';
 
 /** A finding in a report, with the operator's explanation if any. */
 export type ReportFinding = Finding & { status: FindingStatus; note: string };
@@ -19,6 +33,51 @@ export interface Report {
   findings: ReportFinding[];
   byKind: Partial<Record<FindingKind, number>>;
   unexplained: number;
+  /** The conservation chain (ADR 0007), when the report was asked for it. */
+  chain?: Chain;
+  /** Why the chain could not be checked (the aggregator's tables missing, …). */
+  chainError?: string;
+}
+
+/** The conservation chain of a report, in units (decimal strings, exact). */
+export interface Chain {
+  eventsWindows: Record<keyof EventsWindowsTotals, string>;
+  windowsLedger: {
+    windows: string;
+    carryIn: string;
+    buckets: Record<string, string>;
+    unexplained: string;
+  };
+  ledgerCloudTrail: { ledgerAccepted: number; cloudTrailBilled: number; unexplained: number };
+}
+
+function chainOf(c: Conservation, r: { summaries: CustomerSummary[]; findings: Finding[] }): Chain {
+  const ew = c.eventsWindows;
+  const wl: WindowsLedgerTotals = c.windowsLedger;
+  return {
+    eventsWindows: {
+      eventsMicros: formatUnits(ew.eventsMicros),
+      tooOldMicros: formatUnits(ew.tooOldMicros),
+      windowsMicros: formatUnits(ew.windowsMicros),
+      openEventsMicros: formatUnits(ew.openEventsMicros),
+      unexplainedMicros: formatUnits(ew.unexplainedMicros),
+    },
+    windowsLedger: {
+      windows: formatUnits(wl.windowsMicros),
+      carryIn: formatUnits(wl.carryInMicros),
+      buckets: Object.fromEntries(
+        Object.entries(wl.buckets)
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([k, v]) => [k, formatUnits(v)]),
+      ),
+      unexplained: formatUnits(wl.unexplainedMicros),
+    },
+    ledgerCloudTrail: {
+      ledgerAccepted: r.summaries.reduce((n, s) => n + s.ledgerAcceptedQuantity, 0),
+      cloudTrailBilled: r.summaries.reduce((n, s) => n + s.cloudTrailBilledQuantity, 0),
+      unexplained: r.findings.reduce((n, f) => n + reconciliationFindingUnits(f), 0),
+    },
+  };
 }
 
 /**
@@ -34,19 +93,29 @@ export async function buildReport(
     graceMs: number;
     checkpointName: string;
     productCode?: string;
+    /** Also check conservation (events → windows → ledger) over the range. */
+    conservation?: Omit<ConservationRangeOptions, 'productCode'>;
   },
 ): Promise<Report> {
   const readUntil = await store.checkpoint(o.checkpointName);
-  const [r, stored] = await Promise.all([
+  const [r, stored, conservation] = await Promise.all([
     reconcileRange(store, o.fromMs, o.toMs, {
       readUntilMs: readUntil ?? 0,
       graceMs: o.graceMs,
       ...(o.productCode !== undefined ? { productCode: o.productCode } : {}),
     }),
     store.findings({ fromMs: o.fromMs, toMs: o.toMs }),
+    o.conservation
+      ? conserveRange(store, o.fromMs, o.toMs, {
+          ...o.conservation,
+          ...(o.productCode !== undefined ? { productCode: o.productCode } : {}),
+        }).catch((err: unknown) => toMeterstreamError(err))
+      : undefined,
   ]);
+  const chainError = conservation instanceof MeterstreamError ? conservation : undefined;
+  const conserved = conservation instanceof MeterstreamError ? undefined : conservation;
   const byId = new Map(stored.map((f) => [f.id, f]));
-  const findings: ReportFinding[] = r.findings.map((f) => {
+  const findings: ReportFinding[] = [...r.findings, ...(conserved?.findings ?? [])].map((f) => {
     const s = byId.get(f.id);
     return { ...f, status: s?.status === 'explained' ? 'explained' : 'open', note: s?.note ?? '' };
   });
@@ -69,7 +138,36 @@ export async function buildReport(
     findings,
     byKind,
     unexplained: findings.filter((f) => f.status !== 'explained').length,
+    ...(conserved ? { chain: chainOf(conserved, r) } : {}),
+    ...(chainError ? { chainError: `${chainError.code}: ${chainError.message}` } : {}),
   };
+}
+
+/** The chain as text: one block per stage, every bucket with its amount in units. */
+export function formatChain(c: Chain): string[] {
+  const row = (label: string, v: string | number): string =>
+    `  ${label.padEnd(34)} ${String(v).padStart(16)}`;
+  const ew = c.eventsWindows;
+  const wl = c.windowsLedger;
+  const lc = c.ledgerCloudTrail;
+  return [
+    'Conservation chain (units)',
+    '(a) events -> windows (hours frozen on every partition)',
+    row('unique accepted events', ew.eventsMicros),
+    row('+ too old, carried to a later hour', ew.tooOldMicros),
+    row('= windows (all partitions)', ew.windowsMicros),
+    row('events of hours not frozen yet', ew.openEventsMicros),
+    row('UNEXPLAINED', ew.unexplainedMicros),
+    '(b) windows -> ledger',
+    row('windows', wl.windows),
+    row('+ carry in from before the range', wl.carryIn),
+    ...Object.entries(wl.buckets).map(([k, v]) => row(`= ${k}`, v)),
+    row('UNEXPLAINED', wl.unexplained),
+    '(c) ledger -> AWS / CloudTrail',
+    row('ledger accepted', lc.ledgerAccepted),
+    row('billed per CloudTrail', lc.cloudTrailBilled),
+    row('UNEXPLAINED', lc.unexplained),
+  ];
 }
 
 /** The readable rendering of a report. */
@@ -88,6 +186,8 @@ export function formatReport(r: Report): string {
     );
   }
   lines.push('');
+  if (r.chain) lines.push(...formatChain(r.chain), '');
+  if (r.chainError) lines.push(`Conservation chain not checked: ${r.chainError}`, '');
   if (r.findings.length === 0) lines.push('No findings.');
   for (const f of r.findings)
     lines.push(

@@ -13,6 +13,7 @@ export const FOREIGN_TABLES = {
   ledger: 'ledger',
   usageEvents: 'usage_events',
   usageWindows: 'usage_windows',
+  windowFreezes: 'window_freezes',
 } as const;
 
 allowIdentifiers(...Object.values(AUDITOR_TABLES), ...Object.values(FOREIGN_TABLES));

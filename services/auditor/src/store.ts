@@ -6,6 +6,16 @@ import {
   type ClickHouse,
   type SqlFragment,
 } from '@meterstream/clickhouse';
+import {
+  chainKey,
+  conserve,
+  type Conservation,
+  type ConservationOptions,
+  type EventTotal,
+  type FreezeState,
+  type LedgerEntry,
+  type WindowTotal,
+} from './conservation.js';
 import type { CloudTrailRecord, CustomerKind, RecordStatus } from './parse.js';
 import {
   mergeReconciliations,
@@ -202,6 +212,156 @@ export class AuditStore {
       ORDER BY version`);
   }
 
+  /**
+   * Unique usage events per key and billing hour of [fromMs, toMs), as the aggregator counts them
+   * (ADR 0001): an identity (product, customer, id) once, in the smallest billing hour of its rows,
+   * with the dimension and quantity of its first row; but across every partition, and looking
+   * back `lookbackMs` for an earlier row of the same id. Too-old events are summed apart.
+   */
+  async uniqueEventTotals(fromMs: number, toMs: number, lookbackMs: number): Promise<EventTotal[]> {
+    const from = new Date(fromMs);
+    const to = new Date(toMs);
+    const t = this.t(FOREIGN_TABLES.usageEvents);
+    const rows = await this.ch.query<Record<string, string | number>>(sql`
+      SELECT product_code, customer, dim, toUnixTimestamp(bh) AS hour_s,
+        toString(sumIf(q, old = 0)) AS micros, toString(sumIf(q, old != 0)) AS old_micros, count() AS n
+      FROM (
+        SELECT product_code, customer, id, min(billing_hour) AS bh,
+          argMin(dimension, kafka_offset) AS dim, argMin(quantity_micros, kafka_offset) AS q,
+          argMin(too_old, kafka_offset) AS old
+        FROM ${t}
+        WHERE billing_hour >= ${new Date(fromMs - lookbackMs)} AND billing_hour < ${to}
+          AND (product_code, customer, id) IN (
+            SELECT product_code, customer, id FROM ${t} WHERE billing_hour >= ${from} AND billing_hour < ${to})
+        GROUP BY product_code, customer, id
+        HAVING bh >= ${from}
+      )
+      GROUP BY product_code, customer, dim, bh`);
+    return rows.map((r) => ({
+      productCode: String(r.product_code),
+      customer: String(r.customer),
+      dimension: String(r.dim),
+      hourMs: Number(r.hour_s) * 1000,
+      micros: BigInt(String(r.micros)),
+      tooOldMicros: BigInt(String(r.old_micros)),
+      events: Number(r.n),
+    }));
+  }
+
+  /**
+   * Windows per key and hour of [fromMs, toMs): the latest window of each partition (a re-frozen
+   * window replaces its partition's earlier one), summed over partitions (ADR 0002).
+   */
+  async windowTotals(fromMs: number, toMs: number): Promise<WindowTotal[]> {
+    const rows = await this.ch.query<Record<string, string | number>>(sql`
+      SELECT product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s,
+        toString(sum(pq)) AS micros, count() AS parts
+      FROM (
+        SELECT product_code, customer, dimension, hour, kafka_partition,
+          argMax(quantity_micros, frozen_at) AS pq
+        FROM ${this.t(FOREIGN_TABLES.usageWindows)}
+        WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)}
+        GROUP BY product_code, customer, dimension, hour, kafka_partition
+      )
+      GROUP BY product_code, customer, dimension, hour`);
+    return rows.map((r) => ({
+      productCode: String(r.product_code),
+      customer: String(r.customer),
+      dimension: String(r.dimension),
+      hourMs: Number(r.hour_s) * 1000,
+      micros: BigInt(String(r.micros)),
+      partitions: Number(r.parts),
+    }));
+  }
+
+  /** The latest version of every ledger record of [fromMs, toMs), with usage, carry and reason. */
+  async ledgerEntries(fromMs: number, toMs: number): Promise<LedgerEntry[]> {
+    const rows = await this.ch.query<Record<string, string | number>>(sql`
+      SELECT product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s,
+        argMax(state, version) AS l_state, argMax(quantity, version) AS l_quantity,
+        toString(argMax(usage_micros, version)) AS l_usage, toString(argMax(billable_micros, version)) AS l_billable,
+        toString(argMax(carry_in_micros, version)) AS l_carry_in, toString(argMax(carry_out_micros, version)) AS l_carry_out,
+        argMax(reason, version) AS l_reason
+      FROM ${this.t(FOREIGN_TABLES.ledger)}
+      WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)}
+      GROUP BY product_code, customer, dimension, hour`);
+    return rows.map((r) => ({
+      productCode: String(r.product_code),
+      customer: String(r.customer),
+      dimension: String(r.dimension),
+      hourMs: Number(r.hour_s) * 1000,
+      state: String(r.l_state),
+      quantity: Number(r.l_quantity),
+      usageMicros: BigInt(String(r.l_usage)),
+      billableMicros: BigInt(String(r.l_billable)),
+      carryInMicros: BigInt(String(r.l_carry_in)),
+      carryOutMicros: BigInt(String(r.l_carry_out)),
+      reason: String(r.l_reason),
+    }));
+  }
+
+  /**
+   * For each key with a ledger record in [fromMs, toMs): the carry out of its latest record in
+   * the `lookbackMs` before the range (what its first record of the range must take in).
+   */
+  async carryBefore(
+    fromMs: number,
+    toMs: number,
+    lookbackMs: number,
+  ): Promise<Map<string, { hourMs: number; carryOutMicros: bigint }>> {
+    const from = new Date(fromMs);
+    const t = this.t(FOREIGN_TABLES.ledger);
+    const rows = await this.ch.query<Record<string, string | number>>(sql`
+      SELECT product_code, customer, dimension, toUnixTimestamp(max(h)) AS hour_s, toString(argMax(co, h)) AS co
+      FROM (
+        SELECT product_code, customer, dimension, hour AS h, argMax(carry_out_micros, version) AS co
+        FROM ${t}
+        WHERE hour >= ${new Date(fromMs - lookbackMs)} AND hour < ${from}
+          AND (product_code, customer, dimension) IN (
+            SELECT product_code, customer, dimension FROM ${t} WHERE hour >= ${from} AND hour < ${new Date(toMs)})
+        GROUP BY product_code, customer, dimension, hour
+      )
+      GROUP BY product_code, customer, dimension`);
+    return new Map(
+      rows.map((r) => [
+        chainKey({
+          productCode: String(r.product_code),
+          customer: String(r.customer),
+          dimension: String(r.dimension),
+        }),
+        { hourMs: Number(r.hour_s) * 1000, carryOutMicros: BigInt(String(r.co)) },
+      ]),
+    );
+  }
+
+  /**
+   * Which hours every partition has frozen (`window_freezes`; a partition freezes its hours in
+   * order), and when each hour of [fromMs, toMs) was frozen by its last partition. A partition
+   * with events in the range but no freeze at all closes nothing.
+   */
+  async freezeState(fromMs: number, toMs: number): Promise<FreezeState> {
+    const from = new Date(fromMs);
+    const to = new Date(toMs);
+    const [latest, hours, eventPartitions] = await Promise.all([
+      this.ch.query<{ p: string | number; h: string | number }>(sql`
+        SELECT kafka_partition AS p, toUnixTimestamp(max(hour)) AS h
+        FROM ${this.t(FOREIGN_TABLES.windowFreezes)} GROUP BY kafka_partition`),
+      this.ch.query<{ hour_s: string | number; at_s: string | number }>(sql`
+        SELECT toUnixTimestamp(hour) AS hour_s, toUnixTimestamp(max(frozen_at)) AS at_s
+        FROM ${this.t(FOREIGN_TABLES.windowFreezes)}
+        WHERE hour >= ${from} AND hour < ${to} GROUP BY hour`),
+      this.ch.query<{ p: string | number }>(sql`
+        SELECT DISTINCT kafka_partition AS p FROM ${this.t(FOREIGN_TABLES.usageEvents)}
+        WHERE billing_hour >= ${from} AND billing_hour < ${to}`),
+    ]);
+    const frozen = new Map(latest.map((r) => [Number(r.p), Number(r.h) * 1000]));
+    const unfrozen = eventPartitions.some((r) => !frozen.has(Number(r.p)));
+    return {
+      closedThroughMs: frozen.size === 0 || unfrozen ? 0 : Math.min(...frozen.values()),
+      closedAtMs: new Map(hours.map((r) => [Number(r.hour_s) * 1000, Number(r.at_s) * 1000])),
+    };
+  }
+
   /** The checkpoint: CloudTrail was read completely up to this time. */
   async checkpoint(name: string): Promise<number | undefined> {
     const [row] = await this.ch.query<{ n: string; until: string }>(sql`
@@ -351,6 +511,46 @@ export class AuditStore {
       ORDER BY frozen_at DESC LIMIT 1`);
     return row;
   }
+}
+
+/** Bounds of the conservation queries (ADR 0007). */
+export interface ConservationRangeOptions extends ConservationOptions {
+  /**
+   * How far before the range an event id is still a duplicate: an identity counts once, in its
+   * first billing hour, if that hour lies within this lookback. Longer than the aggregator's dedup
+   * horizon, so an id it counted twice shows up.
+   */
+  dedupLookbackMs: number;
+  /** How far before the range the previous ledger record of a key is looked for (its carry). */
+  carryLookbackMs: number;
+  productCode?: string;
+}
+
+/**
+ * Loads the events, windows, ledger, carry and freezes of hours in [fromMs, toMs) and checks
+ * conservation over them (conservation.ts). Every query is bounded by the range and its lookbacks.
+ */
+export async function conserveRange(
+  store: AuditStore,
+  fromMs: number,
+  toMs: number,
+  options: ConservationRangeOptions,
+): Promise<Conservation> {
+  const [events, windows, ledger, carryBefore, freeze] = await Promise.all([
+    store.uniqueEventTotals(fromMs, toMs, options.dedupLookbackMs),
+    store.windowTotals(fromMs, toMs),
+    store.ledgerEntries(fromMs, toMs),
+    store.carryBefore(fromMs, toMs, options.carryLookbackMs),
+    store.freezeState(fromMs, toMs),
+  ]);
+  const keep = <T extends { productCode: string }>(xs: readonly T[]): T[] =>
+    options.productCode === undefined
+      ? [...xs]
+      : xs.filter((x) => x.productCode === options.productCode);
+  return conserve(
+    { events: keep(events), windows: keep(windows), ledger: keep(ledger), carryBefore, freeze },
+    options,
+  );
 }
 
 /**
