@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 // The real submitter writes the ledger (its harness: aggregator and submitter migrations, emulator).
 import { startSubmitter, type RunningSubmitter } from '../../submitter/src/submitter.js';
 import {
+  CONTRACT,
+  CONTRACT_ARN,
   HOUR,
   M,
   SUB,
@@ -23,14 +25,59 @@ import { auditorMetrics } from './metrics.js';
 import { buildReport, formatReport } from './report.js';
 import { AuditStore } from './store.js';
 
-let h: Harness | undefined;
-let sub: RunningSubmitter | undefined;
-let api: ReturnType<typeof cloudTrailApi> | undefined;
+const cleanups: (() => Promise<void> | void)[] = [];
 
 afterAll(async () => {
-  api?.destroy();
-  await sub?.close();
-  await h?.close();
+  for (const c of cleanups.reverse()) await c();
+});
+
+/** A harness with the auditor's tables and a running submitter, closed after the file. */
+async function setUp(): Promise<{
+  x: Harness;
+  sub: RunningSubmitter;
+  api: ReturnType<typeof cloudTrailApi>;
+}> {
+  const x = await startHarness();
+  cleanups.push(() => x.close());
+  await migrateAuditor(x.db.ch, x.db.name, { kind: 'single' });
+  const sub = await startSubmitter(x.config(), { logger: testLogger('submitter') });
+  cleanups.push(() => sub.close());
+  const api = cloudTrailApi({
+    region: 'us-east-1',
+    endpoint: x.emu.url,
+    credentials: { accessKeyId: 'AKIDAUDITOR', secretAccessKey: 'secret' },
+  });
+  cleanups.push(() => api.destroy());
+  return { x, sub, api };
+}
+
+async function runSubmitter(sub: RunningSubmitter): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    const run = await sub.runNow();
+    if (run.status === 'done') break;
+  }
+}
+
+const conservation = {
+  settleMs: 0,
+  dedupLookbackMs: 8 * 24 * HOUR,
+  carryLookbackMs: 35 * 24 * HOUR,
+};
+
+const auditorConfig = (x: Harness): AuditorConfig => ({
+  database: x.db.name,
+  topology: { kind: 'single' },
+  deliveryGraceMs: 2_500,
+  initialLookbackMs: 12 * HOUR,
+  reconcileLookbackMs: 12 * HOUR,
+  intervalMs: 1000,
+  pageSize: 50,
+  lookupBy: 'EventSource',
+  lookupRatePerSecond: 2,
+  maxRetries: 10,
+  backoffMs: 100,
+  checkpointName: 'cloudtrail',
+  conservation,
 });
 
 let offset = 100;
@@ -43,6 +90,8 @@ async function insertEvents(
     dimension: string;
     micros: bigint;
     billingHour: number;
+    productCode?: string;
+    account?: boolean;
     /** The event's own hour (earlier than the billing hour when it was carried). */
     eventHour?: number;
     tooOld?: boolean;
@@ -56,10 +105,10 @@ async function insertEvents(
       const eh = (r.eventHour ?? r.billingHour) / 1000;
       return {
         id: r.id,
-        product_code: SUB,
+        product_code: r.productCode ?? SUB,
         license_arn: null,
         customer: r.customer,
-        customer_kind: 'identifier',
+        customer_kind: r.account ? 'account' : 'identifier',
         dimension: r.dimension,
         quantity: (Number(r.micros) / 1e6).toString(),
         quantity_micros: r.micros.toString(),
@@ -82,9 +131,7 @@ async function insertEvents(
 
 describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => {
   it('a clean chain gives no conservation finding; a loss injected at each stage is one finding with its key and amount', async () => {
-    h = await startHarness();
-    const x = h;
-    await migrateAuditor(x.db.ch, x.db.name, { kind: 'single' });
+    const { x, sub, api } = await setUp();
     const [h4, h3, h2] = [4, 3, 2].map(hoursAgo) as [number, number, number];
     await freezeHours(x.db.ch, x.db.name, [h4, h3, h2]);
     await subscribe(x, SUB, 'cons-a');
@@ -118,37 +165,8 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
       { productCode: SUB, customer: 'cons-a', dimension: 'api', hour: h3, micros: 2_500_000n },
       { productCode: SUB, customer: 'cons-a', dimension: 'api', hour: h2, micros: 1n * M },
     ]);
-    sub = await startSubmitter(x.config(), { logger: testLogger('submitter') });
-    for (let i = 0; i < 20; i++) {
-      const run = await sub.runNow();
-      if (run.status === 'done') break;
-    }
-
-    api = cloudTrailApi({
-      region: 'us-east-1',
-      endpoint: x.emu.url,
-      credentials: { accessKeyId: 'AKIDAUDITOR', secretAccessKey: 'secret' },
-    });
-    const conservation = {
-      settleMs: 0,
-      dedupLookbackMs: 8 * 24 * HOUR,
-      carryLookbackMs: 35 * 24 * HOUR,
-    };
-    const config: AuditorConfig = {
-      database: x.db.name,
-      topology: { kind: 'single' },
-      deliveryGraceMs: 2_500,
-      initialLookbackMs: 8 * HOUR,
-      reconcileLookbackMs: 8 * HOUR,
-      intervalMs: 1000,
-      pageSize: 50,
-      lookupBy: 'EventSource',
-      lookupRatePerSecond: 2,
-      maxRetries: 10,
-      backoffMs: 100,
-      checkpointName: 'cloudtrail',
-      conservation,
-    };
+    await runSubmitter(sub);
+    const config = auditorConfig(x);
     const metrics = new Metrics('meterstream_auditor', { defaultMetrics: false });
     const deps = {
       ch: x.db.ch,
@@ -306,5 +324,118 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
       /\[conservation_windows_ledger\] ms-sub \/ cons-d \/ api \/ .*: window 5 but ledger usage 3/,
     );
     if (process.env.MS_PRINT_REPORT) console.log(printed);
+  });
+
+  it('a contract entitlement, a key on two partitions, a not-subscribed customer and a held record are explained, not findings', async () => {
+    const { x, sub, api } = await setUp();
+    const [h10, h9, h8] = [10, 9, 8].map(hoursAgo) as [number, number, number];
+    await freezeHours(x.db.ch, x.db.name, [h10, h9, h8]);
+    const acct = '123456789012';
+    await subscribe(x, CONTRACT, acct, { account: true, licenseArn: CONTRACT_ARN });
+    await x.store.upsertEntitlements([
+      {
+        productCode: CONTRACT,
+        customer: acct,
+        dimension: 'seats',
+        quantity: 1000n,
+        periodStart: hoursAgo(23),
+        periodEnd: Date.UTC(2100, 0, 1),
+      },
+    ]);
+    await subscribe(x, SUB, 'cons-p');
+    // Contract: 400 + 400 + 400 seats against 1000 included: 200 billed, 1000 entitlement.
+    const seats = [h10, h9, h8].map((hour, i) => ({
+      id: `seat-${i}`,
+      productCode: CONTRACT,
+      customer: acct,
+      account: true,
+      dimension: 'seats',
+      micros: 400n * M,
+      billingHour: hour,
+    }));
+    await insertEvents(x, seats);
+    await insertWindows(
+      x.db.ch,
+      x.db.name,
+      seats.map((e) => ({
+        productCode: CONTRACT,
+        customer: acct,
+        dimension: 'seats',
+        hour: e.billingHour,
+        micros: e.micros,
+        account: true,
+      })),
+    );
+    // One key's events on two partitions (two producers' partitioners): windows 3 + 2.
+    await insertEvents(x, [
+      { id: 'p-0', customer: 'cons-p', dimension: 'api', micros: 3n * M, billingHour: h9 },
+      {
+        id: 'p-1',
+        customer: 'cons-p',
+        dimension: 'api',
+        micros: 2n * M,
+        billingHour: h9,
+        partition: 1,
+      },
+      // Not subscribed at AWS: CustomerNotSubscribed ends it.
+      { id: 'n-0', customer: 'cons-nobody', dimension: 'api', micros: 3n * M, billingHour: h8 },
+      // An account customer nobody registered: held (unknown_subscription).
+      {
+        id: 'u-0',
+        productCode: CONTRACT,
+        customer: '999988887777',
+        account: true,
+        dimension: 'seats',
+        micros: 7n * M,
+        billingHour: h8,
+      },
+    ]);
+    await insertWindows(x.db.ch, x.db.name, [
+      { productCode: SUB, customer: 'cons-p', dimension: 'api', hour: h9, micros: 3n * M },
+      {
+        productCode: SUB,
+        customer: 'cons-p',
+        dimension: 'api',
+        hour: h9,
+        micros: 2n * M,
+        partition: 1,
+      },
+      { productCode: SUB, customer: 'cons-nobody', dimension: 'api', hour: h8, micros: 3n * M },
+      {
+        productCode: CONTRACT,
+        customer: '999988887777',
+        dimension: 'seats',
+        hour: h8,
+        micros: 7n * M,
+        account: true,
+      },
+    ]);
+    await runSubmitter(sub);
+    const deps = {
+      ch: x.db.ch,
+      cloudTrail: api,
+      logger: testLogger('auditor'),
+      notifiers: [],
+      now: clock.now,
+    };
+    const r = await runAuditOnce(auditorConfig(x), deps);
+    expect(r.conservation?.findings).toEqual([]);
+    expect(r.conservation?.eventsWindows).toMatchObject({
+      eventsMicros: 1215n * M,
+      windowsMicros: 1215n * M,
+      unexplainedMicros: 0n,
+    });
+    const wl = r.conservation?.windowsLedger;
+    expect(wl?.unexplainedMicros).toBe(0n);
+    expect(wl?.windowsMicros).toBe(1215n * M);
+    // Every unit is in a bucket with its reason: 200 billed + 5 billed (both partitions),
+    // 1000 within the entitlement, 3 not subscribed, 7 held.
+    expect(wl?.buckets).toMatchObject({
+      billed: 205n * M,
+      entitlement: 1000n * M,
+      not_subscribed: 3n * M,
+    });
+    const held = Object.entries(wl?.buckets ?? {}).filter(([k]) => k.startsWith('held:'));
+    expect(held).toEqual([['held:unknown_subscription', 7n * M]]);
   });
 });
