@@ -23,11 +23,13 @@ class Proxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
+  /** ClickHouse's HTTP port, set before the first `up()`. */
+  upstreamPort = 0;
 
   async up(): Promise<void> {
     if (this.server) return;
     const server = createServer((client) => {
-      const upstream = connect({ host: '127.0.0.1', port: 8123 });
+      const upstream = connect({ host: '127.0.0.1', port: this.upstreamPort });
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
@@ -70,6 +72,7 @@ describe('aggregator: ClickHouse outage', () => {
     c = await setupCase('aggoutage', 3);
     let shift = 0;
     const load = makeLoad(c, 100_000, 0.05);
+    proxy.upstreamPort = Number(new URL(c.stack.clickhouseUrl).port);
     await proxy.up();
     agg = await startAggregator(
       testConfig(c, {
