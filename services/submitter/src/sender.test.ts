@@ -98,6 +98,25 @@ function context(client: MarketplaceMeteringClient, written: LedgerRecord[]): Se
 }
 
 describe('sendOpen', () => {
+  it('sends a record that was sent before again, identically, even when it would be held now', async () => {
+    const { client, calls } = failingClient('DisabledApiException');
+    const written: LedgerRecord[] = [];
+    const ctx = context(client, written);
+    // Killed mid-send (attempts 1): AWS may have billed it. Its account is not in the registry
+    // (nor is its dimension in the plan), which would hold a record never sent.
+    const sent: LedgerRecord = {
+      ...frozen('123456789012'),
+      customerKind: 'account',
+      dimension: 'gone',
+      state: 'sending',
+      attempts: 1,
+    };
+    const [out] = await sendOpen(ctx, [sent], NOW);
+    expect(calls()).toBe(1);
+    expect(out).toMatchObject({ state: 'held', awsStatus: 'DisabledApiException', attempts: 2 });
+    expect(heldReasonOf(out?.reason ?? '')).toBe('aws_api_disabled');
+  });
+
   for (const [error, reason] of [
     ['DisabledApiException', 'aws_api_disabled'],
     ['InvalidEndpointRegionException', 'aws_wrong_region'],

@@ -111,7 +111,10 @@ export async function sendOpen(
       );
       continue;
     }
-    const block = blockedBy(r, ctx.plans, subs);
+    // Only a record that never left us may be held for what we know locally: one that was sent
+    // (attempts > 0) may be billed already, and invariant 3 says every retry sends it again,
+    // identically, whatever changed in the plans or the registry since.
+    const block = r.attempts === 0 ? blockedBy(r, ctx.plans, subs) : undefined;
     if (block) {
       // Unchanged holds write nothing: a held record is re-evaluated every run, and a new version
       // per run would only grow the ledger.
