@@ -27,7 +27,7 @@ export function digest(findings: readonly Finding[], limit = 50): string {
   const lines = findings.slice(0, limit).map((f) => `• ${describeFinding(f)}`);
   if (findings.length > limit) lines.push(`… and ${findings.length - limit} more`);
   return [
-    `Meterstream audit: ${findings.length} new finding(s) between the ledger and CloudTrail.`,
+    `Meterstream audit: ${findings.length} new finding(s) (ledger vs CloudTrail, or usage not conserved from events to ledger).`,
     ...lines,
     'Run `meterstream audit report --from … --to …` for the summary, `meterstream audit explain <id> --note …` once understood.',
   ].join('\n');

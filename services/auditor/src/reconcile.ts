@@ -44,7 +44,7 @@ export interface LedgerRecord {
   updatedAtMs: number;
 }
 
-/** One discrepancy between the ledger and CloudTrail, with its evidence. */
+/** One discrepancy (ledger vs CloudTrail, or a conservation difference; ADR 0007), with its evidence. */
 export interface Finding {
   /** Stable across runs (kind + key), so a finding is stored and notified once. */
   id: string;
