@@ -193,6 +193,7 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
       carryInMicros: 0n,
       buckets: { billed: 6n * M, pending_carry: 250_000n },
       unexplainedMicros: 0n,
+      unbilledMicros: 0n,
     });
     expect(await metrics.text()).toContain(
       'meterstream_auditor_unexplained_units{stage="windows_ledger"} 0',
@@ -254,6 +255,34 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
       },
     ]);
 
+    // (b) usage AWS never billed and that no AWS final answer ended: a permanent rejection
+    // (issue 13, item 4, as it was before records were held).
+    await insertEvents(x, [
+      { id: 'e-1', customer: 'cons-e', dimension: 'api', micros: 2n * M, billingHour: h6 },
+    ]);
+    await insertWindows(x.db.ch, x.db.name, [
+      { productCode: SUB, customer: 'cons-e', dimension: 'api', hour: h6, micros: 2n * M },
+    ]);
+    await x.db.ch.insert(ident(`${x.db.name}.ledger`), [
+      {
+        product_code: SUB,
+        customer: 'cons-e',
+        dimension: 'api',
+        hour: h6 / 1000,
+        version: 1,
+        state: 'rejected',
+        reason: 'InvalidLicenseException: no license for the customer',
+        quantity: 2,
+        usage_micros: '2000000',
+        billable_micros: '2000000',
+        carry_in_micros: 0,
+        carry_out_micros: 0,
+        customer_kind: 'identifier',
+        deadline: (h6 + 24 * HOUR) / 1000,
+        updated_at: Math.floor(clock.now() / 1000),
+      },
+    ]);
+
     const lossy = await runAuditOnce(config, deps);
     const found = (lossy.conservation?.findings ?? []).map((f) => ({
       kind: f.kind,
@@ -290,6 +319,11 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
           unexplained_micros: '2000000',
         }) as Record<string, string>,
       },
+      {
+        kind: 'conservation_unbilled',
+        key: [SUB, 'cons-e', 'api', h6],
+        amounts: { unbilled_micros: '2000000', windows_micros: '2000000' },
+      },
     ]);
     // Stored through the findings store (open, once), and on the gauge per stage.
     const store = new AuditStore(x.db.ch, x.db.name);
@@ -299,13 +333,14 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
         .filter((f) => f.kind.startsWith('conservation_'))
         .map((f) => f.customer)
         .sort(),
-    ).toEqual(['cons-b', 'cons-c', 'cons-d']);
+    ).toEqual(['cons-b', 'cons-c', 'cons-d', 'cons-e']);
     const text = await metrics.text();
     expect(text).toContain('meterstream_auditor_unexplained_units{stage="events_windows"} 4');
     expect(text).toContain('meterstream_auditor_unexplained_units{stage="windows_ledger"} 5');
     expect(text).toContain(
       'meterstream_auditor_findings_open{kind="conservation_windows_ledger"} 2',
     );
+    expect(text).toContain('meterstream_auditor_unexplained_units{stage="ledger_unbilled"} 2');
 
     // `audit report` shows the chain and fails on the unexplained findings.
     const report = await buildReport(store, {
@@ -317,7 +352,8 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
     });
     expect(report.chain?.eventsWindows.unexplainedMicros).toBe('4');
     expect(report.chain?.windowsLedger.unexplained).toBe('5');
-    expect(report.unexplained).toBeGreaterThanOrEqual(3);
+    expect(report.chain?.windowsLedger.unbilled).toBe('2');
+    expect(report.unexplained).toBeGreaterThanOrEqual(4);
     const printed = formatReport(report);
     expect(printed).toContain('Conservation chain (units)');
     expect(printed).toMatch(

@@ -172,6 +172,7 @@ describe('conserve', () => {
       carryInMicros: 500_000n,
       buckets: { billed: 5n * M, pending_carry: 750_000n },
       unexplainedMicros: 0n,
+      unbilledMicros: 0n,
     });
   });
 
@@ -269,5 +270,149 @@ describe('reconciliationFindingUnits', () => {
         f({ kind: 'unknown_to_ledger', ledgerQuantity: null, cloudTrailQuantities: [4] }),
       ),
     ).toBe(4);
+  });
+});
+
+// Issue 13: each loss it lists, in the shape it leaves in the tables when its fix is disabled, is
+// one finding with its exact amount. (Item 5 — a missing entitlement billed as overage — bills
+// too much rather than losing usage, and item 8 — ingest reading a quantity wrongly — happens
+// before the first table; the conservation chain cannot see either, their own tests cover them.)
+describe('conserve: each loss of issue 13 with its fix disabled is a finding', () => {
+  const other = { productCode: 'p', customer: 'other', dimension: 'd' };
+  // The events of each window, unless a test says otherwise: only the stage under test differs.
+  const findingsOf = (i: ConservationInput) =>
+    conserve(
+      i.events.length > 0
+        ? i
+        : { ...i, events: i.windows.map((w) => ({ ...w, tooOldMicros: 0n, events: 1 })) },
+      opts,
+    ).findings.map((f) => ({
+      kind: f.kind,
+      customer: f.customer,
+      amounts: JSON.parse(f.raw ?? '{}') as Record<string, string>,
+    }));
+
+  it('item 1: a poison key stops the planner, so other keys windows never reach the ledger', () => {
+    expect(
+      findingsOf(
+        input({
+          windows: [
+            { ...key, hourMs: T0, micros: 3_000_000_000n * M, partitions: 1 },
+            { ...other, hourMs: T0, micros: 5n * M, partitions: 1 },
+          ],
+        }),
+      ),
+    ).toEqual([
+      {
+        kind: 'conservation_windows_ledger',
+        customer: 'c',
+        amounts: expect.objectContaining({ unexplained_micros: (3_000_000_000n * M).toString() }),
+      },
+      {
+        kind: 'conservation_windows_ledger',
+        customer: 'other',
+        amounts: expect.objectContaining({ unexplained_micros: '5000000' }),
+      },
+    ]);
+  });
+
+  it('item 2: one partition window of two billed (83 used, 39 billed)', () => {
+    const f = findingsOf(
+      input({
+        windows: [{ ...key, hourMs: T0, micros: 83n * M, partitions: 2 }],
+        ledger: [rec(0, { quantity: 39, usageMicros: 39n * M, billableMicros: 39n * M })],
+      }),
+    );
+    expect(f).toEqual([
+      {
+        kind: 'conservation_windows_ledger',
+        customer: 'c',
+        amounts: expect.objectContaining({ unexplained_micros: '44000000' }),
+      },
+    ]);
+  });
+
+  it('item 3: the planner race writes a zero record over a window', () => {
+    const f = findingsOf(
+      input({
+        windows: [{ ...key, hourMs: T0, micros: 4n * M, partitions: 1 }],
+        ledger: [rec(0)],
+      }),
+    );
+    expect(f.map((x) => [x.kind, x.amounts.unexplained_micros])).toEqual([
+      ['conservation_windows_ledger', '4000000'],
+    ]);
+  });
+
+  it('items 4 and 6: usage rejected for good or expired while held is unbilled, with its amount', () => {
+    const f = findingsOf(
+      input({
+        windows: [
+          { ...key, hourMs: T0, micros: 7n * M, partitions: 1 },
+          { ...other, hourMs: T0, micros: 6n * M, partitions: 1 },
+        ],
+        ledger: [
+          rec(0, {
+            state: 'rejected',
+            reason: 'InvalidLicenseException: no license for the customer',
+            quantity: 7,
+            usageMicros: 7n * M,
+            billableMicros: 7n * M,
+          }),
+          {
+            ...rec(0, {
+              state: 'expired',
+              reason: 'deadline passed; it was held: dimension_not_in_plan: dimension d',
+              quantity: 6,
+              usageMicros: 6n * M,
+              billableMicros: 6n * M,
+            }),
+            ...other,
+          },
+        ],
+      }),
+    );
+    expect(f).toEqual([
+      {
+        kind: 'conservation_unbilled',
+        customer: 'c',
+        amounts: { unbilled_micros: '7000000', windows_micros: '7000000' },
+      },
+      {
+        kind: 'conservation_unbilled',
+        customer: 'other',
+        amounts: { unbilled_micros: '6000000', windows_micros: '6000000' },
+      },
+    ]);
+    const c = conserve(input({ ledger: [], windows: [] }), opts);
+    expect(c.windowsLedger.unbilledMicros).toBe(0n);
+  });
+
+  it('item 7: a dropped carry and a re-sent id counted twice', () => {
+    const f = findingsOf(
+      input({
+        events: [
+          { ...key, hourMs: T0, micros: 1_900_000n, tooOldMicros: 0n, events: 1 },
+          { ...key, hourMs: T0 + H, micros: 3n * M, tooOldMicros: 0n, events: 1 },
+        ],
+        windows: [
+          { ...key, hourMs: T0, micros: 1_900_000n, partitions: 1 },
+          { ...key, hourMs: T0 + H, micros: 6n * M, partitions: 1 },
+        ],
+        ledger: [
+          rec(0, {
+            quantity: 1,
+            usageMicros: 1_900_000n,
+            billableMicros: 1_900_000n,
+            carryOutMicros: 900_000n,
+          }),
+          rec(1, { quantity: 6, usageMicros: 6n * M, billableMicros: 6n * M }),
+        ],
+      }),
+    );
+    expect(f.map((x) => [x.kind, x.amounts.unexplained_micros])).toEqual([
+      ['conservation_events_windows', '-3000000'],
+      ['conservation_windows_ledger', '900000'],
+    ]);
   });
 });

@@ -102,6 +102,12 @@ export interface WindowsLedgerTotals {
   buckets: Record<string, bigint>;
   /** Σ |unexplained| over key-hours. */
   unexplainedMicros: bigint;
+  /**
+   * Units that ended `rejected` or `expired`: accounted for (their bucket says why) but never
+   * billed, and not by an AWS final answer (CustomerNotSubscribed, DuplicateRecord are states of
+   * their own). Each is a finding: revenue lost, which the seller must see (DESIGN invariant 7).
+   */
+  unbilledMicros: bigint;
 }
 
 /** Result of {@link conserve}. */
@@ -115,6 +121,7 @@ export interface Conservation {
 export const CONSERVATION_KINDS = [
   'conservation_events_windows',
   'conservation_windows_ledger',
+  'conservation_unbilled',
 ] as const satisfies readonly FindingKind[];
 
 /** Key of a (product, customer, dimension) chain. */
@@ -161,6 +168,10 @@ export function ledgerBucket(state: string, reason: string): string {
       return `state:${state}`;
   }
 }
+
+/** Buckets of usage that ended without being billed and without an AWS final answer. */
+export const isUnbilledEnd = (bucket: string): boolean =>
+  bucket.startsWith('rejected:') || bucket.startsWith('expired:');
 
 /** Units AWS never got because the hour was above its maximum: held whole, only the fraction chains. */
 const isWithheldAboveMax = (bucket: string): boolean =>
@@ -297,6 +308,7 @@ export function conserve(input: ConservationInput, options: ConservationOptions)
     carryInMicros: 0n,
     buckets: {},
     unexplainedMicros: 0n,
+    unbilledMicros: 0n,
   };
   const add = (bucket: string, v: bigint): void => {
     if (v !== 0n) wl.buckets[bucket] = (wl.buckets[bucket] ?? 0n) + v;
@@ -340,6 +352,18 @@ export function conserve(input: ConservationInput, options: ConservationOptions)
       }
       const b = ledgerBalance(win, carry, l);
       add(b.bucket, b.units);
+      if (isUnbilledEnd(b.bucket) && b.units > 0n) {
+        wl.unbilledMicros += b.units;
+        findings.push(
+          finding(
+            'conservation_unbilled',
+            key,
+            `${formatUnits(b.units)} unit(s) ended ${l.state} without being billed (${b.bucket}): ${l.reason || 'no reason recorded'}`,
+            { unbilled_micros: b.units, windows_micros: win },
+            l,
+          ),
+        );
+      }
       add('entitlement', b.entitlement);
       carry = l.carryOutMicros;
       if (b.unexplained === 0n && b.windowGap === 0n && b.carryGap === 0n && b.roundingGap === 0n)
@@ -381,7 +405,12 @@ export function conserve(input: ConservationInput, options: ConservationOptions)
 }
 
 /** The stages of the chain, as the `stage` label of `meterstream_auditor_unexplained_units`. */
-export const CHAIN_STAGES = ['events_windows', 'windows_ledger', 'ledger_cloudtrail'] as const;
+export const CHAIN_STAGES = [
+  'events_windows',
+  'windows_ledger',
+  'ledger_unbilled',
+  'ledger_cloudtrail',
+] as const;
 export type ChainStage = (typeof CHAIN_STAGES)[number];
 
 /**
@@ -418,6 +447,7 @@ export function unexplainedUnits(
   return {
     events_windows: conservation ? units(conservation.eventsWindows.unexplainedMicros) : 0,
     windows_ledger: conservation ? units(conservation.windowsLedger.unexplainedMicros) : 0,
+    ledger_unbilled: conservation ? units(conservation.windowsLedger.unbilledMicros) : 0,
     ledger_cloudtrail: reconciliation.findings.reduce(
       (n, f) => n + reconciliationFindingUnits(f),
       0,

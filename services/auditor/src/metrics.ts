@@ -36,7 +36,7 @@ export function auditorMetrics(m: Metrics): AuditorMetrics {
   const progress: { readUntilMs?: number } = {};
   const unexplainedUnits = m.gauge(
     'unexplained_units',
-    'Units of usage the last audit run could not account for, by stage (events_windows, windows_ledger, ledger_cloudtrail)',
+    'Units of usage the last audit run could not account for or that ended unbilled, by stage (events_windows, windows_ledger, ledger_unbilled, ledger_cloudtrail)',
     ['stage'],
   );
   for (const stage of CHAIN_STAGES) unexplainedUnits.set({ stage }, 0);

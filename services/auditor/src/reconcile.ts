@@ -12,6 +12,8 @@ export const FINDING_KINDS = [
   // Conservation audit (ADR 0007): usage lost or created between events, windows and ledger.
   'conservation_events_windows',
   'conservation_windows_ledger',
+  // Usage that ended in the ledger without being billed and without an AWS final answer.
+  'conservation_unbilled',
 ] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
 

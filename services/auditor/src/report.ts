@@ -47,6 +47,8 @@ export interface Chain {
     carryIn: string;
     buckets: Record<string, string>;
     unexplained: string;
+    /** Ended rejected or expired: accounted for, never billed. */
+    unbilled: string;
   };
   ledgerCloudTrail: { ledgerAccepted: number; cloudTrailBilled: number; unexplained: number };
 }
@@ -71,6 +73,7 @@ function chainOf(c: Conservation, r: { summaries: CustomerSummary[]; findings: F
           .map(([k, v]) => [k, formatUnits(v)]),
       ),
       unexplained: formatUnits(wl.unexplainedMicros),
+      unbilled: formatUnits(wl.unbilledMicros),
     },
     ledgerCloudTrail: {
       ledgerAccepted: r.summaries.reduce((n, s) => n + s.ledgerAcceptedQuantity, 0),
@@ -163,6 +166,7 @@ export function formatChain(c: Chain): string[] {
     row('+ carry in from before the range', wl.carryIn),
     ...Object.entries(wl.buckets).map(([k, v]) => row(`= ${k}`, v)),
     row('UNEXPLAINED', wl.unexplained),
+    row('ENDED UNBILLED (rejected, expired)', wl.unbilled),
     '(c) ledger -> AWS / CloudTrail',
     row('ledger accepted', lc.ledgerAccepted),
     row('billed per CloudTrail', lc.cloudTrailBilled),
