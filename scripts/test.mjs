@@ -122,12 +122,19 @@ function runVitest(run) {
   try {
     const j = JSON.parse(readFileSync(jsonOut, 'utf8'));
     const skipped = (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0);
-    const summary = `${j.numPassedTests} passed, ${j.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`;
+    // A file whose set-up failed (beforeAll, a describe's hook) fails without a failed test: its
+    // tests are reported skipped. Count each such file as a failure, so the closing line says so.
+    const failedFiles = (j.testResults ?? []).filter(
+      (f) =>
+        f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed'),
+    ).length;
+    const failed = j.numFailedTests + failedFiles;
+    const summary = `${j.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}${failedFiles ? ` (${failedFiles} file(s) failed in set-up)` : ''}`;
     if (j.numTotalTests === 0) {
       console.error('✖ no test ran');
       return { summary, ok: false, secs };
     }
-    return { summary, ok: r.status === 0 && j.numFailedTests === 0, secs };
+    return { summary, ok: r.status === 0 && failed === 0, secs };
   } catch {
     return { summary: 'no results file (vitest crashed?)', ok: false, secs };
   }

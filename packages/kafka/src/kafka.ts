@@ -60,26 +60,36 @@ export interface TopicSpec {
   configEntries?: { name: string; value: string }[];
 }
 
-/** Creates a topic if it does not exist; leaves an existing one as it is. */
-export async function ensureTopic(admin: Admin, spec: TopicSpec): Promise<void> {
-  try {
-    const existing = await admin.listTopics();
-    if (existing.includes(spec.topic)) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic: spec.topic,
-          numPartitions: spec.partitions,
-          replicationFactor: spec.replicationFactor,
-          ...(spec.configEntries ? { configEntries: spec.configEntries } : {}),
-        },
-      ],
-    });
-  } catch (err) {
-    // Another process creating it at the same moment is fine.
-    if ((err as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
-    throw toKafkaError(err, 'create topic');
+/**
+ * Creates a topic if it does not exist; leaves an existing one as it is. A retriable answer while
+ * the new topic's metadata spreads (UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE: seen on a
+ * loaded broker) is retried for up to `retryMs`; the retry finds the topic and returns.
+ */
+export async function ensureTopic(admin: Admin, spec: TopicSpec, retryMs = 30_000): Promise<void> {
+  const until = Date.now() + retryMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const existing = await admin.listTopics();
+      if (existing.includes(spec.topic)) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic: spec.topic,
+            numPartitions: spec.partitions,
+            replicationFactor: spec.replicationFactor,
+            ...(spec.configEntries ? { configEntries: spec.configEntries } : {}),
+          },
+        ],
+      });
+      return;
+    } catch (err) {
+      // Another process creating it at the same moment is fine.
+      if ((err as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
+      if ((err as { retriable?: boolean }).retriable !== true || Date.now() >= until)
+        throw toKafkaError(err, 'create topic');
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2_000)));
+    }
   }
 }
 
