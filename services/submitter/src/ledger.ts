@@ -116,6 +116,12 @@ export interface LedgerRecord {
   /** Epoch ms after which AWS refuses the record. */
   deadline: number;
   updatedAt: number;
+  /**
+   * Epoch ms of the hour the record's earliest usage happened in: `hour`, or an earlier hour when
+   * the aggregator carried late usage into this one (DESIGN invariant 4, ADR 0002 point 6). The
+   * plan version of that hour still covers the usage (ADR 0006).
+   */
+  usageFromHour: number;
 }
 
 /** The identity of a ledger record. */

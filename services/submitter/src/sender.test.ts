@@ -52,6 +52,7 @@ const frozen = (customer: string): LedgerRecord => ({
   pricePerUnit: '1',
   deadline: deadlineOf(H),
   updatedAt: H,
+  usageFromHour: H,
 });
 
 /** A metering client that fails every call with `name`, counting the calls. */
