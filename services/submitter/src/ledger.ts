@@ -52,6 +52,8 @@ export const HELD_REASONS = [
   'aws_wrong_region',
   /** InvalidProductCodeException: AWS does not know the product code (or not for this account). */
   'aws_invalid_product',
+  /** InvalidUsageDimensionException for this record: the AWS listing lacks its dimension. */
+  'aws_invalid_dimension',
 ] as const;
 /** One of {@link HELD_REASONS}. */
 export type HeldReason = (typeof HELD_REASONS)[number];

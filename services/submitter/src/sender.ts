@@ -255,8 +255,14 @@ async function sendWave(ctx: SenderContext, wave: LedgerRecord[]): Promise<Ledge
   }
   const batches: LedgerRecord[][] = [];
   for (const list of byProduct.values()) {
-    for (let i = 0; i < list.length; i += config.batchSize)
-      batches.push(list.slice(i, i + config.batchSize));
+    // A record AWS refused for its dimension goes alone: it fails the whole call until the listing
+    // is fixed, and in a batch of others it would be found again by bisecting on every run.
+    const alone = (r: LedgerRecord): boolean =>
+      r.state === 'held' && heldReasonOf(r.reason) === 'aws_invalid_dimension';
+    for (const r of list.filter(alone)) batches.push([r]);
+    const rest = list.filter((r) => !alone(r));
+    for (let i = 0; i < rest.length; i += config.batchSize)
+      batches.push(rest.slice(i, i + config.batchSize));
   }
   batches.sort((a, b) => (a[0]?.deadline ?? 0) - (b[0]?.deadline ?? 0));
 
