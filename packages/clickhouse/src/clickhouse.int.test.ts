@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '@meterstream/testing';
 import { allowIdentifiers, ident, sql } from './escape.js';
 import { migrate, type Migration } from './migrations.js';
-import { renderCreateTable } from './ddl.js';
+import { isAddColumn, renderAddColumn, renderCreateTable } from './ddl.js';
 
 let db: TestDatabase;
 
@@ -110,6 +110,37 @@ describe('ClickHouse through @clickhouse/client (runs on 18.16 and current)', ()
     await expect(migrate(db.ch, 'comp', [migrations[1]!, migrations[0]!], ctx)).rejects.toThrow(
       /increasing/,
     );
+  });
+
+  it('applies migrations with a gap in the versions and an ADD COLUMN that already ran', async () => {
+    const ctx = { database: db.name, topology: { kind: 'single' } as const };
+    const table: Migration = {
+      version: 1,
+      name: 't',
+      up: (c) => [
+        `CREATE TABLE IF NOT EXISTS ${c.database}.g1 (h DateTime, x UInt8) ENGINE = MergeTree ORDER BY h`,
+      ],
+    };
+    const column: Migration = {
+      version: 3,
+      name: 'column',
+      up: (c) => renderAddColumn(c.database, 'g1', 'h2 DateTime DEFAULT h', c.topology),
+    };
+    expect(await migrate(db.ch, 'gap', [table], ctx)).toEqual([1]);
+    // A crash after the ALTER and before the migration was recorded: the next start re-runs it.
+    for (const stmt of column.up(ctx)) await db.ch.command(stmt);
+    expect(await migrate(db.ch, 'gap', [table, column], ctx)).toEqual([3]);
+    // Version 2 arrives later (another branch): applied then, the others are not re-run.
+    const two: Migration = { version: 2, name: 'two', up: () => [] };
+    expect(await migrate(db.ch, 'gap', [table, two, column], ctx)).toEqual([2]);
+    expect(isAddColumn(renderAddColumn('a', 'b', 'c UInt8', ctx.topology)[0] ?? '')).toBe(true);
+    // Any other failure of an ADD COLUMN still stops the migration.
+    const broken: Migration = {
+      version: 4,
+      name: 'broken',
+      up: (c) => renderAddColumn(c.database, 'missing_table', 'c UInt8', c.topology),
+    };
+    await expect(migrate(db.ch, 'gap', [table, broken], ctx)).rejects.toThrow();
   });
 
   it('maps a refused connection to a retriable error', async () => {

@@ -66,6 +66,34 @@ export function renderCreateTable(def: TableDef, t: Topology): string[] {
   ];
 }
 
+/**
+ * `ALTER TABLE … ADD COLUMN` (on the `_local` table and the Distributed table in a cluster).
+ * ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`, so the statement is not idempotent by
+ * itself; {@link migrate} treats "column already exists" of exactly this statement as applied.
+ * `column` is trusted text from our code, e.g. `usage_from_hour DateTime DEFAULT hour`.
+ */
+export function renderAddColumn(
+  database: string,
+  table: string,
+  column: string,
+  t: Topology,
+): string[] {
+  const db = checkName(database);
+  const name = checkName(table);
+  const add = ` ADD COLUMN ${column}`;
+  return t.kind === 'single'
+    ? [`ALTER TABLE ${db}.${name}${add}`]
+    : [
+        `ALTER TABLE ${db}.${name}_local${onCluster(t)}${add}`,
+        `ALTER TABLE ${db}.${name}${onCluster(t)}${add}`,
+      ];
+}
+
+/** True for a statement rendered by {@link renderAddColumn}. */
+export function isAddColumn(statement: string): boolean {
+  return /^ALTER TABLE [A-Za-z0-9_.]+( ON CLUSTER [A-Za-z0-9_]+)? ADD COLUMN /.test(statement);
+}
+
 /** `CREATE VIEW IF NOT EXISTS` (a plain view; `select` is trusted text from our code). */
 export function renderCreateView(
   database: string,

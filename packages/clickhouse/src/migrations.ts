@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { MeterstreamError } from '@meterstream/errors';
 import type { ClickHouse } from './client.js';
-import { renderCreateDatabase, renderCreateTable, type Topology } from './ddl.js';
+import { isAddColumn, renderCreateDatabase, renderCreateTable, type Topology } from './ddl.js';
 import { allowIdentifiers, ident, sql } from './escape.js';
 
 /** What a migration may use to render its statements. */
@@ -18,11 +18,15 @@ export interface Migration {
 }
 
 const MIGRATIONS_TABLE = 'schema_migrations';
+/** The server's answer to an `ADD COLUMN` of a column that exists (18.16 and current versions). */
+const COLUMN_EXISTS = /column with this name already exists/i;
 
 /**
  * Applies the numbered migrations of `component` that are not yet recorded, in order. Every
- * statement is `IF NOT EXISTS`, so two processes migrating at once, or a crash between a
- * statement and its record, is harmless: the next run re-applies and records it.
+ * statement is `IF NOT EXISTS` (or an `ADD COLUMN` whose "already exists" counts as applied, as
+ * 18.16 has no `ADD COLUMN IF NOT EXISTS`), so two processes migrating at once, or a crash between
+ * a statement and its record, is harmless: the next run re-applies and records it. Versions must
+ * increase but may have gaps (a version another branch adds later is applied when it arrives).
  */
 export async function migrate(
   ch: ClickHouse,
@@ -64,7 +68,13 @@ export async function migrate(
   for (const m of migrations) {
     if (applied.has(m.version)) continue;
     logger?.info({ component, version: m.version, migration: m.name }, 'applying migration');
-    for (const stmt of m.up(ctx)) await ch.command(stmt);
+    for (const stmt of m.up(ctx)) {
+      try {
+        await ch.command(stmt);
+      } catch (err) {
+        if (!(isAddColumn(stmt) && COLUMN_EXISTS.test((err as Error).message))) throw err;
+      }
+    }
     await ch.insert(table, [
       { component, version: m.version, name: m.name, applied_at: Math.floor(Date.now() / 1000) },
     ]);

@@ -82,16 +82,36 @@ describe('aggregator: late usage', () => {
         lc: string;
         n: string;
         kind: string;
+        first: number;
       }>(
         `SELECT toUInt32(hour) AS h, toString(quantity_micros) AS q, toString(late_quantity_micros) AS late,
-           toString(late_event_count) AS lc, toString(event_count) AS n, freeze_kind AS kind
+           toString(late_event_count) AS lc, toString(event_count) AS n, freeze_kind AS kind,
+           toUInt32(first_event_at) AS first
          FROM ${db}.usage_windows WHERE product_code = 'prodL' ORDER BY h`,
       );
       return r && r.some((w) => Number(w.h) === s(H + 2 * HOUR_MS)) ? r : undefined;
     });
-    expect(windows).toEqual([
-      { h: s(H), q: '3500000', late: '0', lc: '0', n: '2', kind: 'watermark' },
-      { h: s(H + 2 * HOUR_MS), q: '12000000', late: '8000000', lc: '1', n: '2', kind: 'watermark' },
+    // first_event_at is the earliest counted event's own time: for H+2 the late event's, in H.
+    // The submitter takes the origin of carried usage from it (ADR 0006, issue 13 item 6).
+    expect(windows.map((w) => ({ ...w, first: Number(w.first) }))).toEqual([
+      {
+        h: s(H),
+        q: '3500000',
+        late: '0',
+        lc: '0',
+        n: '2',
+        kind: 'watermark',
+        first: s(H + 10 * 60_000),
+      },
+      {
+        h: s(H + 2 * HOUR_MS),
+        q: '12000000',
+        late: '8000000',
+        lc: '1',
+        n: '2',
+        kind: 'watermark',
+        first: s(H + 30 * 60_000),
+      },
     ]);
     const lateView = await c.db.ch.query<{ id: string; hours_late: number }>(
       `SELECT id, hours_late FROM ${db}.late_usage WHERE id = 'd'`,

@@ -17,7 +17,7 @@ describe('classifyAwsError', () => {
     expect(classifyAwsError(named('TimestampOutOfBoundsException'))).toMatchObject({
       kind: 'expired',
     });
-    for (const n of ['InvalidUsageDimensionException', 'InvalidCustomerIdentifierException']) {
+    for (const n of ['InvalidCustomerIdentifierException', 'InvalidTagException']) {
       expect(classifyAwsError(named(n))).toMatchObject({ kind: 'rejected', awsError: n });
     }
   });
@@ -37,6 +37,12 @@ describe('classifyAwsError', () => {
       kind: 'held',
       scope: 'account',
       reason: 'aws_invalid_product',
+    });
+    // A dimension the listing lacks: one record's cause, found by bisecting, then held.
+    expect(classifyAwsError(named('InvalidUsageDimensionException'))).toMatchObject({
+      kind: 'held',
+      scope: 'record',
+      reason: 'aws_invalid_dimension',
     });
     expect(classifyAwsError(named('InvalidLicenseException'))).toMatchObject({
       kind: 'rejected',

@@ -47,8 +47,11 @@ export type CallFailure =
   | { kind: 'rejected'; awsError: string; message: string }
   | {
       kind: 'held';
-      /** The error is about the account or product, not a record: every record of the call is held. */
-      scope: 'account';
+      /**
+       * `account`: the error is about the account or product, not a record: every record of the
+       * call is held. `record`: one record of the call is the cause (found by bisecting).
+       */
+      scope: 'account' | 'record';
       reason: HeldReason;
       awsError: string;
       message: string;
@@ -58,7 +61,6 @@ export type CallFailure =
 // treat a license AWS does not know as rejected; an unknown customer is held before sending.
 const REJECTING = new Set([
   'InvalidLicenseException',
-  'InvalidUsageDimensionException',
   'InvalidCustomerIdentifierException',
   'InvalidTagException',
   'InvalidUsageAllocationsException',
@@ -71,8 +73,11 @@ const REJECTING = new Set([
  * until their deadline. The account-level ones say nothing about a record, so splitting the batch
  * to find a culprit would only multiply calls that fail the same way.
  */
-const HOLDING: Readonly<Record<string, { scope: 'account'; reason: HeldReason }>> = {
+const HOLDING: Readonly<Record<string, { scope: 'account' | 'record'; reason: HeldReason }>> = {
   DisabledApiException: { scope: 'account', reason: 'aws_api_disabled' },
+  // A dimension the AWS listing lacks: the seller adds it to the listing (or it was our plan that
+  // still named a dimension the listing dropped); nothing was billed, so a later send is safe.
+  InvalidUsageDimensionException: { scope: 'record', reason: 'aws_invalid_dimension' },
   InvalidEndpointRegionException: { scope: 'account', reason: 'aws_wrong_region' },
   InvalidProductCodeException: { scope: 'account', reason: 'aws_invalid_product' },
 };

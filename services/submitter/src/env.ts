@@ -38,7 +38,9 @@ export const submitterEnvSchema = z.object({
     .string()
     .min(1)
     .default('plans')
-    .describe('Directory of metering plan YAML files'),
+    .describe(
+      'Directory of metering plan YAML files; re-read by the next run when its content changes (an invalid change keeps the previous plans)',
+    ),
   MS_SUBMITTER_CLOCK_OFFSET_MS: z.coerce
     .number()
     .int()

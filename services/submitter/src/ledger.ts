@@ -52,6 +52,8 @@ export const HELD_REASONS = [
   'aws_wrong_region',
   /** InvalidProductCodeException: AWS does not know the product code (or not for this account). */
   'aws_invalid_product',
+  /** InvalidUsageDimensionException for this record: the AWS listing lacks its dimension. */
+  'aws_invalid_dimension',
 ] as const;
 /** One of {@link HELD_REASONS}. */
 export type HeldReason = (typeof HELD_REASONS)[number];
@@ -116,6 +118,12 @@ export interface LedgerRecord {
   /** Epoch ms after which AWS refuses the record. */
   deadline: number;
   updatedAt: number;
+  /**
+   * Epoch ms of the hour the record's earliest usage happened in: `hour`, or an earlier hour when
+   * the aggregator carried late usage into this one (DESIGN invariant 4, ADR 0002 point 6). The
+   * plan version of that hour still covers the usage (ADR 0006).
+   */
+  usageFromHour: number;
 }
 
 /** The identity of a ledger record. */

@@ -17,6 +17,8 @@ export interface SubmitterMetrics {
   notifications: Counter<'channel' | 'outcome'>;
   runs: Counter<'outcome'>;
   runDuration: Histogram;
+  planReloads: Counter<'outcome'>;
+  plansInvalid: Gauge;
 }
 
 /** Registers the submitter's metrics on the process registry. */
@@ -54,5 +56,14 @@ export function submitterMetrics(m: Metrics): SubmitterMetrics {
     ]),
     runs: m.counter('runs_total', 'Submission runs by outcome', ['outcome']),
     runDuration: m.histogram('run_seconds', 'Duration of a submission run', [], LATENCY_BUCKETS),
+    planReloads: m.counter(
+      'plan_reloads_total',
+      'Changes of MS_PLANS_DIR seen by a run: loaded, or invalid (the previous plans stay in use)',
+      ['outcome'],
+    ),
+    plansInvalid: m.gauge(
+      'plans_invalid',
+      '1 while MS_PLANS_DIR holds invalid plans and the previous ones are in use, else 0',
+    ),
   };
 }

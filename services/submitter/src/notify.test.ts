@@ -27,6 +27,7 @@ const rec = (over: Partial<LedgerRecord>): LedgerRecord => ({
   pricePerUnit: '1',
   deadline: 0,
   updatedAt: 0,
+  usageFromHour: Date.UTC(2026, 10, 26, 3),
   ...over,
 });
 

@@ -31,6 +31,7 @@ const window = (customer: string, micros: bigint): UsageWindow => ({
   dimension: 'api',
   hour: H,
   quantityMicros: micros,
+  usageFromHour: H,
 });
 
 /** A Store with nothing in it but what a test gives; records what the planner writes. */

@@ -1,4 +1,4 @@
-import type { PlanCatalog } from '@meterstream/plans';
+import type { PlanCatalog, PlanDimension } from '@meterstream/plans';
 import {
   AWS_MAX_QUANTITY,
   MICROS,
@@ -42,10 +42,28 @@ interface Candidate {
   hour: number;
   usageMicros: bigint;
   licenseArn: string;
+  usageFromHour: number;
 }
 
 const keyOf = (c: { productCode: string; customer: string; dimension: string }): string =>
   `${c.productCode}|${c.customer}|${c.dimension}`;
+
+/**
+ * The plan dimension that prices a record: the one in force at its hour, else (late usage carried
+ * into an hour whose plan version dropped the dimension) the one in force where its usage began.
+ * The plan only prices the dimension; AWS meters it per listing dimension (ADR 0006).
+ */
+export function planDimensionOf(
+  plans: PlanCatalog,
+  r: { productCode: string; dimension: string; hour: number; usageFromHour: number },
+): PlanDimension | undefined {
+  return (
+    plans.dimensionAt(r.productCode, r.dimension, new Date(r.hour)) ??
+    (r.usageFromHour < r.hour
+      ? plans.dimensionAt(r.productCode, r.dimension, new Date(r.usageFromHour))
+      : undefined)
+  );
+}
 
 /**
  * Freezes the quantity of every newly frozen (product, customer, dimension, hour) of the owned
@@ -120,6 +138,7 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
             hour,
             usageMicros: 0n,
             licenseArn: s.licenseArn,
+            usageFromHour: hour,
           });
         }
       }
@@ -207,7 +226,7 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
       const { quantity, carryOutMicros } = overMax
         ? { quantity: 0, carryOutMicros: total % MICROS }
         : applyCarry(carryIn, billable);
-      const dim = ctx.plans.dimensionAt(c.productCode, c.dimension, new Date(c.hour));
+      const dim = planDimensionOf(ctx.plans, c);
       frozen.push({
         productCode: c.productCode,
         customer: c.customer,
@@ -238,6 +257,7 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
         pricePerUnit: dim?.pricePerUnit ?? '0',
         deadline: deadlineOf(c.hour),
         updatedAt: nowVersionMs,
+        usageFromHour: c.usageFromHour,
       });
       chain = { hour: c.hour, carryOutMicros };
     }

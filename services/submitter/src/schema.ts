@@ -1,5 +1,6 @@
 import {
   allowIdentifiers,
+  renderAddColumn,
   renderCreateTable,
   type Migration,
   type Topology,
@@ -17,8 +18,8 @@ export const TABLES = {
 
 allowIdentifiers(...Object.values(TABLES));
 
-/** Columns of `ledger` (ADR 0001), in one place so tests and the bench write the same shape. */
-export const LEDGER_COLUMNS = [
+/** Columns `ledger` was created with (migration 1); later migrations add to them. */
+const LEDGER_COLUMNS_V1 = [
   'product_code String',
   'customer String',
   'dimension String',
@@ -43,7 +44,17 @@ export const LEDGER_COLUMNS = [
   'price_per_unit String',
   'deadline DateTime',
   'updated_at DateTime',
-].join(', ');
+];
+
+/**
+ * The hour of the earliest usage a record carries (migration 3): below `hour` when the aggregator
+ * carried late usage into it (ADR 0002 point 6). Rows written without it (older submitters, 18.16
+ * JSONEachRow without the field) read as 0 and are taken as `hour` by every reader.
+ */
+const USAGE_FROM_HOUR = 'usage_from_hour DateTime DEFAULT hour';
+
+/** Columns of `ledger` (ADR 0001), in one place so tests and the bench write the same shape. */
+export const LEDGER_COLUMNS = [...LEDGER_COLUMNS_V1, USAGE_FROM_HOUR].join(', ');
 
 /** The submitter's migrations (idempotent DDL, ClickHouse 18.16 and current). */
 export const SUBMITTER_MIGRATIONS: readonly Migration[] = [
@@ -55,7 +66,7 @@ export const SUBMITTER_MIGRATIONS: readonly Migration[] = [
         {
           database,
           name: TABLES.ledger,
-          columns: LEDGER_COLUMNS,
+          columns: LEDGER_COLUMNS_V1.join(', '),
           engine: 'ReplacingMergeTree',
           engineArgs: ['version'],
           partitionBy: 'toYYYYMM(hour)',
@@ -99,6 +110,14 @@ export const SUBMITTER_MIGRATIONS: readonly Migration[] = [
         topology,
       ),
     ],
+  },
+  // Version 2 is left to the entitlement terms (another branch); the runner accepts the gap and
+  // applies 2 when it arrives.
+  {
+    version: 3,
+    name: 'ledger.usage_from_hour: the origin of late usage carried into a record',
+    up: ({ database, topology }) =>
+      renderAddColumn(database, TABLES.ledger, USAGE_FROM_HOUR, topology),
   },
 ];
 

@@ -52,6 +52,7 @@ const frozen = (customer: string): LedgerRecord => ({
   pricePerUnit: '1',
   deadline: deadlineOf(H),
   updatedAt: H,
+  usageFromHour: H,
 });
 
 /** A metering client that fails every call with `name`, counting the calls. */
@@ -144,4 +145,71 @@ describe('sendOpen', () => {
       expect(again.every((r) => r.state === 'held' && r.attempts === 2)).toBe(true);
     });
   }
+
+  it('holds a record whose dimension AWS refuses, sends the others, and next run sends it alone', async () => {
+    const good = 'api';
+    let calls = 0;
+    const client = {
+      send: (cmd: {
+        input: {
+          UsageRecords?: { Dimension?: string; CustomerIdentifier?: string; Timestamp?: Date }[];
+        };
+      }) => {
+        calls++;
+        const rs = cmd.input.UsageRecords ?? [];
+        if (rs.some((r) => r.Dimension !== good)) {
+          return Promise.reject(
+            Object.assign(new Error('not on the listing'), {
+              name: 'InvalidUsageDimensionException',
+            }),
+          );
+        }
+        return Promise.resolve({
+          Results: rs.map((r) => ({ UsageRecord: r, Status: 'Success', MeteringRecordId: 'm' })),
+          UnprocessedRecords: [],
+        });
+      },
+    } as unknown as MarketplaceMeteringClient;
+    const written: LedgerRecord[] = [];
+    const ctx = context(client, written);
+    // The plan has `legacy` at its origin; the AWS listing no longer does.
+    const bad: LedgerRecord = { ...frozen('x'), dimension: 'legacy' };
+    const open = [...['a', 'b', 'c'].map(frozen), bad];
+    ctx.plans = new PlanCatalog([
+      {
+        ...(ctx.plans.resolveProduct('p') as NonNullable<
+          ReturnType<PlanCatalog['resolveProduct']>
+        >),
+        versions: [
+          {
+            effectiveFrom: new Date(0),
+            dimensions: ['api', 'legacy'].map((name) => ({
+              name,
+              unit: 'u',
+              description: '',
+              pricePerUnit: '1',
+              rounding: 'carry' as const,
+            })),
+          },
+        ],
+      },
+    ]);
+    const out = await sendOpen(ctx, open, NOW);
+    const byCustomer = new Map(out.map((r) => [r.customer, r]));
+    expect(['a', 'b', 'c'].map((c) => byCustomer.get(c)?.state)).toEqual([
+      'accepted',
+      'accepted',
+      'accepted',
+    ]);
+    expect(byCustomer.get('x')).toMatchObject({
+      state: 'held',
+      awsStatus: 'InvalidUsageDimensionException',
+    });
+    expect(heldReasonOf(byCustomer.get('x')?.reason ?? '')).toBe('aws_invalid_dimension');
+    // Next run: the held record goes alone, in one call, and stays held (no bisecting again).
+    const before = calls;
+    const again = await sendOpen(ctx, [byCustomer.get('x') as LedgerRecord], NOW);
+    expect(calls - before).toBe(1);
+    expect(again[0]).toMatchObject({ state: 'held', attempts: 2 });
+  });
 });

@@ -14,6 +14,7 @@ import {
   type VersionClock,
 } from './ledger.js';
 import type { SubmitterMetrics } from './metrics.js';
+import { planDimensionOf } from './planner.js';
 import type { Ownership } from './ownership.js';
 import type { Store, Subscription } from './store.js';
 
@@ -185,10 +186,17 @@ function blockedBy(
       message: `no metering plan for product ${r.productCode}; add one and the record is sent`,
     };
   }
-  if (!plans.hasDimension(r.productCode, r.dimension, new Date(r.hour))) {
+  // Late usage carried into a later hour happened while the plan of its own hour was in force: a
+  // dimension that version had is sendable, even when the version of the billing hour dropped it
+  // (issue 13, item 6; ADR 0006). AWS meters the listing's dimension, the plan only prices it.
+  if (!planDimensionOf(plans, r)) {
+    const origin =
+      r.usageFromHour < r.hour
+        ? ` or at ${new Date(r.usageFromHour).toISOString()}, where its usage began`
+        : '';
     return {
       code: 'dimension_not_in_plan',
-      message: `dimension ${r.dimension} is not in the plan of ${r.productCode} in force at ${new Date(r.hour).toISOString()}`,
+      message: `dimension ${r.dimension} is not in the plan of ${r.productCode} in force at ${new Date(r.hour).toISOString()}${origin}`,
     };
   }
   // An account-style customer needs its license from the registry: sent without one, AWS answers
@@ -247,8 +255,14 @@ async function sendWave(ctx: SenderContext, wave: LedgerRecord[]): Promise<Ledge
   }
   const batches: LedgerRecord[][] = [];
   for (const list of byProduct.values()) {
-    for (let i = 0; i < list.length; i += config.batchSize)
-      batches.push(list.slice(i, i + config.batchSize));
+    // A record AWS refused for its dimension goes alone: it fails the whole call until the listing
+    // is fixed, and in a batch of others it would be found again by bisecting on every run.
+    const alone = (r: LedgerRecord): boolean =>
+      r.state === 'held' && heldReasonOf(r.reason) === 'aws_invalid_dimension';
+    for (const r of list.filter(alone)) batches.push([r]);
+    const rest = list.filter((r) => !alone(r));
+    for (let i = 0; i < rest.length; i += config.batchSize)
+      batches.push(rest.slice(i, i + config.batchSize));
   }
   batches.sort((a, b) => (a[0]?.deadline ?? 0) - (b[0]?.deadline ?? 0));
 

@@ -22,6 +22,11 @@ export interface UsageWindow {
   dimension: string;
   hour: number;
   quantityMicros: bigint;
+  /**
+   * Start of the hour of the earliest event counted in the window, over its partitions: below
+   * `hour` when the aggregator carried late usage into it (ADR 0002 point 6), else `hour`.
+   */
+  usageFromHour: number;
 }
 
 /** A customer's subscription or contract (ADR 0001 `subscriptions`). */
@@ -52,7 +57,8 @@ const LEDGER_SELECT = raw(
   `product_code, customer, customer_kind, dimension, toUnixTimestamp(hour) AS hour_s, toString(version) AS version, state, quantity,
    toString(usage_micros) AS usage_micros, toString(billable_micros) AS billable_micros, toString(carry_in_micros) AS carry_in_micros,
    toString(carry_out_micros) AS carry_out_micros, metering_record_id, aws_status, reason, attempts, batch_id, run_id, instance_id,
-   work_partition, license_arn, price_per_unit, toUnixTimestamp(deadline) AS deadline_s, toUnixTimestamp(updated_at) AS updated_s`,
+   work_partition, license_arn, price_per_unit, toUnixTimestamp(deadline) AS deadline_s, toUnixTimestamp(updated_at) AS updated_s,
+   toUnixTimestamp(usage_from_hour) AS usage_from_s`,
 );
 
 type LedgerRow = Record<string, string | number>;
@@ -83,7 +89,19 @@ function fromRow(r: LedgerRow): LedgerRecord {
     pricePerUnit: String(r.price_per_unit),
     deadline: ms(r.deadline_s),
     updatedAt: ms(r.updated_s),
+    usageFromHour: usageFromHourOf(ms(r.hour_s), ms(r.usage_from_s)),
   };
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The origin hour of a record's usage as stored: a row written without it (0, or anything not an
+ * hour before the record's own) is a record whose usage is all of its own hour.
+ */
+export function usageFromHourOf(hourMs: number, storedMs: number): number {
+  const from = Math.floor(storedMs / HOUR_MS) * HOUR_MS;
+  return from > 0 && from < hourMs ? from : hourMs;
 }
 
 function toRow(r: LedgerRecord): Record<string, unknown> {
@@ -112,6 +130,7 @@ function toRow(r: LedgerRecord): Record<string, unknown> {
     price_per_unit: r.pricePerUnit,
     deadline: s(r.deadline),
     updated_at: s(r.updatedAt),
+    usage_from_hour: s(r.usageFromHour),
   };
 }
 
@@ -279,7 +298,7 @@ export class Store {
     const from = new Date(fromHour);
     const rows = await this.ch.query<Record<string, string | number>>(
       sql`SELECT product_code, customer, any(ck) AS customer_kind, dimension, toUnixTimestamp(hour) AS hour_s,
-            toString(sum(pq)) AS q
+            toString(sum(pq)) AS q, toUnixTimestamp(min(pf)) AS from_s
           FROM (${this
             .perPartitionWindows(sql`hour >= ${from} AND (product_code, customer, dimension, hour) NOT IN
             (SELECT product_code, customer, dimension, hour FROM ${this.t(TABLES.ledger)} WHERE hour >= ${from})`)})
@@ -293,17 +312,21 @@ export class Store {
       dimension: String(r.dimension),
       hour: ms(r.hour_s),
       quantityMicros: BigInt(String(r.q)),
+      usageFromHour: usageFromHourOf(ms(r.hour_s), ms(r.from_s)),
     }));
   }
 
   /**
    * One row per (key, hour, partition) of `usage_windows` matching `where`: the partition's latest
    * window (the aggregator writes one per partition, key and hour; latest-wins keeps a rewrite of
-   * the same partition from counting twice), as `pq`, with `ck` (customer kind) and `early`.
+   * the same partition from counting twice), as `pq`, with `ck` (customer kind), `early` and `pf`,
+   * the time of the earliest event counted in it (`first_event_at` is `min(event_time)` over the
+   * window's counted identities, so a window with late usage has one before its hour).
    */
   private perPartitionWindows(where: SqlFragment): SqlFragment {
     return sql`SELECT product_code, customer, dimension, hour, kafka_partition, any(customer_kind) AS ck,
-        argMax(quantity_micros, frozen_at) AS pq, max(freeze_kind = 'early') AS early
+        argMax(quantity_micros, frozen_at) AS pq, max(freeze_kind = 'early') AS early,
+        argMax(first_event_at, frozen_at) AS pf
       FROM ${this.t(TABLES.usageWindows)} WHERE ${where}
       GROUP BY product_code, customer, dimension, hour, kafka_partition`;
   }
@@ -317,7 +340,7 @@ export class Store {
     if (productCodes.length === 0) return [];
     const rows = await this.ch.query<Record<string, string | number>>(
       sql`SELECT product_code, customer, any(ck) AS customer_kind, dimension, toUnixTimestamp(hour) AS hour_s,
-            toString(sum(pq)) AS q
+            toString(sum(pq)) AS q, toUnixTimestamp(min(pf)) AS from_s
           FROM (${this.perPartitionWindows(sql`product_code IN ${raw(`(${productCodes.map(quoteString).join(', ')})`)} AND hour >= ${new Date(fromHour)} AND hour < ${new Date(toHour)}`)})
           GROUP BY product_code, customer, dimension, hour`,
     );
@@ -328,6 +351,7 @@ export class Store {
       dimension: String(r.dimension),
       hour: ms(r.hour_s),
       quantityMicros: BigInt(String(r.q)),
+      usageFromHour: usageFromHourOf(ms(r.hour_s), ms(r.from_s)),
     }));
   }
 

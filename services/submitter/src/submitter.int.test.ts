@@ -159,7 +159,7 @@ describe('submitter against the AWS emulator', () => {
     expect(q.reduce((a, b) => (a ?? 0) + (b ?? 0), 0)).toBe(500);
   });
 
-  it('ends unsubscribed customers and unknown dimensions as rejected with reasons, and notifies', async () => {
+  it('ends unsubscribed customers, holds dimensions unknown to the plan or to AWS, and notifies', async () => {
     const H = hoursAgo(6);
     await subscribe(h, BAD, 'cust-bad');
     await insertWindows(h.db.ch, h.db.name, [
@@ -179,10 +179,12 @@ describe('submitter against the AWS emulator', () => {
     expect(by('cust-a', 'not_in_plan')?.reason).toMatch(
       /^dimension_not_in_plan: .*not in the plan/,
     );
+    // AWS refuses a dimension its listing lacks: held (the seller can add it), never rejected.
     expect(by('cust-bad', 'ghost')).toMatchObject({
-      state: 'rejected',
+      state: 'held',
       awsStatus: 'InvalidUsageDimensionException',
     });
+    expect(by('cust-bad', 'ghost')?.reason).toMatch(/^aws_invalid_dimension: AWS Invalid/);
     // The valid record of the rejected batch was isolated and accepted.
     expect(by('cust-bad', 'api')).toMatchObject({ state: 'accepted', quantity: 2 });
     await sub.drainNotifications();
@@ -204,7 +206,15 @@ describe('submitter against the AWS emulator', () => {
     const all = ours.map((m) => m.text).join('\n');
     expect(all).toContain('not_subscribed');
     expect(all).toContain('InvalidUsageDimensionException');
-    expect(all).toMatch(/rejected: \d+ records/);
+    expect(all).toMatch(/held: \d+ records/);
+    // The seller adds the dimension to the listing: the same frozen record is sent and billed.
+    await h.admin('PUT', `/_admin/products/${BAD}`, { dimensions: ['api', 'ghost'] });
+    await sub.runNow();
+    const ghost = (await h.store.ledgerAll(H)).find(
+      (r) => r.hour === H && r.customer === 'cust-bad' && r.dimension === 'ghost',
+    );
+    expect(ghost).toMatchObject({ state: 'accepted', quantity: 4 });
+    expect(billedMap(await h.billing()).get(key(BAD, 'cust-bad', 'ghost', H))).toBe(4);
   });
 
   it('gets everything accepted under 50 % throttling and 20 % unprocessed records', async () => {

@@ -6,7 +6,7 @@ import { ClickHouse, migrate } from '@meterstream/clickhouse';
 import { toMeterstreamError } from '@meterstream/errors';
 import { checkTopicPartitions, createKafka } from '@meterstream/kafka';
 import { Metrics, type Logger } from '@meterstream/observability';
-import { loadPlans, type PlanCatalog } from '@meterstream/plans';
+import type { PlanCatalog } from '@meterstream/plans';
 import { meteringClient } from './aws.js';
 import type { SubmitterEnv } from './env.js';
 import {
@@ -21,6 +21,7 @@ import { submitterMetrics, type SubmitterMetrics } from './metrics.js';
 import { Notifier } from './notify.js';
 import { KafkaOwnership, StaticOwnership, type Ownership } from './ownership.js';
 import { freeze } from './planner.js';
+import { PlanSource } from './plans.js';
 import { SUBMITTER_MIGRATIONS } from './schema.js';
 import { sendOpen } from './sender.js';
 import { Store } from './store.js';
@@ -96,7 +97,15 @@ export async function startSubmitter(
   const instanceId = config.MS_SUBMITTER_INSTANCE_ID || `${hostname()}-${process.pid}`;
   const metrics = deps.metrics ?? new Metrics('meterstream_submitter');
   const m: SubmitterMetrics = submitterMetrics(metrics);
-  const plans = deps.plans ?? (await loadPlans(config.MS_PLANS_DIR));
+  // Injected plans (tests) are fixed; plans from MS_PLANS_DIR are re-read when the files change.
+  let plansNow: () => Promise<PlanCatalog>;
+  if (deps.plans) {
+    const fixed = deps.plans;
+    plansNow = () => Promise.resolve(fixed);
+  } else {
+    const source = await PlanSource.open(config.MS_PLANS_DIR, m, logger.child({ module: 'plans' }));
+    plansNow = () => source.refresh();
+  }
   await checkUsageTopic(config, logger);
   const ch = new ClickHouse({
     url: config.MS_CLICKHOUSE_URL,
@@ -174,6 +183,9 @@ export async function startSubmitter(
     info.status = 'running';
     info.startedAt = new Date(now()).toISOString();
     try {
+      // A plan fix (a dimension added, a plan created) applies from this run on: held records
+      // `no_plan` / `dimension_not_in_plan` are sent without a restart (ADR 0006).
+      const plans = await plansNow();
       const owned = ownership.sendable();
       const at = now();
       const f = await freeze(

@@ -239,6 +239,12 @@ export async function insertWindows(
     account?: boolean;
     /** Usage topic partition whose window this is (default 0). */
     partition?: number;
+    /**
+     * Time of the window's earliest event (default: the hour's start). Before the hour for late
+     * usage the aggregator carried in, whose part of the quantity is `lateMicros`.
+     */
+    firstEventAt?: number;
+    lateMicros?: bigint;
   }[],
 ): Promise<void> {
   const { ident } = await import('@meterstream/clickhouse');
@@ -253,11 +259,11 @@ export async function insertWindows(
       hour: r.hour / 1000,
       quantity_micros: r.micros.toString(),
       event_count: 1,
-      late_quantity_micros: 0,
-      late_event_count: 0,
+      late_quantity_micros: (r.lateMicros ?? 0n).toString(),
+      late_event_count: r.lateMicros ? 1 : 0,
       too_old_event_count: 0,
       duplicate_count: 0,
-      first_event_at: r.hour / 1000,
+      first_event_at: Math.floor((r.firstEventAt ?? r.hour) / 1000),
       last_event_at: r.hour / 1000,
       frozen_at: now,
       freeze_kind: 'watermark',
