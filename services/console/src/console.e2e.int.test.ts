@@ -231,7 +231,7 @@ beforeAll(async () => {
       periodEnd: end,
       source: 'entitlements',
     },
-    // Known to us, but AWS does not know its license: its records are rejected, with the reason.
+    // Known to us, but AWS does not know its license: its records are held, with the reason.
     {
       productCode: 'demo-platform',
       customer: '777788889999',
@@ -465,7 +465,7 @@ describe('seller console in a browser', () => {
     await page.close();
   });
 
-  it('validates input, meters only contract overage, and shows a rejected record with its reason', async () => {
+  it('validates input, meters only contract overage, and shows a held record with its reason', async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     await signIn(page, 'olivia.operator');
     await page.goto(`${consoleApp.url}/listings/demo-platform/contracts`);
@@ -515,11 +515,11 @@ describe('seller console in a browser', () => {
             .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-status'))),
         { timeout: 90_000, interval: 500 },
       )
-      .toEqual(['rejected', 'accepted']);
+      .toEqual(['held', 'accepted']);
     const reason = await page
-      .locator('#status-table tbody tr[data-status="rejected"] td.reason')
+      .locator('#status-table tbody tr[data-status="held"] td.reason')
       .textContent();
-    expect(reason).toMatch(/InvalidLicenseException/);
+    expect(reason).toMatch(/aws_invalid_license: AWS InvalidLicenseException/);
     await shot(page, '12-contract-statuses');
     const hour = await submissionHour(page);
     const billed = (await billing('demo-platform')).filter(

@@ -45,6 +45,11 @@ describe('classifyAwsError', () => {
       reason: 'aws_invalid_dimension',
     });
     expect(classifyAwsError(named('InvalidLicenseException'))).toMatchObject({
+      kind: 'held',
+      scope: 'record',
+      reason: 'aws_invalid_license',
+    });
+    expect(classifyAwsError(named('InvalidCustomerIdentifierException'))).toMatchObject({
       kind: 'rejected',
     });
   });

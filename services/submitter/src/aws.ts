@@ -57,10 +57,8 @@ export type CallFailure =
       message: string;
     };
 
-// InvalidLicenseException stays final for now: the console's end-to-end test and its notices
-// treat a license AWS does not know as rejected; an unknown customer is held before sending.
+// Errors about what a record says that no fix of the seller's can make AWS accept as sent.
 const REJECTING = new Set([
-  'InvalidLicenseException',
   'InvalidCustomerIdentifierException',
   'InvalidTagException',
   'InvalidUsageAllocationsException',
@@ -78,6 +76,9 @@ const HOLDING: Readonly<Record<string, { scope: 'account' | 'record'; reason: He
   // A dimension the AWS listing lacks: the seller adds it to the listing (or it was our plan that
   // still named a dimension the listing dropped); nothing was billed, so a later send is safe.
   InvalidUsageDimensionException: { scope: 'record', reason: 'aws_invalid_dimension' },
+  // A license AWS does not know (stale or wrong in the registry): nothing was billed under it; a
+  // subscription sync that brings the right one lets the record go again (issue 13, item 4).
+  InvalidLicenseException: { scope: 'record', reason: 'aws_invalid_license' },
   InvalidEndpointRegionException: { scope: 'account', reason: 'aws_wrong_region' },
   InvalidProductCodeException: { scope: 'account', reason: 'aws_invalid_product' },
 };

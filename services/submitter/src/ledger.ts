@@ -54,6 +54,11 @@ export const HELD_REASONS = [
   'aws_invalid_product',
   /** InvalidUsageDimensionException for this record: the AWS listing lacks its dimension. */
   'aws_invalid_dimension',
+  /**
+   * InvalidLicenseException for this record: AWS does not know the license the registry gave it
+   * (a stale or wrong LicenseArn). A subscription sync that brings the right one lets it go again.
+   */
+  'aws_invalid_license',
 ] as const;
 /** One of {@link HELD_REASONS}. */
 export type HeldReason = (typeof HELD_REASONS)[number];

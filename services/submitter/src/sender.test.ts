@@ -212,4 +212,54 @@ describe('sendOpen', () => {
     expect(calls - before).toBe(1);
     expect(again[0]).toMatchObject({ state: 'held', attempts: 2 });
   });
+  it('holds a record whose license AWS refuses, makes no call while the registry has the same one, and sends it with the synced one', async () => {
+    const GOOD = 'arn:aws:license-manager::1:license:l-good';
+    const STALE = 'arn:aws:license-manager::1:license:l-stale';
+    const sent: (string | undefined)[] = [];
+    const client = {
+      send: (cmd: { input: { UsageRecords?: { LicenseArn?: string }[] } }) => {
+        const rs = cmd.input.UsageRecords ?? [];
+        sent.push(...rs.map((r) => r.LicenseArn));
+        if (rs.some((r) => r.LicenseArn !== GOOD))
+          return Promise.reject(
+            Object.assign(new Error('license unknown'), { name: 'InvalidLicenseException' }),
+          );
+        return Promise.resolve({
+          Results: rs.map((r) => ({ UsageRecord: r, Status: 'Success', MeteringRecordId: 'm' })),
+          UnprocessedRecords: [],
+        });
+      },
+    } as unknown as MarketplaceMeteringClient;
+    const ctx = context(client, []);
+    let registry = STALE;
+    ctx.store = {
+      ...ctx.store,
+      writeLedger: () => Promise.resolve(),
+      subscriptions: () =>
+        Promise.resolve([
+          {
+            productCode: 'p',
+            customer: '123456789012',
+            customerKind: 'account',
+            licenseArn: registry,
+          },
+        ]),
+    } as unknown as Store;
+    const rec: LedgerRecord = {
+      ...frozen('123456789012'),
+      customerKind: 'account',
+      licenseArn: STALE,
+    };
+    const [held] = await sendOpen(ctx, [rec], NOW);
+    expect(held).toMatchObject({ state: 'held', attempts: 1, licenseArn: STALE });
+    expect(heldReasonOf(held?.reason ?? '')).toBe('aws_invalid_license');
+    // Same license in the registry: no call, still held.
+    expect(await sendOpen(ctx, [held as LedgerRecord], NOW)).toEqual([]);
+    expect(sent).toEqual([STALE]);
+    // A sync brought the right license: sent with it, accepted.
+    registry = GOOD;
+    const [done] = await sendOpen(ctx, [held as LedgerRecord], NOW);
+    expect(done).toMatchObject({ state: 'accepted', licenseArn: GOOD });
+    expect(sent).toEqual([STALE, GOOD]);
+  });
 });

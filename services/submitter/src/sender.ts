@@ -126,7 +126,17 @@ export async function sendOpen(
       }
       continue;
     }
-    toSend.push(withCurrentLicense(r, subs));
+    const next = withCurrentLicense(r, subs);
+    // AWS refused this license; until the registry has another one, a call would only be refused
+    // again. It stays held (until its deadline) and goes the run after a subscription sync.
+    const registry = subs.get(`${r.productCode}|${r.customer}`)?.licenseArn;
+    if (
+      r.state === 'held' &&
+      heldReasonOf(r.reason) === 'aws_invalid_license' &&
+      (registry === undefined || registry === r.licenseArn)
+    )
+      continue;
+    toSend.push(next);
   }
   if (local.length > 0) {
     await ctx.store.writeLedger(local);
@@ -223,9 +233,23 @@ function withCurrentLicense(
   if (r.customerKind !== 'account') return r;
   const arn = subs.get(`${r.productCode}|${r.customer}`)?.licenseArn ?? '';
   if (!arn || arn === r.licenseArn) return r;
-  if (r.attempts > 0) return r;
+  if (r.attempts > 0 && !licenseRefusedOnFirstCall(r)) return r;
   return { ...r, licenseArn: arn };
 }
+
+/**
+ * AWS answered InvalidLicenseException to the record's only call: nothing can be billed under a
+ * license AWS does not know, so the record may take the registry's new license. After more calls
+ * (an earlier one may have timed out after AWS applied it), it keeps its license.
+ */
+const licenseRefusedOnFirstCall = (r: LedgerRecord): boolean =>
+  r.state === 'held' && heldReasonOf(r.reason) === 'aws_invalid_license' && r.attempts === 1;
+
+/** Held reasons AWS gave about one record: it fails any call it is in, so it goes alone. */
+const RECORD_SCOPED: ReadonlySet<HeldReason> = new Set([
+  'aws_invalid_dimension',
+  'aws_invalid_license',
+]);
 
 /** Held records of the owned buckets by reason, after this run's changes. */
 function setHeldGauge(
@@ -258,7 +282,7 @@ async function sendWave(ctx: SenderContext, wave: LedgerRecord[]): Promise<Ledge
     // A record AWS refused for its dimension goes alone: it fails the whole call until the listing
     // is fixed, and in a batch of others it would be found again by bisecting on every run.
     const alone = (r: LedgerRecord): boolean =>
-      r.state === 'held' && heldReasonOf(r.reason) === 'aws_invalid_dimension';
+      r.state === 'held' && RECORD_SCOPED.has(heldReasonOf(r.reason) ?? 'no_plan');
     for (const r of list.filter(alone)) batches.push([r]);
     const rest = list.filter((r) => !alone(r));
     for (let i = 0; i < rest.length; i += config.batchSize)
