@@ -17,6 +17,7 @@ export interface SubmitterMetrics {
   notifications: Counter<'channel' | 'outcome'>;
   runs: Counter<'outcome'>;
   runDuration: Histogram;
+  entitlementSyncs: Counter<'outcome'>;
 }
 
 /** Registers the submitter's metrics on the process registry. */
@@ -54,5 +55,10 @@ export function submitterMetrics(m: Metrics): SubmitterMetrics {
     ]),
     runs: m.counter('runs_total', 'Submission runs by outcome', ['outcome']),
     runDuration: m.histogram('run_seconds', 'Duration of a submission run', [], LATENCY_BUCKETS),
+    entitlementSyncs: m.counter(
+      'entitlement_syncs_total',
+      'GetEntitlements syncs the submitter started for usage held for a missing entitlement, by outcome',
+      ['outcome'],
+    ),
   };
 }
