@@ -345,7 +345,9 @@ async function runWorkload(w: Workload): Promise<void> {
         customer === 'prop-nobody'
           ? ['not_subscribed']
           : customer === UNKNOWN_ACCOUNT
-            ? ['held:unknown_subscription']
+            ? // A contract account nobody registered has no entitlement term either: its usage is
+              // held for that (ADR 0006), never billed as overage.
+              ['held:missing_entitlement']
             : product === CONTRACT
               ? ['billed', 'entitlement']
               : ['billed', 'held:quantity_above_max'];

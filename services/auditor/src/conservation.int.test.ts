@@ -415,7 +415,7 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
       },
       // Not subscribed at AWS: CustomerNotSubscribed ends it.
       { id: 'n-0', customer: 'cons-nobody', dimension: 'api', micros: 3n * M, billingHour: h8 },
-      // An account customer nobody registered: held (unknown_subscription).
+      // An account customer nobody registered: held (no entitlement term, no subscription).
       {
         id: 'u-0',
         productCode: CONTRACT,
@@ -472,6 +472,8 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
       not_subscribed: 3n * M,
     });
     const held = Object.entries(wl?.buckets ?? {}).filter(([k]) => k.startsWith('held:'));
-    expect(held).toEqual([['held:unknown_subscription', 7n * M]]);
+    // A contract customer nobody registered has no entitlement term either: the planner holds its
+    // usage for that first (ADR 0006), never billing it as overage; the units are withheld whole.
+    expect(held).toEqual([['held:missing_entitlement', 7n * M]]);
   });
 });

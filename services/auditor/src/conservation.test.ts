@@ -108,6 +108,49 @@ describe('ledgerBalance', () => {
     });
   });
 
+  it('explains a contract hour held (or expired held) for a missing entitlement: its usage is withheld, the carry passes through', () => {
+    for (const [state, reason, bucket] of [
+      ['held', 'missing_entitlement: no entitlement term covers it', 'held:missing_entitlement'],
+      [
+        'expired',
+        'past the AWS deadline x; it was held: missing_entitlement: no term',
+        'expired:missing_entitlement',
+      ],
+    ] as const) {
+      const b = ledgerBalance(
+        80n * M + 250_000n,
+        300_000n,
+        rec(0, {
+          state,
+          reason,
+          usageMicros: 80n * M + 250_000n,
+          billableMicros: 80n * M + 250_000n,
+          carryInMicros: 300_000n,
+          carryOutMicros: 300_000n,
+        }),
+      );
+      expect(b).toMatchObject({
+        bucket,
+        units: 80n * M + 250_000n,
+        entitlement: 0n,
+        unexplained: 0n,
+      });
+    }
+    // The same record read as a plain hold would be 80.25 units gone missing.
+    expect(
+      ledgerBalance(
+        80n * M,
+        0n,
+        rec(0, {
+          state: 'held',
+          reason: 'no_plan: x',
+          usageMicros: 80n * M,
+          billableMicros: 80n * M,
+        }),
+      ).unexplained,
+    ).toBe(80n * M);
+  });
+
   it('finds a window the ledger took only in part, a dropped carry and a lost rounding', () => {
     expect(
       ledgerBalance(

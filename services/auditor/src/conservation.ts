@@ -173,9 +173,15 @@ export function ledgerBucket(state: string, reason: string): string {
 export const isUnbilledEnd = (bucket: string): boolean =>
   bucket.startsWith('rejected:') || bucket.startsWith('expired:');
 
-/** Units AWS never got because the hour was above its maximum: held whole, only the fraction chains. */
-const isWithheldAboveMax = (bucket: string): boolean =>
-  bucket === 'held:quantity_above_max' || bucket === 'expired:quantity_above_max';
+/**
+ * Buckets whose record withholds units by design (ADR 0006), so carry in + billable − quantity −
+ * carry out is explained, not lost: an hour above AWS's maximum (whole units held, only the
+ * fraction chains) and a contract hour without an entitlement term (its whole usage is held with
+ * billable = usage, and the carry passes through), whether still held or expired held.
+ */
+const WITHHELD_REASONS = ['quantity_above_max', 'missing_entitlement'];
+const isWithheld = (bucket: string): boolean =>
+  WITHHELD_REASONS.some((r) => bucket === `held:${r}` || bucket === `expired:${r}`);
 
 /**
  * The arithmetic of one ledger record against its window and the carry the previous record of
@@ -201,7 +207,7 @@ export function ledgerBalance(
   const bucket = ledgerBucket(l.state, l.reason);
   const billed = BigInt(l.quantity) * MICROS;
   const rest = l.carryInMicros + l.billableMicros - billed - l.carryOutMicros;
-  const withheld = isWithheldAboveMax(bucket) ? rest : 0n;
+  const withheld = isWithheld(bucket) ? rest : 0n;
   const entitlementRaw = l.usageMicros - l.billableMicros;
   // Billable above usage is not an entitlement; it is usage from nowhere.
   const entitlement = entitlementRaw >= 0n ? entitlementRaw : 0n;
@@ -256,7 +262,7 @@ function finding(
  * (a) events → windows, for hours frozen on every partition: Σ unique events + Σ too-old events
  *     carried into the hour = Σ windows over partitions.
  * (b) windows → ledger, per record: window + carry in (= the carry out of the key's previous
- *     record) = quantity × 10^6 (in the bucket of its state and reason) + held-above-max units +
+ *     record) = quantity × 10^6 (in the bucket of its state and reason) + withheld units +
  *     entitlement consumed + carry out. A window without a ledger record is `awaiting_planner`
  *     until its hour is frozen everywhere and `settleMs` passed, then unexplained.
  */

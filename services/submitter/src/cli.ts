@@ -1,17 +1,13 @@
 #!/usr/bin/env node
-import {
-  GetEntitlementsCommand,
-  type Entitlement as AwsEntitlement,
-} from '@aws-sdk/client-marketplace-entitlement-service';
 import { isEntryPoint } from '@meterstream/config';
 import { ClickHouse, migrate } from '@meterstream/clickhouse';
-import { MeterstreamError } from '@meterstream/errors';
 import { createLogger } from '@meterstream/observability';
 import { loadPlans, validatePlanDir, type Plan } from '@meterstream/plans';
-import { backoffMs, classifyAwsError, entitlementClient } from './aws.js';
+import { entitlementClient } from './aws.js';
+import { syncEntitlements } from './entitlements.js';
 import { loadSubmitterEnv, type SubmitterEnv } from './env.js';
 import { SUBMITTER_MIGRATIONS } from './schema.js';
-import { Store, type Entitlement, type Subscription } from './store.js';
+import { Store, type Subscription } from './store.js';
 
 const HELP = `meterstream-submitter — metering plans, customers and contracts
 
@@ -22,7 +18,7 @@ Usage:
   meterstream-submitter customers add <product> <customer> [--account] [--license-arn ARN]
                          [--period-start ISO] [--period-end ISO] [--buyer NAME]
   meterstream-submitter customers remove <product> <customer>
-  meterstream-submitter entitlements sync [product]  pull contracts from GetEntitlements (paged)
+  meterstream-submitter entitlements sync [product]  pull contract terms from GetEntitlements (paged)
   meterstream-submitter --help
 
 Configuration comes from the environment (see src/env.ts): MS_PLANS_DIR, MS_CLICKHOUSE_*, MS_AWS_*.
@@ -66,60 +62,6 @@ function showPlan(p: Plan): string {
     `  notify: emails ${p.notify.emails.join(', ') || '-'}; slack ${p.notify.slackWebhooks.length} webhook(s)`,
   );
   return lines.join('\n');
-}
-
-/** Pulls every page of GetEntitlements for a product, backing off on throttling. */
-async function fetchEntitlements(
-  config: SubmitterEnv,
-  productCode: string,
-): Promise<AwsEntitlement[]> {
-  const client = entitlementClient({
-    endpoint: config.MS_AWS_ENDPOINT,
-    region: config.MS_AWS_REGION,
-    accessKeyId: config.MS_AWS_ACCESS_KEY_ID,
-    secretAccessKey: config.MS_AWS_SECRET_ACCESS_KEY,
-    timeoutMs: config.MS_AWS_TIMEOUT_MS,
-  });
-  const out: AwsEntitlement[] = [];
-  let token: string | undefined;
-  let attempt = 0;
-  let more = true;
-  try {
-    while (more) {
-      try {
-        const page = await client.send(
-          new GetEntitlementsCommand({
-            ProductCode: productCode,
-            MaxResults: 25,
-            ...(token ? { NextToken: token } : {}),
-          }),
-        );
-        out.push(...(page.Entitlements ?? []));
-        token = page.NextToken;
-        more = token !== undefined;
-        attempt = 0;
-      } catch (err) {
-        const f = classifyAwsError(err);
-        if (f.kind !== 'retry' || ++attempt > 8)
-          throw new MeterstreamError('AWS_REJECTED', `GetEntitlements failed: ${f.awsError}`, {
-            cause: err,
-          });
-        await new Promise((r) =>
-          setTimeout(
-            r,
-            backoffMs(
-              attempt,
-              config.MS_SUBMITTER_BACKOFF_BASE_MS,
-              config.MS_SUBMITTER_BACKOFF_MAX_MS,
-            ),
-          ),
-        );
-      }
-    }
-  } finally {
-    client.destroy();
-  }
-  return out;
 }
 
 /** Runs the CLI; returns the exit status. */
@@ -210,53 +152,35 @@ export async function runCli(
       (p) => p.pricingModel === 'contract' && (!rest[0] || p.productCode === rest[0]),
     );
     return withStore(config, async (store) => {
-      const existing = new Map(
-        (await store.subscriptions()).map((s) => [`${s.productCode}|${s.customer}`, s]),
-      );
-      let count = 0;
-      for (const plan of targets) {
-        const ents = await fetchEntitlements(config, plan.productCode);
-        const rows: Entitlement[] = [];
-        const subs: Subscription[] = [];
-        for (const e of ents) {
-          const customer = e.CustomerAWSAccountId ?? e.CustomerIdentifier;
-          if (!customer || !e.Dimension) continue;
-          const prior = existing.get(`${plan.productCode}|${customer}`);
-          const periodStart =
-            prior?.periodStart ??
-            Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1);
-          const periodEnd = e.ExpirationDate
-            ? new Date(e.ExpirationDate).getTime()
-            : Date.UTC(2100, 0, 1);
-          const quantity = BigInt(Math.floor(e.Value?.IntegerValue ?? e.Value?.DoubleValue ?? 0));
-          rows.push({
-            productCode: plan.productCode,
-            customer,
-            dimension: e.Dimension,
-            quantity,
-            periodStart,
-            periodEnd,
-          });
-          subs.push({
-            productCode: plan.productCode,
-            customer,
-            customerKind: e.CustomerAWSAccountId ? 'account' : 'identifier',
-            licenseArn: e.LicenseArn ?? prior?.licenseArn ?? '',
-            buyerName: prior?.buyerName ?? '',
-            agreementId: prior?.agreementId ?? '',
-            status: periodEnd > Date.now() ? 'active' : 'cancelled',
-            periodStart,
-            periodEnd,
-            source: 'entitlements',
-          });
-        }
-        await store.upsertEntitlements(rows);
-        await store.upsertSubscriptions(subs);
-        count += rows.length;
-        print(`${plan.productCode}: ${rows.length} entitlement(s)`);
+      const client = entitlementClient({
+        endpoint: config.MS_AWS_ENDPOINT,
+        region: config.MS_AWS_REGION,
+        accessKeyId: config.MS_AWS_ACCESS_KEY_ID,
+        secretAccessKey: config.MS_AWS_SECRET_ACCESS_KEY,
+        timeoutMs: config.MS_AWS_TIMEOUT_MS,
+      });
+      try {
+        const results = await syncEntitlements(
+          {
+            store,
+            client,
+            fetch: {
+              backoffBaseMs: config.MS_SUBMITTER_BACKOFF_BASE_MS,
+              backoffMaxMs: config.MS_SUBMITTER_BACKOFF_MAX_MS,
+            },
+          },
+          targets.map((p) => p.productCode),
+          // The submitter's clock (the offset is for tests and replays): a first term without a
+          // known subscription start begins at this time's month start.
+          Date.now() + config.MS_SUBMITTER_CLOCK_OFFSET_MS,
+        );
+        for (const r of results)
+          print(`${r.productCode}: ${r.entitlements} entitlement(s), ${r.terms} term(s) written`);
+        print(`synced ${results.reduce((n, r) => n + r.entitlements, 0)} entitlement(s)`);
+        return 0;
+      } finally {
+        client.destroy();
       }
-      print(`synced ${count} entitlement(s)`);
-      return 0;
     });
   }
   print(`unknown command: ${argv.join(' ')}\n\n${HELP}`);

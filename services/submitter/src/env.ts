@@ -65,6 +65,9 @@ export const submitterEnvSchema = z.object({
   MS_SUBMITTER_DEADLINE_ALERT_MINUTES: posInt(120).describe(
     'Alert when an unsent record is this close to its AWS deadline',
   ),
+  MS_SUBMITTER_ENTITLEMENT_SYNC_MIN_INTERVAL_MS: nonNegInt(300_000).describe(
+    'Least time between two GetEntitlements syncs of one product that the submitter starts itself, when usage is held for a missing entitlement',
+  ),
   MS_SUBMITTER_INSTANCE_ID: z
     .string()
     .min(1)

@@ -9,3 +9,4 @@ export * from './sender.js';
 export * from './notify.js';
 export * from './metrics.js';
 export * from './submitter.js';
+export * from './entitlements.js';

@@ -47,7 +47,13 @@ describe('ledger state machine', () => {
   it('holds what cannot be sent now, re-evaluates it, and ends it only by sending or the deadline', () => {
     expect(() => assertTransition('frozen', 'held')).not.toThrow();
     expect(() => assertTransition('sending', 'held')).not.toThrow();
-    expect(LEDGER_TRANSITIONS.held.slice().sort()).toEqual(['expired', 'held', 'sending']);
+    // held → frozen: a record held for a missing entitlement is planned once its term is known.
+    expect(LEDGER_TRANSITIONS.held.slice().sort()).toEqual([
+      'expired',
+      'frozen',
+      'held',
+      'sending',
+    ]);
     expect(isTerminal('held')).toBe(false);
     expect(OPEN_STATES).toContain('held');
     expect(() => assertTransition('held', 'rejected')).toThrow(/not allowed/);

@@ -22,7 +22,9 @@ export const LEDGER_TRANSITIONS: Readonly<Record<LedgerState, readonly LedgerSta
   frozen: ['sending', 'held', 'expired', 'rejected'],
   sending: ['sending', 'held', 'accepted', 'duplicate', 'not_subscribed', 'rejected', 'expired'],
   // held → held: the reason changed (another cause now blocks it), a new version says which.
-  held: ['sending', 'held', 'expired'],
+  // held → frozen: a record held for a missing entitlement (never sent, attempts 0, quantity not
+  // known yet) is planned once its contract term is known (ADR 0006, "Missing entitlements").
+  held: ['sending', 'held', 'frozen', 'expired'],
   accepted: [],
   duplicate: [],
   not_subscribed: [],
@@ -59,6 +61,11 @@ export const HELD_REASONS = [
    * (a stale or wrong LicenseArn). A subscription sync that brings the right one lets it go again.
    */
   'aws_invalid_license',
+  /**
+   * A contract key-hour with usage and no entitlement term covering it (or after such an hour of
+   * the same key): never billed as overage; planned when an entitlement sync brings the term.
+   */
+  'missing_entitlement',
 ] as const;
 /** One of {@link HELD_REASONS}. */
 export type HeldReason = (typeof HELD_REASONS)[number];
@@ -67,6 +74,15 @@ export type HeldReason = (typeof HELD_REASONS)[number];
 export function heldReason(code: HeldReason, message: string): string {
   return `${code}: ${message}`;
 }
+
+/**
+ * Held reasons only the planner lifts: the quantity of such a record is not known (or not
+ * sendable), so the sender never sends it; the planner freezes it again when the cause is gone.
+ */
+export const PLANNER_HELD_REASONS: readonly HeldReason[] = [
+  'quantity_above_max',
+  'missing_entitlement',
+];
 
 /** The held-reason code at the start of `reason`, if there is one. */
 export function heldReasonOf(reason: string): HeldReason | undefined {

@@ -19,6 +19,7 @@ export interface SubmitterMetrics {
   runDuration: Histogram;
   planReloads: Counter<'outcome'>;
   plansInvalid: Gauge;
+  entitlementSyncs: Counter<'outcome'>;
 }
 
 /** Registers the submitter's metrics on the process registry. */
@@ -64,6 +65,11 @@ export function submitterMetrics(m: Metrics): SubmitterMetrics {
     plansInvalid: m.gauge(
       'plans_invalid',
       '1 while MS_PLANS_DIR holds invalid plans and the previous ones are in use, else 0',
+    ),
+    entitlementSyncs: m.counter(
+      'entitlement_syncs_total',
+      'GetEntitlements syncs the submitter started for usage held for a missing entitlement, by outcome',
+      ['outcome'],
     ),
   };
 }

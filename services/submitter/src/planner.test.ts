@@ -45,6 +45,7 @@ function fakeStore(over: Partial<Store>, written: LedgerRecord[]): Store {
     latestPerKey: () => Promise.resolve(new Map()),
     latestPerKeyOf: () => Promise.resolve(new Map()),
     windowsBetween: () => Promise.resolve([]),
+    ledgerByState: () => Promise.resolve([]),
     writeLedger: (rs: readonly LedgerRecord[]) => {
       written.push(...rs);
       return Promise.resolve();

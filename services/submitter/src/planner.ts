@@ -5,11 +5,14 @@ import {
   applyCarry,
   heldReason,
   deadlineOf,
+  heldReasonOf,
   overageMicros,
+  transition,
   workPartitionOf,
   type LedgerRecord,
   type VersionClock,
 } from './ledger.js';
+import { termAt } from './entitlements.js';
 import type { Entitlement, Store, Subscription, UsageWindow } from './store.js';
 
 const HOUR_MS = 3_600_000;
@@ -30,9 +33,39 @@ export interface FreezeContext {
 
 /** What a freeze step wrote. */
 export interface FreezeResult {
+  /** New records, and records held for a missing entitlement that are now planned (held → frozen). */
   frozen: LedgerRecord[];
+  /** Held records whose carry in changed because an earlier record of their key was planned. */
+  rewritten: LedgerRecord[];
   deferred: number;
+  /** Contract products with usage held because no entitlement term covers its hour: sync them. */
+  missingEntitlements: string[];
 }
+
+/** The quantity and carry of carry-in + billable, or a hold when it is above AWS's maximum. */
+function settle(
+  carryIn: bigint,
+  billable: bigint,
+): { quantity: number; carryOutMicros: bigint; aboveMax?: string } {
+  // One key-hour above AWS's maximum is held on its own (ADR 0006): throwing here would fail the
+  // whole run and stop every other key. It cannot be split (AWS keeps one record per key-hour,
+  // first quantity wins), so the whole units are held until the deadline, and only the fraction
+  // carries on, as it would have after a send.
+  const total = carryIn + billable;
+  if (total / MICROS > AWS_MAX_QUANTITY) {
+    return {
+      quantity: 0,
+      carryOutMicros: total % MICROS,
+      aboveMax: heldReason(
+        'quantity_above_max',
+        `${(total / MICROS).toString()} units in one hour; AWS accepts at most ${AWS_MAX_QUANTITY.toString()} per record`,
+      ),
+    };
+  }
+  return applyCarry(carryIn, billable);
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
 
 interface Candidate {
   productCode: string;
@@ -74,7 +107,7 @@ export function planDimensionOf(
  */
 export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeResult> {
   const owned = new Set(ctx.owned);
-  if (owned.size === 0) return { frozen: [], deferred: 0 };
+  if (owned.size === 0) return { frozen: [], rewritten: [], deferred: 0, missingEntitlements: [] };
   const fromHour = Math.floor(nowMs / HOUR_MS) * HOUR_MS - ctx.lookbackHours * HOUR_MS;
   const bucket = (productCode: string, customer: string): number =>
     workPartitionOf(productCode, customer, ctx.workPartitions);
@@ -88,13 +121,22 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
   // and the zero record written for that key would hide the window for good (issue 13, item 3).
   const fullyFrozen = await ctx.store.fullyFrozenHours(fromHour, ctx.usagePartitions);
   const latestFrom = fromHour - 48 * HOUR_MS;
-  const [windows, subs, ents, fills, latest] = await Promise.all([
+  const [windows, subs, ents, fills, latest, held] = await Promise.all([
     ctx.store.pendingWindows(fromHour, ctx.usagePartitions),
     ctx.store.subscriptions(),
     ctx.store.entitlements(),
     ctx.store.hourFills(fromHour),
     ctx.store.latestPerKey(latestFrom),
+    ctx.store.ledgerByState(['held'], fromHour, ctx.owned),
   ]);
+  // Records held for a missing entitlement were never sent (the sender does not send them), so
+  // they may still be planned; the planner re-plans them below once their term is known.
+  const waiting = held.filter(
+    (r) =>
+      heldReasonOf(r.reason) === 'missing_entitlement' &&
+      r.attempts === 0 &&
+      owned.has(r.workPartition),
+  );
   const fully = new Set(fullyFrozen);
   const firstFrozen = fullyFrozen.length > 0 ? Math.min(...fullyFrozen) : Number.POSITIVE_INFINITY;
   const subByCustomer = new Map<string, Subscription>();
@@ -145,21 +187,26 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
     }
   }
 
-  // Contract usage before each hour, within the entitlement's period.
-  const contractProducts = [...new Set(candidates.map((c) => c.productCode))].filter(
-    (p) => ctx.plans.resolveProduct(p)?.pricingModel === 'contract',
-  );
+  // Contract terms per key, and the usage of each term before an hour (cumulative overage).
+  const isContract = (productCode: string): boolean =>
+    ctx.plans.resolveProduct(productCode)?.pricingModel === 'contract';
   const entByKey = new Map<string, Entitlement[]>();
   for (const e of ents) {
     const list = entByKey.get(keyOf(e)) ?? [];
     list.push(e);
     entByKey.set(keyOf(e), list);
   }
+  const termOf = (key: string, hour: number): Entitlement | undefined =>
+    termAt(entByKey.get(key) ?? [], hour);
+  const contractHours = [...candidates, ...waiting].filter((c) => isContract(c.productCode));
+  const contractProducts = [...new Set(contractHours.map((c) => c.productCode))];
   let contractUsage: UsageWindow[] = [];
   if (contractProducts.length > 0) {
-    const starts = ents
-      .filter((e) => contractProducts.includes(e.productCode))
-      .map((e) => e.periodStart);
+    // Only the terms of the hours being planned are read from their start, not every term ever.
+    const starts = contractHours.flatMap((c) => {
+      const t = termOf(keyOf(c), c.hour);
+      return t ? [t.periodStart] : [];
+    });
     const from = starts.length > 0 ? Math.min(...starts) : fromHour;
     contractUsage = await ctx.store.windowsBetween(contractProducts, from, nowMs + HOUR_MS);
   }
@@ -168,6 +215,96 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
     const list = usageByKey.get(keyOf(w)) ?? [];
     list.push(w);
     usageByKey.set(keyOf(w), list);
+  }
+  /** Billable of a contract key-hour: only usage beyond its term's entitlement, from the term's start. */
+  const overage = (key: string, term: Entitlement, hour: number, usage: bigint): bigint => {
+    const before = (usageByKey.get(key) ?? [])
+      .filter((w) => w.hour >= term.periodStart && w.hour < hour)
+      .reduce((sum, w) => sum + w.quantityMicros, 0n);
+    return overageMicros(term.quantity * MICROS, before, usage);
+  };
+  const missing = new Set<string>();
+  const missingReason = (c: { customer: string; dimension: string; hour: number }): string =>
+    heldReason(
+      'missing_entitlement',
+      `no entitlement term of ${c.customer} for ${c.dimension} covers ${iso(c.hour)}; the usage is held, never billed as overage, until an entitlement sync brings the contract`,
+    );
+  const behindReason = (hour: number): string =>
+    heldReason(
+      'missing_entitlement',
+      `an earlier hour of this key (${iso(hour)}) is held for a missing entitlement; this one waits for it, so the fractional carry chains exactly`,
+    );
+
+  // Re-plan the records held for a missing entitlement, key by key in hour order (ADR 0006). Their
+  // hold passed the carry through unchanged (carry out = carry in) and no record after them was
+  // planned (later hours of the key wait behind them), so every record from the first re-planned
+  // one on may take a new carry. The first that still has no term stops the chain: it and every
+  // later one stay held, with the carry the re-planned ones left.
+  const frozen: LedgerRecord[] = [];
+  const rewritten: LedgerRecord[] = [];
+  /** Keys whose latest record stays held for a missing entitlement: later hours wait behind it. */
+  const heldTail = new Map<string, number>();
+  const waitingByKey = new Map<string, LedgerRecord[]>();
+  for (const r of waiting) {
+    const list = waitingByKey.get(keyOf(r)) ?? [];
+    list.push(r);
+    waitingByKey.set(keyOf(r), list);
+  }
+  for (const [key, list] of waitingByKey) {
+    list.sort((a, b) => a.hour - b.hour);
+    let carry = (list[0] as LedgerRecord).carryInMicros;
+    /** Hour of the previous record of the key once one stays held (later ones wait behind it). */
+    let blocked: number | undefined;
+    for (const r of list) {
+      // A plan that is no longer a contract bills all usage, as any subscription does.
+      const term = isContract(r.productCode) ? termOf(key, r.hour) : undefined;
+      const billable =
+        blocked !== undefined
+          ? undefined
+          : !isContract(r.productCode)
+            ? r.usageMicros
+            : term && overage(key, term, r.hour, r.usageMicros);
+      if (billable === undefined) {
+        if (blocked === undefined) missing.add(r.productCode);
+        // Behind: named after the key's previous record, as when the hour was first held.
+        const reason = blocked === undefined ? missingReason(r) : behindReason(blocked);
+        blocked = r.hour;
+        if (r.carryInMicros !== carry || r.carryOutMicros !== carry || r.reason !== reason) {
+          rewritten.push(
+            transition(
+              r,
+              'held',
+              { carryInMicros: carry, carryOutMicros: carry, reason, runId: ctx.runId },
+              ctx.clock,
+            ),
+          );
+        }
+        heldTail.set(key, r.hour);
+        continue;
+      }
+      const { quantity, carryOutMicros, aboveMax } = settle(carry, billable);
+      frozen.push(
+        transition(
+          r,
+          aboveMax ? 'held' : 'frozen',
+          {
+            quantity,
+            billableMicros: billable,
+            carryInMicros: carry,
+            carryOutMicros,
+            reason: aboveMax ?? '',
+            runId: ctx.runId,
+            instanceId: ctx.instanceId,
+          },
+          ctx.clock,
+        ),
+      );
+      carry = carryOutMicros;
+    }
+    const last = list.at(-1) as LedgerRecord;
+    const known = latest.get(key);
+    if (!known || known.hour <= last.hour)
+      latest.set(key, { hour: last.hour, carryOutMicros: carry });
   }
 
   const byKey = new Map<string, Candidate[]>();
@@ -185,7 +322,6 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
     for (const [k, v] of older) latest.set(k, v);
   }
 
-  const frozen: LedgerRecord[] = [];
   let deferred = 0;
   const deferredHours = new Set<number>();
   const nowVersionMs = ctx.clock.nowMs();
@@ -204,28 +340,30 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
         break;
       }
       const carryIn = chain?.carryOutMicros ?? 0n;
-      const plan = ctx.plans.resolveProduct(c.productCode);
       let billable = c.usageMicros;
-      if (plan?.pricingModel === 'contract') {
-        const ent = (entByKey.get(key) ?? []).find(
-          (e) => e.periodStart <= c.hour && c.hour < e.periodEnd,
-        );
-        const entitled = (ent?.quantity ?? 0n) * MICROS;
-        const periodStart = ent?.periodStart ?? fromHour;
-        const before = (usageByKey.get(key) ?? [])
-          .filter((w) => w.hour >= periodStart && w.hour < c.hour)
-          .reduce((sum, w) => sum + w.quantityMicros, 0n);
-        billable = overageMicros(entitled, before, c.usageMicros);
+      // A held contract hour passes its carry through and holds its whole usage: its billable is
+      // not known until its term is (billable = usage here, so the audit sees nothing consumed).
+      let hold: string | undefined;
+      if (isContract(c.productCode)) {
+        const tail = heldTail.get(key);
+        const term = termOf(key, c.hour);
+        if (tail !== undefined && chain?.hour === tail) {
+          hold = behindReason(tail);
+        } else if (term) {
+          billable = overage(key, term, c.hour, c.usageMicros);
+        } else if (c.usageMicros > 0n) {
+          // Without its term, the hour's usage cannot be split into included and overage units;
+          // billing it all (entitlement 0) would bill included units (issue 13, item 5).
+          hold = missingReason(c);
+          missing.add(c.productCode);
+        } else {
+          billable = 0n;
+        }
       }
-      // One key-hour above AWS's maximum is held on its own (ADR 0006): throwing here would fail
-      // the whole run and stop every other key. It cannot be split (AWS keeps one record per
-      // key-hour, first quantity wins), so the whole units are held until the deadline, and only
-      // the fraction carries on, as it would have after a send.
-      const total = carryIn + billable;
-      const overMax = total / MICROS > AWS_MAX_QUANTITY;
-      const { quantity, carryOutMicros } = overMax
-        ? { quantity: 0, carryOutMicros: total % MICROS }
-        : applyCarry(carryIn, billable);
+      const { quantity, carryOutMicros, aboveMax } = hold
+        ? { quantity: 0, carryOutMicros: carryIn, aboveMax: undefined }
+        : settle(carryIn, billable);
+      const reason = hold ?? aboveMax ?? '';
       const dim = planDimensionOf(ctx.plans, c);
       frozen.push({
         productCode: c.productCode,
@@ -234,7 +372,7 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
         dimension: c.dimension,
         hour: c.hour,
         version: ctx.clock.next(),
-        state: overMax ? 'held' : 'frozen',
+        state: reason ? 'held' : 'frozen',
         quantity,
         usageMicros: c.usageMicros,
         billableMicros: billable,
@@ -242,12 +380,7 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
         carryOutMicros,
         meteringRecordId: '',
         awsStatus: '',
-        reason: overMax
-          ? heldReason(
-              'quantity_above_max',
-              `${(total / MICROS).toString()} units in one hour; AWS accepts at most ${AWS_MAX_QUANTITY.toString()} per record`,
-            )
-          : '',
+        reason,
         attempts: 0,
         batchId: '',
         runId: ctx.runId,
@@ -260,12 +393,13 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
         usageFromHour: c.usageFromHour,
       });
       chain = { hour: c.hour, carryOutMicros };
+      if (hold) heldTail.set(key, c.hour);
     }
   }
   // The frozen versions are durable before any send and before the fills are marked: a crash in
   // between re-runs the fill, which skips keys that already have a record for the hour.
-  await ctx.store.writeLedger(frozen);
+  await ctx.store.writeLedger([...frozen, ...rewritten]);
   const filled = fillsDone.filter((f) => !deferredHours.has(f.hour));
   if (filled.length > 0) await ctx.store.markHourFills(filled, ctx.instanceId);
-  return { frozen, deferred };
+  return { frozen, rewritten, deferred, missingEntitlements: [...missing] };
 }

@@ -11,6 +11,7 @@ export const TABLES = {
   ledger: 'ledger',
   subscriptions: 'subscriptions',
   entitlements: 'entitlements',
+  entitlementTerms: 'entitlement_terms',
   hourFills: 'submitter_hour_fills',
   usageWindows: 'usage_windows',
   windowFreezes: 'window_freezes',
@@ -111,8 +112,31 @@ export const SUBMITTER_MIGRATIONS: readonly Migration[] = [
       ),
     ],
   },
-  // Version 2 is left to the entitlement terms (another branch); the runner accepts the gap and
-  // applies 2 when it arrives.
+  {
+    // Contract terms, several per key (issue 13, item 5): `entitlements` is ordered by
+    // (product, customer, dimension), so a renewal replaced the first term and old-term usage ate
+    // the new term's entitlement. `entitlements` stays (the current term per key, which the
+    // console reads); the planner reads every term from here. The copy re-applies harmlessly: it
+    // writes the same rows with the same versions, which the ReplacingMergeTree collapses.
+    version: 2,
+    name: 'entitlement terms',
+    up: ({ database, topology }) => [
+      ...renderCreateTable(
+        {
+          database,
+          name: TABLES.entitlementTerms,
+          columns:
+            'product_code String, customer String, dimension String, term_start DateTime, term_end DateTime, quantity UInt64, version UInt64',
+          engine: 'ReplacingMergeTree',
+          engineArgs: ['version'],
+          orderBy: '(product_code, customer, dimension, term_start)',
+        },
+        topology,
+      ),
+      `INSERT INTO ${database}.${TABLES.entitlementTerms} (product_code, customer, dimension, term_start, term_end, quantity, version)
+       SELECT product_code, customer, dimension, period_start, period_end, quantity, version FROM ${database}.${TABLES.entitlements} FINAL`,
+    ],
+  },
   {
     version: 3,
     name: 'ledger.usage_from_hour: the origin of late usage carried into a record',

@@ -4,6 +4,7 @@ import type { Logger } from '@meterstream/observability';
 import { backoffMs, batchMeterUsage, failureOf } from './aws.js';
 import {
   HELD_REASONS,
+  PLANNER_HELD_REASONS,
   heldReason,
   heldReasonOf,
   recordKey,
@@ -186,9 +187,12 @@ function blockedBy(
   plans: PlanCatalog,
   subs: ReadonlyMap<string, Subscription>,
 ): { code: HeldReason; message: string } | undefined {
-  // Nothing can fix an oversized hour (ADR 0006); it stays held until its deadline.
-  if (r.state === 'held' && heldReasonOf(r.reason) === 'quantity_above_max') {
-    return { code: 'quantity_above_max', message: r.reason.slice(r.reason.indexOf(':') + 2) };
+  // Nothing can fix an oversized hour (ADR 0006); it stays held until its deadline. A record held
+  // for a missing entitlement has no quantity yet: only the planner, once the contract term is
+  // known, freezes it (held → frozen); the sender never sends it as it is.
+  const planned = r.state === 'held' ? heldReasonOf(r.reason) : undefined;
+  if (planned && PLANNER_HELD_REASONS.includes(planned)) {
+    return { code: planned, message: r.reason.slice(r.reason.indexOf(':') + 2) };
   }
   if (!plans.resolveProduct(r.productCode)) {
     return {

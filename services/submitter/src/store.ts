@@ -43,7 +43,10 @@ export interface Subscription {
   source: string;
 }
 
-/** Units included in a contract for its period (ADR 0001 `entitlements`). */
+/**
+ * Units included in one contract term [periodStart, periodEnd) of a (product, customer, dimension)
+ * (`entitlement_terms`; a key has one term per renewal).
+ */
 export interface Entitlement {
   productCode: string;
   customer: string;
@@ -420,10 +423,11 @@ export class Store {
     );
   }
 
+  /** Every contract term (several per key: one per renewal), latest version of each. */
   async entitlements(): Promise<Entitlement[]> {
     const rows = await this.ch.query<Record<string, string | number>>(
-      sql`SELECT product_code, customer, dimension, toString(quantity) AS q, toUnixTimestamp(period_start) AS ps,
-            toUnixTimestamp(period_end) AS pe FROM ${this.t(TABLES.entitlements)} FINAL`,
+      sql`SELECT product_code, customer, dimension, toString(quantity) AS q, toUnixTimestamp(term_start) AS ps,
+            toUnixTimestamp(term_end) AS pe FROM ${this.t(TABLES.entitlementTerms)} FINAL`,
     );
     return rows.map((r) => ({
       productCode: String(r.product_code),
@@ -435,18 +439,34 @@ export class Store {
     }));
   }
 
+  /**
+   * Writes contract terms (a term is identified by its key and start). Each is also written to
+   * `entitlements`, which keeps one row per key: the term written last, i.e. the current one
+   * after a sync (the console computes manual overage from it).
+   */
   async upsertEntitlements(ents: readonly Entitlement[]): Promise<void> {
     const now = Date.now();
+    const base = ents.map((e, i) => ({
+      product_code: e.productCode,
+      customer: e.customer,
+      dimension: e.dimension,
+      quantity: e.quantity.toString(),
+      version: (BigInt(now) * 1000n + BigInt(i)).toString(),
+    }));
+    await this.ch.insert(
+      this.t(TABLES.entitlementTerms),
+      ents.map((e, i) => ({
+        ...base[i],
+        term_start: s(e.periodStart),
+        term_end: s(e.periodEnd),
+      })),
+    );
     await this.ch.insert(
       this.t(TABLES.entitlements),
       ents.map((e, i) => ({
-        product_code: e.productCode,
-        customer: e.customer,
-        dimension: e.dimension,
-        quantity: e.quantity.toString(),
+        ...base[i],
         period_start: s(e.periodStart),
         period_end: s(e.periodEnd),
-        version: (BigInt(now) * 1000n + BigInt(i)).toString(),
       })),
     );
   }

@@ -7,7 +7,8 @@ import { toMeterstreamError } from '@meterstream/errors';
 import { checkTopicPartitions, createKafka } from '@meterstream/kafka';
 import { Metrics, type Logger } from '@meterstream/observability';
 import type { PlanCatalog } from '@meterstream/plans';
-import { meteringClient } from './aws.js';
+import { entitlementClient, meteringClient } from './aws.js';
+import { syncEntitlements } from './entitlements.js';
 import type { SubmitterEnv } from './env.js';
 import {
   OPEN_STATES,
@@ -20,7 +21,7 @@ import {
 import { submitterMetrics, type SubmitterMetrics } from './metrics.js';
 import { Notifier } from './notify.js';
 import { KafkaOwnership, StaticOwnership, type Ownership } from './ownership.js';
-import { freeze } from './planner.js';
+import { freeze, type FreezeResult } from './planner.js';
 import { PlanSource } from './plans.js';
 import { SUBMITTER_MIGRATIONS } from './schema.js';
 import { sendOpen } from './sender.js';
@@ -150,6 +151,59 @@ export async function startSubmitter(
     secretAccessKey: config.MS_AWS_SECRET_ACCESS_KEY,
     timeoutMs: config.MS_AWS_TIMEOUT_MS,
   });
+  const entitlements = entitlementClient({
+    endpoint: config.MS_AWS_ENDPOINT,
+    region: config.MS_AWS_REGION,
+    accessKeyId: config.MS_AWS_ACCESS_KEY_ID,
+    secretAccessKey: config.MS_AWS_SECRET_ACCESS_KEY,
+    timeoutMs: config.MS_AWS_TIMEOUT_MS,
+  });
+  /** When this instance last synced each product's entitlements (its own clock). */
+  const lastSync = new Map<string, number>();
+  /**
+   * Usage held for a missing entitlement triggers a GetEntitlements sync of its product, at most
+   * once per MS_SUBMITTER_ENTITLEMENT_SYNC_MIN_INTERVAL_MS per product. A failed sync is logged and
+   * counted; the records stay held and the next due run tries again. Returns the terms written.
+   */
+  const syncMissing = async (products: readonly string[], runId: string): Promise<number> => {
+    const at = now();
+    const due = products.filter(
+      (p) =>
+        at - (lastSync.get(p) ?? -Infinity) >= config.MS_SUBMITTER_ENTITLEMENT_SYNC_MIN_INTERVAL_MS,
+    );
+    let terms = 0;
+    for (const p of due) {
+      lastSync.set(p, at);
+      try {
+        const [r] = await syncEntitlements(
+          {
+            store,
+            client: entitlements,
+            fetch: {
+              backoffBaseMs: config.MS_SUBMITTER_BACKOFF_BASE_MS,
+              backoffMaxMs: config.MS_SUBMITTER_BACKOFF_MAX_MS,
+              maxAttempts: config.MS_SUBMITTER_MAX_ATTEMPTS_PER_RUN,
+            },
+          },
+          [p],
+          at,
+        );
+        terms += r?.terms ?? 0;
+        m.entitlementSyncs.inc({ outcome: 'ok' });
+        logger.info(
+          { runId, product: p, entitlements: r?.entitlements ?? 0, terms: r?.terms ?? 0 },
+          'entitlements synced for usage held without an entitlement',
+        );
+      } catch (err) {
+        m.entitlementSyncs.inc({ outcome: 'failed' });
+        logger.warn(
+          { err: toMeterstreamError(err).toJSON(), runId, product: p },
+          'entitlement sync failed; the usage stays held',
+        );
+      }
+    }
+    return terms;
+  };
   const notifier = new Notifier(
     {
       smtp: config.MS_SMTP_HOST
@@ -188,20 +242,32 @@ export async function startSubmitter(
       const plans = await plansNow();
       const owned = ownership.sendable();
       const at = now();
-      const f = await freeze(
-        {
-          store,
-          plans,
-          clock,
-          usagePartitions: config.MS_USAGE_TOPIC_PARTITIONS,
-          workPartitions: config.MS_SUBMITTER_WORK_PARTITIONS,
-          owned,
-          lookbackHours: config.MS_SUBMITTER_LOOKBACK_HOURS,
-          runId: info.id,
-          instanceId,
-        },
-        at,
-      );
+      const freezeNow = (): Promise<FreezeResult> =>
+        freeze(
+          {
+            store,
+            plans,
+            clock,
+            usagePartitions: config.MS_USAGE_TOPIC_PARTITIONS,
+            workPartitions: config.MS_SUBMITTER_WORK_PARTITIONS,
+            owned,
+            lookbackHours: config.MS_SUBMITTER_LOOKBACK_HOURS,
+            runId: info.id,
+            instanceId,
+          },
+          at,
+        );
+      let f = await freezeNow();
+      // A sync that brought terms lets the same run plan what it just held (ADR 0006).
+      if (
+        f.missingEntitlements.length > 0 &&
+        (await syncMissing(f.missingEntitlements, info.id)) > 0
+      ) {
+        const g = await freezeNow();
+        const latest = new Map<string, LedgerRecord>();
+        for (const r of [...f.frozen, ...g.frozen]) latest.set(recordKey(r), r);
+        f = { ...g, frozen: [...latest.values()], deferred: g.deferred };
+      }
       m.records.inc({ state: 'frozen' }, f.frozen.length);
       logger.debug(
         {
@@ -383,6 +449,7 @@ export async function startSubmitter(
         await notifier.drain();
         notifier.close();
         client.destroy();
+        entitlements.destroy();
         await ch.close();
       })()),
   };
