@@ -254,6 +254,15 @@ beforeAll(async () => {
       periodStart: start,
       periodEnd: end,
     },
+    // Hooli's contract is known (seats); compute_hours it includes nothing of, so all is billable.
+    {
+      productCode: 'demo-platform',
+      customer: '777788889999',
+      dimension: 'seats',
+      quantity: 5n,
+      periodStart: start,
+      periodEnd: end,
+    },
   ]);
 
   consoleApp = await startConsole(

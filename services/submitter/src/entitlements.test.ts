@@ -175,6 +175,22 @@ describe('contract hours and their terms (issue 13, item 5)', () => {
     expect(r.carryOutMicros).toBe(r.carryInMicros);
   });
 
+  it('bills all usage of a dimension the known contract includes nothing of (pay-as-you-go)', async () => {
+    const mem = new MemStore();
+    mem.window(H1, 7n * M);
+    // The customer's contract is known (a term of another dimension covers the hour).
+    mem.terms.push({
+      ...KEY,
+      dimension: 'storage',
+      quantity: 100n,
+      periodStart: H1 - 24 * HOUR,
+      periodEnd: H1 + 24 * HOUR,
+    });
+    const out = await run(mem);
+    expect(out.missingEntitlements).toEqual([]);
+    expect(mem.at(H1)).toMatchObject({ state: 'frozen', quantity: 7, billableMicros: 7n * M });
+  });
+
   it('plans the held hours once the term is known: 80 of 100 bills 0, then the overage, carry exact', async () => {
     const mem = new MemStore();
     // 50.6 + 49.6 + 10.3 = 110.5 units against 100 included: 10.5 overage, 10 billed, 0.5 carried.

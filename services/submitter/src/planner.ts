@@ -198,6 +198,20 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
   }
   const termOf = (key: string, hour: number): Entitlement | undefined =>
     termAt(entByKey.get(key) ?? [], hour);
+  const entByCustomer = new Map<string, Entitlement[]>();
+  for (const e of ents) {
+    const k = `${e.productCode}|${e.customer}`;
+    entByCustomer.set(k, [...(entByCustomer.get(k) ?? []), e]);
+  }
+  /**
+   * Whether the customer's contract is known at `hour`: a term of any of its dimensions covers it.
+   * A dimension without a term of its own is then one the contract includes nothing of (AWS lists
+   * only contracted dimensions in GetEntitlements; pay-as-you-go dimensions of a contract have no
+   * entitlement), so all its usage is billable. Without any term the contract is unknown to us and
+   * the usage is held (issue 13, item 5).
+   */
+  const underContract = (c: { productCode: string; customer: string; hour: number }): boolean =>
+    termAt(entByCustomer.get(`${c.productCode}|${c.customer}`) ?? [], c.hour) !== undefined;
   const contractHours = [...candidates, ...waiting].filter((c) => isContract(c.productCode));
   const contractProducts = [...new Set(contractHours.map((c) => c.productCode))];
   let contractUsage: UsageWindow[] = [];
@@ -227,7 +241,7 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
   const missingReason = (c: { customer: string; dimension: string; hour: number }): string =>
     heldReason(
       'missing_entitlement',
-      `no entitlement term of ${c.customer} for ${c.dimension} covers ${iso(c.hour)}; the usage is held, never billed as overage, until an entitlement sync brings the contract`,
+      `no contract term of ${c.customer} covers ${iso(c.hour)}, neither for ${c.dimension} nor for another dimension; the usage is held, never billed as overage, until an entitlement sync brings the contract`,
     );
   const behindReason = (hour: number): string =>
     heldReason(
@@ -263,7 +277,11 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
           ? undefined
           : !isContract(r.productCode)
             ? r.usageMicros
-            : term && overage(key, term, r.hour, r.usageMicros);
+            : term
+              ? overage(key, term, r.hour, r.usageMicros)
+              : underContract(r)
+                ? r.usageMicros
+                : undefined;
       if (billable === undefined) {
         if (blocked === undefined) missing.add(r.productCode);
         // Behind: named after the key's previous record, as when the hour was first held.
@@ -351,6 +369,8 @@ export async function freeze(ctx: FreezeContext, nowMs: number): Promise<FreezeR
           hold = behindReason(tail);
         } else if (term) {
           billable = overage(key, term, c.hour, c.usageMicros);
+        } else if (underContract(c)) {
+          billable = c.usageMicros;
         } else if (c.usageMicros > 0n) {
           // Without its term, the hour's usage cannot be split into included and overage units;
           // billing it all (entitlement 0) would bill included units (issue 13, item 5).
