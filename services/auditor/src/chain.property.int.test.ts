@@ -28,8 +28,8 @@ import {
   subscribe,
   type Harness,
 } from '../../submitter/src/testing/harness.js';
-import { migrateAuditor, runAuditOnce, type AuditorConfig } from './auditor.js';
-import { cloudTrailApi } from './cloudtrail.js';
+import { migrateAuditor, runAuditOnce } from './auditor.js';
+import { testAuditorConfig, testCloudTrail } from './testing.js';
 
 /**
  * Issue 13's property: over random workloads, every unit of unique accepted usage ends in exactly
@@ -366,31 +366,15 @@ async function runWorkload(w: Workload): Promise<void> {
         ).toBe(true);
 
     // The auditor explains every unit of the chain and agrees with CloudTrail.
-    const api = cloudTrailApi({
-      region: 'us-east-1',
-      endpoint: x.emu.url,
-      credentials: { accessKeyId: 'AKIDAUDITOR', secretAccessKey: 'secret' },
-    });
+    const api = testCloudTrail(x.emu.url);
     closers.push(async () => api.destroy());
-    const config: AuditorConfig = {
-      database: x.db.name,
-      topology: { kind: 'single' },
-      deliveryGraceMs: 2_500,
-      initialLookbackMs: 12 * HOUR,
-      reconcileLookbackMs: 12 * HOUR,
-      intervalMs: 1000,
-      pageSize: 50,
-      lookupBy: 'EventSource',
-      lookupRatePerSecond: 2,
-      maxRetries: 10,
-      backoffMs: 100,
-      checkpointName: 'cloudtrail',
+    const config = testAuditorConfig(x.db.name, 12, {
       conservation: {
         settleMs: 0,
         dedupLookbackMs: 8 * 24 * HOUR,
         carryLookbackMs: 35 * 24 * HOUR,
       },
-    };
+    });
     const deps = {
       ch: x.db.ch,
       cloudTrail: api,

@@ -18,12 +18,12 @@ import {
   subscribe,
   type Harness,
 } from '../../submitter/src/testing/harness.js';
-import { migrateAuditor, runAuditOnce, type AuditorConfig } from './auditor.js';
-import { cloudTrailApi } from './cloudtrail.js';
+import { migrateAuditor, runAuditOnce } from './auditor.js';
 import { sleep } from './limiter.js';
 import { auditorMetrics } from './metrics.js';
 import { buildReport, formatReport } from './report.js';
 import { AuditStore } from './store.js';
+import { testAuditorConfig, testCloudTrail } from './testing.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -35,18 +35,14 @@ afterAll(async () => {
 async function setUp(): Promise<{
   x: Harness;
   sub: RunningSubmitter;
-  api: ReturnType<typeof cloudTrailApi>;
+  api: ReturnType<typeof testCloudTrail>;
 }> {
   const x = await startHarness();
   cleanups.push(() => x.close());
   await migrateAuditor(x.db.ch, x.db.name, { kind: 'single' });
   const sub = await startSubmitter(x.config(), { logger: testLogger('submitter') });
   cleanups.push(() => sub.close());
-  const api = cloudTrailApi({
-    region: 'us-east-1',
-    endpoint: x.emu.url,
-    credentials: { accessKeyId: 'AKIDAUDITOR', secretAccessKey: 'secret' },
-  });
+  const api = testCloudTrail(x.emu.url);
   cleanups.push(() => api.destroy());
   return { x, sub, api };
 }
@@ -64,21 +60,7 @@ const conservation = {
   carryLookbackMs: 35 * 24 * HOUR,
 };
 
-const auditorConfig = (x: Harness): AuditorConfig => ({
-  database: x.db.name,
-  topology: { kind: 'single' },
-  deliveryGraceMs: 2_500,
-  initialLookbackMs: 12 * HOUR,
-  reconcileLookbackMs: 12 * HOUR,
-  intervalMs: 1000,
-  pageSize: 50,
-  lookupBy: 'EventSource',
-  lookupRatePerSecond: 2,
-  maxRetries: 10,
-  backoffMs: 100,
-  checkpointName: 'cloudtrail',
-  conservation,
-});
+const auditorConfig = (x: Harness) => testAuditorConfig(x.db.name, 12, { conservation });
 
 let offset = 100;
 /** Writes `usage_events` rows as the aggregator does (ADR 0001): one row per Kafka message. */

@@ -13,9 +13,10 @@ import {
   subscribe,
   type Harness,
 } from '../../submitter/src/testing/harness.js';
-import { migrateAuditor, runAuditOnce, type AuditorConfig } from './auditor.js';
-import { cloudTrailApi } from './cloudtrail.js';
+import { migrateAuditor, runAuditOnce } from './auditor.js';
+import type { cloudTrailApi } from './cloudtrail.js';
 import { sleep } from './limiter.js';
+import { testAuditorConfig, testCloudTrail } from './testing.js';
 
 let h: Harness | undefined;
 let sub: RunningSubmitter | undefined;
@@ -55,25 +56,8 @@ describe('auditor after the real submitter', () => {
     // 3 customers x 2 dimensions x 3 hours, zero records included.
     expect(accepted.length).toBe(18);
 
-    api = cloudTrailApi({
-      region: 'us-east-1',
-      endpoint: h.emu.url,
-      credentials: { accessKeyId: 'AKIDAUDITOR', secretAccessKey: 'secret' },
-    });
-    const config: AuditorConfig = {
-      database: h.db.name,
-      topology: { kind: 'single' },
-      deliveryGraceMs: 2_500,
-      initialLookbackMs: 6 * 3_600_000,
-      reconcileLookbackMs: 6 * 3_600_000,
-      intervalMs: 1000,
-      pageSize: 50,
-      lookupBy: 'EventSource',
-      lookupRatePerSecond: 2,
-      maxRetries: 10,
-      backoffMs: 100,
-      checkpointName: 'cloudtrail',
-    };
+    api = testCloudTrail(h.emu.url);
+    const config = testAuditorConfig(h.db.name, 6);
     // The auditor reads CloudTrail on the same clock as the submitter and the emulator.
     const deps = {
       ch: h.db.ch,
