@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { retriable: false, httpStatus: 500 },
   VALIDATION_FAILED: { retriable: false, httpStatus: 422 },
   BAD_REQUEST: { retriable: false, httpStatus: 400 },
+  /** The whole request did not arrive in time; the client may send it again. */
+  REQUEST_TIMEOUT: { retriable: true, httpStatus: 408 },
   UNAUTHENTICATED: { retriable: false, httpStatus: 401 },
   FORBIDDEN: { retriable: false, httpStatus: 403 },
   NOT_FOUND: { retriable: false, httpStatus: 404 },

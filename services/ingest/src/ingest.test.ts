@@ -567,12 +567,12 @@ describe('request timeout', () => {
       const drip = setInterval(() => socket.writable && socket.write(' '), 100);
       const at = await closed;
       clearInterval(drip);
+      // Never before the timeout (how long after it depends on the machine, so is not asserted).
       expect(at - started).toBeGreaterThanOrEqual(250);
-      expect(at - started).toBeLessThan(3_000);
       expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
       expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toEqual({
         error: {
-          code: 'BAD_REQUEST',
+          code: 'REQUEST_TIMEOUT',
           message: 'request not received within 300 ms; connection closed',
         },
       });

@@ -201,7 +201,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
         const body = JSON.stringify(
           timeout
             ? errorBody(
-                'BAD_REQUEST',
+                'REQUEST_TIMEOUT',
                 `request not received within ${requestTimeoutMs} ms; connection closed`,
               )
             : errorBody('BAD_REQUEST', status === 431 ? 'headers too large' : 'bad request'),
