@@ -361,15 +361,15 @@ describe('ingest bad input', () => {
     socket.on('data', (d: string) => (received += d));
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     await new Promise<void>((resolve) => socket.on('connect', resolve));
-    const started = Date.now();
     socket.write(
       `POST /v1/events HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
         `Authorization: Bearer ${ing.key}\r\nContent-Length: 5000\r\n\r\n[`,
     );
+    // The drip would take 1000 s to send the body: the server closing the connection at all is
+    // the timeout at work (how soon after 1 s depends on the machine, so it is not asserted).
     const drip = setInterval(() => socket.writable && socket.write(' '), 200);
     await closed;
     clearInterval(drip);
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
   });
 
