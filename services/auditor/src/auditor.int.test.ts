@@ -12,7 +12,7 @@ import { Metrics } from '@meterstream/observability';
 import { freshDatabase, testLogger, testStack, type TestDatabase } from '@meterstream/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrateAuditor, runAuditOnce, type AuditorConfig, type AuditorDeps } from './auditor.js';
-import { runCli } from './cli.js';
+import { EXIT, runCli } from './cli.js';
 import { cloudTrailApi } from './cloudtrail.js';
 import { auditorEnvSchema } from './env.js';
 import { RateLimiter, sleep } from './limiter.js';
@@ -422,6 +422,28 @@ describe('auditor against the AWS emulator', () => {
         env,
       }),
     ).toBe(0);
+  });
+
+  it('a report whose conservation chain cannot be checked says so and exits 4, not 0', async () => {
+    // The auditor's and submitter's tables, but not the aggregator's: nothing to follow usage from.
+    const db = await freshDatabase('auditor_unchecked');
+    try {
+      await migrateAuditor(db.ch, db.name, { kind: 'single' });
+      await migrate(db.ch, 'submitter', SUBMITTER_MIGRATIONS, {
+        database: db.name,
+        topology: { kind: 'single' },
+      });
+      const o = io();
+      const code = await runCli(['audit', 'report', '--from', 'now-2h', '--to', 'now'], o, {
+        store: new AuditStore(db.ch, db.name),
+        env: auditorEnvSchema.parse({ MS_CLICKHOUSE_DATABASE: db.name }),
+      });
+      expect(o.out.join('')).toContain('Conservation chain not checked');
+      expect(o.out.join('')).toContain('0 unexplained finding(s).');
+      expect(code).toBe(EXIT.unchecked);
+    } finally {
+      await db.drop();
+    }
   });
 
   it('an altered quantity gives exactly one quantity_mismatch', async () => {

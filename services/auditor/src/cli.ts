@@ -12,8 +12,11 @@ import { buildReport, formatReport } from './report.js';
 import { AuditStore } from './store.js';
 import { formatTrace, traceEvent } from './trace.js';
 
-/** Exit codes: 0 clean, 1 error or bad usage, 2 unexplained findings, 3 trace incomplete. */
-export const EXIT = { ok: 0, error: 1, findings: 2, incomplete: 3 } as const;
+/**
+ * Exit codes: 0 clean, 1 error or bad usage, 2 unexplained findings, 3 trace incomplete, 4 the
+ * conservation chain could not be checked (no finding, but no proof either).
+ */
+export const EXIT = { ok: 0, error: 1, findings: 2, incomplete: 3, unchecked: 4 } as const;
 
 export const HELP = `Usage: meterstream <command> [options]
 
@@ -21,7 +24,8 @@ Commands:
   audit report --from <time> --to <time> [--product <code>] [--format text|json]
       Reconcile the ledger with CloudTrail for the hours in [from, to) and print a summary per
       product and customer, and the conservation chain events -> windows -> ledger -> CloudTrail.
-      Exits 2 when there are unexplained findings (for cron and CI).
+      Exits 2 when there are unexplained findings, 4 when the conservation chain could not be
+      checked (the aggregator's tables missing, a query error), for cron and CI.
   audit run
       Read CloudTrail from the checkpoint and reconcile once, as the daemon does each tick.
   audit explain <finding-id> --note <text>
@@ -121,7 +125,8 @@ export async function runCli(
         conservation: { ...conservationFromEnv(), nowMs: now },
       });
       io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
-      return report.unexplained > 0 ? EXIT.findings : EXIT.ok;
+      if (report.unexplained > 0) return EXIT.findings;
+      return report.chainError ? EXIT.unchecked : EXIT.ok;
     }
     if (cmd === 'audit' && sub === 'explain') {
       if (!arg || !values.note) throw new UsageError('audit explain needs a finding id and --note');
