@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import avro from 'avsc';
 import fc from 'fast-check';
 import { createSchemaRegistry, registerAvro, type Message } from '@meterstream/kafka';
@@ -40,7 +42,10 @@ import { testAuditorConfig, testCloudTrail } from './testing.js';
  * Each workload runs through the real aggregator and submitter: events of one key land on random
  * partitions (two producers with different partitioners), some are re-sent, some arrive after
  * their hour froze (carried into the next open hour), some are too old for AWS, one hour may be
- * above AWS's maximum quantity, and some customers are unknown to us or not subscribed at AWS.
+ * above AWS's maximum quantity, some customers are unknown to us or not subscribed at AWS, a plan
+ * version drops a dimension (late usage from before the drop is still billed, on-time usage after
+ * it is held), and a contract renews (each term's billable is its own usage beyond its own
+ * entitlement). The runs must have exercised each of these, or the test fails.
  * A failing run prints fast-check's seed and the workload; MS_PROPERTY_SEED and MS_PROPERTY_RUNS
  * replay or widen it.
  */
@@ -144,13 +149,39 @@ const workloadArb: fc.Arbitrary<Workload> = fc
       late: false,
       resent: false,
     }));
-    const events = [...perCustomer.flat(), ...seats, ...nobody, ...stranger, ...huge];
+    // Sent first: a partition's watermark passes an hour as soon as a later event is read (grace
+    // 1 s), so sent after later events, one of the two could be carried into a later hour.
+    const events = [...huge, ...perCustomer.flat(), ...seats, ...nobody, ...stranger];
     return {
       subscribed: customers,
       oversized: `${SUB}|${bigCustomer}|api`,
       events: events.map((e, i) => ({ ...e, id: `ev-${i}` })),
     };
   });
+
+/** The hour the contract renews at, and the plan version dropping `storage` takes effect. */
+const RENEWAL = hoursAgo(4);
+const DROP = hoursAgo(3);
+const TERMS = [
+  { start: clock.ref - 30 * 24 * HOUR, end: RENEWAL, quantity: ENTITLED_SEATS },
+  { start: RENEWAL, end: clock.ref + 30 * 24 * HOUR, quantity: ENTITLED_SEATS / 2n },
+].map((t) => ({
+  productCode: CONTRACT,
+  customer: ACCOUNT,
+  dimension: 'seats',
+  quantity: t.quantity,
+  periodStart: t.start,
+  periodEnd: t.end,
+}));
+
+function subPlanWithDrop(): string {
+  const dim = (d: string) => `      - { name: ${d}, unit: u, pricePerUnit: "0.5" }\n`;
+  return (
+    `productCode: ${SUB}\nname: Sub\npricingModel: subscription\nversions:\n` +
+    `  - effectiveFrom: 2025-01-01T00:00:00Z\n    dimensions:\n${dim('api')}${dim('storage')}` +
+    `  - effectiveFrom: ${new Date(DROP).toISOString()}\n    dimensions:\n${dim('api')}`
+  );
+}
 
 const keyOf = (e: { productCode: string; customer: string; dimension: string }): string =>
   `${e.productCode}|${e.customer}|${e.dimension}`;
@@ -159,12 +190,42 @@ describe('the chain conserves usage over random workloads (issue 13 property)', 
   it('billed + held + ended by AWS + entitlement + pending carry == unique accepted usage, per key', async () => {
     const seed = Number(process.env.MS_PROPERTY_SEED ?? 20261201);
     const numRuns = Number(process.env.MS_PROPERTY_RUNS ?? 3);
+    const seen = {
+      late: 0,
+      resent: 0,
+      tooOld: 0,
+      splitKeys: 0,
+      storageAfterDrop: 0,
+      lateStorageFromBeforeDrop: 0,
+      seatsInFirstTerm: 0,
+      seatsInRenewedTerm: 0,
+    };
+    const dropAgo = (hoursAgo(0) - DROP) / HOUR;
+    const renewalAgo = (hoursAgo(0) - RENEWAL) / HOUR;
     await fc.assert(
       fc.asyncProperty(workloadArb, async (w) => {
+        const count = (p: (e: Ev) => boolean): number => w.events.filter(p).length;
+        seen.late += count((e) => e.late);
+        seen.resent += count((e) => e.resent);
+        seen.tooOld += count((e) => e.ago > 24);
+        const parts = new Map<string, Set<number>>();
+        for (const e of w.events)
+          parts.set(keyOf(e), (parts.get(keyOf(e)) ?? new Set()).add(e.partition));
+        seen.splitKeys += [...parts.values()].filter((p) => p.size > 1).length;
+        const storage = (e: Ev): boolean => e.dimension === 'storage';
+        seen.storageAfterDrop += count((e) => storage(e) && !e.late && e.ago <= dropAgo);
+        seen.lateStorageFromBeforeDrop += count(
+          (e) => storage(e) && e.late && e.ago > dropAgo && e.ago < 24,
+        );
+        const seat = (e: Ev): boolean => e.customer === ACCOUNT && !e.late && e.ago < 24;
+        seen.seatsInFirstTerm += count((e) => seat(e) && e.ago > renewalAgo);
+        seen.seatsInRenewedTerm += count((e) => seat(e) && e.ago <= renewalAgo);
         await runWorkload(w);
       }),
       { seed, numRuns, endOnFailure: true },
     );
+    // The runs exercised what the property is about (a seed that does not is a useless seed).
+    expect(Object.entries(seen).filter(([, n]) => n === 0)).toEqual([]);
   }, 900_000);
 });
 
@@ -181,16 +242,11 @@ async function runWorkload(w: Workload): Promise<void> {
     // Known to us, unknown to AWS: CustomerNotSubscribed ends its records (AWS's own answer).
     await subscribe(x, SUB, 'prop-nobody', { atAws: false });
     await subscribe(x, CONTRACT, ACCOUNT, { account: true, licenseArn: CONTRACT_ARN });
-    await x.store.upsertEntitlements([
-      {
-        productCode: CONTRACT,
-        customer: ACCOUNT,
-        dimension: 'seats',
-        quantity: ENTITLED_SEATS,
-        periodStart: clock.ref - 30 * 24 * HOUR,
-        periodEnd: clock.ref + 30 * 24 * HOUR,
-      },
-    ]);
+    // A contract renewed at RENEWAL: each term's entitlement counts only its own hours' usage.
+    await x.store.upsertEntitlements(TERMS);
+    // A plan version from DROP on drops `storage`: on-time storage usage after it is held, late
+    // storage usage from before it is billed in the hour it is carried into (issue 13, item 6).
+    await writeFile(join(x.plansDir, 'sub.yaml'), subPlanWithDrop());
 
     const registry = createSchemaRegistry(x.stack.schemaRegistryUrl);
     const schemaId = await registerAvro(
@@ -350,8 +406,53 @@ async function runWorkload(w: Workload): Promise<void> {
               ['held:missing_entitlement']
             : product === CONTRACT
               ? ['billed', 'entitlement']
-              : ['billed', 'held:quantity_above_max'];
+              : key.endsWith('|storage')
+                ? ['billed', 'held:dimension_not_in_plan']
+                : ['billed', 'held:quantity_above_max'];
       const places = Object.keys(buckets).filter((p) => p !== 'pending_carry');
+      if (key === w.oversized)
+        expect(
+          buckets['held:quantity_above_max'] ?? 0n,
+          `${key}: ${records.map((r) => `${new Date(r.hour).toISOString()} ${r.state} q=${r.quantity} u=${r.usageMicros} b=${r.billableMicros} ${r.reason.slice(0, 40)}`).join('; ')}`,
+        ).toBeGreaterThanOrEqual(3_000_000_000n * M);
+      // Storage used after the drop, on time, is never billed; before it, or carried in from
+      // before it, it is (issue 13, item 6).
+      if (key.endsWith('|storage'))
+        for (const r of records) {
+          const at = new Date(r.hour).toISOString();
+          if (r.hour >= DROP && r.usageFromHour >= DROP && r.usageMicros > 0n)
+            expect(r.state, `storage after the drop at ${at}`).toBe('held');
+          if (r.hour < DROP || r.usageFromHour < DROP)
+            expect(r.state, `storage before the drop at ${at}`).toBe('accepted');
+        }
+      // Each contract term's billable is exactly its usage beyond its own entitlement.
+      if (product === CONTRACT && customer === ACCOUNT)
+        for (const t of TERMS) {
+          const inTerm = records.filter((r) => r.hour >= t.periodStart && r.hour < t.periodEnd);
+          const used = inTerm.reduce((n, r) => n + r.usageMicros, 0n);
+          const billable = inTerm.reduce((n, r) => n + r.billableMicros, 0n);
+          const over = used - t.quantity * M;
+          expect(
+            billable,
+            `overage of the term from ${new Date(t.periodStart).toISOString()}`,
+          ).toBe(over > 0n ? over : 0n);
+        }
+      // Storage used after the drop, on time, is never billed; before it, it is.
+      if (key.endsWith('|storage'))
+        for (const r of records) {
+          const dropped = r.hour >= DROP && r.usageFromHour >= DROP && r.usageMicros > 0n;
+          if (dropped) expect(r.state, `storage after the drop ${r.hour}`).toBe('held');
+          if (r.hour < DROP) expect(r.state, `storage before the drop ${r.hour}`).toBe('accepted');
+        }
+      // Each contract term's billable is exactly its usage beyond its own entitlement.
+      if (product === CONTRACT && customer === ACCOUNT)
+        for (const t of TERMS) {
+          const inTerm = records.filter((r) => r.hour >= t.periodStart && r.hour < t.periodEnd);
+          const used = inTerm.reduce((n, r) => n + r.usageMicros, 0n);
+          const billable = inTerm.reduce((n, r) => n + r.billableMicros, 0n);
+          const over = used - t.quantity * M;
+          expect(billable, `overage of the term from ${t.periodStart}`).toBe(over > 0n ? over : 0n);
+        }
       expect(
         places.filter((p) => !allowed.includes(p)),
         `places of ${key}`,
