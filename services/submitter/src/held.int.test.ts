@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPlans } from '@meterstream/plans';
 import { freshName, testLogger } from '@meterstream/testing';
-import { VersionClock, heldReasonOf, type LedgerRecord } from './ledger.js';
+import { VersionClock, heldReasonOf } from './ledger.js';
 import { freeze } from './planner.js';
 import { Store } from './store.js';
 import { startSubmitter, type RunningSubmitter } from './submitter.js';
@@ -21,6 +21,7 @@ import {
   startHarness,
   subscribe,
   type Harness,
+  ledgerRecord,
 } from './testing/harness.js';
 
 // Held records (ADR 0006, DESIGN invariant 7): what the seller can fix is held, re-evaluated every
@@ -58,19 +59,8 @@ async function stop(s: RunningSubmitter): Promise<void> {
   running.splice(running.indexOf(s), 1);
 }
 
-const record = async (
-  productCode: string,
-  customer: string,
-  dimension: string,
-  hour: number,
-): Promise<LedgerRecord | undefined> =>
-  (await h.store.ledgerAll(hour)).find(
-    (r) =>
-      r.productCode === productCode &&
-      r.customer === customer &&
-      r.dimension === dimension &&
-      r.hour === hour,
-  );
+const record = (productCode: string, customer: string, dimension: string, hour: number) =>
+  ledgerRecord(h, productCode, customer, dimension, hour);
 
 const billedKey = (
   product: string,

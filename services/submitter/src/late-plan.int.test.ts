@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testLogger } from '@meterstream/testing';
-import { heldReasonOf, type LedgerRecord } from './ledger.js';
+import { heldReasonOf } from './ledger.js';
 import { startSubmitter, type RunningSubmitter } from './submitter.js';
 import {
   HOUR,
@@ -15,6 +15,7 @@ import {
   startHarness,
   subscribe,
   type Harness,
+  ledgerRecord,
 } from './testing/harness.js';
 
 // Issue 13, item 6: late usage carried into an hour whose plan version dropped the dimension, and
@@ -46,19 +47,8 @@ async function start(): Promise<RunningSubmitter> {
   return s;
 }
 
-const record = async (
-  productCode: string,
-  customer: string,
-  dimension: string,
-  hour: number,
-): Promise<LedgerRecord | undefined> =>
-  (await h.store.ledgerAll(hour)).find(
-    (r) =>
-      r.productCode === productCode &&
-      r.customer === customer &&
-      r.dimension === dimension &&
-      r.hour === hour,
-  );
+const record = (productCode: string, customer: string, dimension: string, hour: number) =>
+  ledgerRecord(h, productCode, customer, dimension, hour);
 
 beforeAll(async () => {
   h = await startHarness();

@@ -25,6 +25,7 @@ import {
 import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '../../../aggregator/src/migrations.js';
 import { parseSubmitterEnv, type SubmitterEnv } from '../env.js';
 import { SUBMITTER_MIGRATIONS, TABLES } from '../schema.js';
+import type { LedgerRecord } from '../ledger.js';
 import { Store } from '../store.js';
 
 export const HOUR = 3_600_000;
@@ -306,3 +307,20 @@ export function billedMap(records: Awaited<ReturnType<Harness['billing']>>): Map
 }
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The current version of one ledger record, if there is one. */
+export async function ledgerRecord(
+  h: Harness,
+  productCode: string,
+  customer: string,
+  dimension: string,
+  hour: number,
+): Promise<LedgerRecord | undefined> {
+  return (await h.store.ledgerAll(hour)).find(
+    (r) =>
+      r.productCode === productCode &&
+      r.customer === customer &&
+      r.dimension === dimension &&
+      r.hour === hour,
+  );
+}
