@@ -347,7 +347,9 @@ describe('validator properties', () => {
       }),
       { numRuns: 3000 },
     );
-    // A property over inputs that are never accepted proves nothing.
-    expect(accepted).toBeGreaterThan(500);
+    // A property over inputs that are never accepted proves nothing. About 1 in 6 draws is accepted
+    // (~500 of 3000, σ ≈ 20); the bound is far below that, so it fails only when acceptance breaks,
+    // never by the luck of one run's draws (it once drew 497 against a bound of 500).
+    expect(accepted).toBeGreaterThan(200);
   });
 });
