@@ -265,6 +265,58 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
       },
     ]);
 
+    // Contract usage billed with no term of its customer (issue 13, item 5, unfixed: entitlement
+    // 0, all 8 billed as overage), while the product's contracts are known (another customer's).
+    await x.store.upsertEntitlements([
+      {
+        productCode: CONTRACT,
+        customer: '111122223333',
+        dimension: 'seats',
+        quantity: 10n,
+        periodStart: hoursAgo(30),
+        periodEnd: hoursAgo(-30),
+      },
+    ]);
+    await insertEvents(x, [
+      {
+        id: 'f-1',
+        productCode: CONTRACT,
+        customer: '444455556666',
+        account: true,
+        dimension: 'seats',
+        micros: 8n * M,
+        billingHour: h6,
+      },
+    ]);
+    await insertWindows(x.db.ch, x.db.name, [
+      {
+        productCode: CONTRACT,
+        customer: '444455556666',
+        account: true,
+        dimension: 'seats',
+        hour: h6,
+        micros: 8n * M,
+      },
+    ]);
+    await x.db.ch.insert(ident(`${x.db.name}.ledger`), [
+      {
+        product_code: CONTRACT,
+        customer: '444455556666',
+        dimension: 'seats',
+        hour: h6 / 1000,
+        version: 1,
+        state: 'accepted',
+        quantity: 8,
+        usage_micros: '8000000',
+        billable_micros: '8000000',
+        carry_in_micros: 0,
+        carry_out_micros: 0,
+        customer_kind: 'account',
+        deadline: (h6 + 24 * HOUR) / 1000,
+        updated_at: Math.floor(clock.now() / 1000),
+      },
+    ]);
+
     const lossy = await runAuditOnce(config, deps);
     const found = (lossy.conservation?.findings ?? []).map((f) => ({
       kind: f.kind,
@@ -306,6 +358,11 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
         key: [SUB, 'cons-e', 'api', h6],
         amounts: { unbilled_micros: '2000000', windows_micros: '2000000' },
       },
+      {
+        kind: 'conservation_entitlement',
+        key: [CONTRACT, '444455556666', 'seats', h6],
+        amounts: { billable_micros: '8000000', usage_micros: '8000000', entitled_micros: '0' },
+      },
     ]);
     // Stored through the findings store (open, once), and on the gauge per stage.
     const store = new AuditStore(x.db.ch, x.db.name);
@@ -315,10 +372,12 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
         .filter((f) => f.kind.startsWith('conservation_'))
         .map((f) => f.customer)
         .sort(),
-    ).toEqual(['cons-b', 'cons-c', 'cons-d', 'cons-e']);
+    ).toEqual(['444455556666', 'cons-b', 'cons-c', 'cons-d', 'cons-e']);
     const text = await metrics.text();
     expect(text).toContain('meterstream_auditor_unexplained_units{stage="events_windows"} 4');
-    expect(text).toContain('meterstream_auditor_unexplained_units{stage="windows_ledger"} 5');
+    // 2 of cons-d's window + 3 of cons-c's + 8 billed without a contract term.
+    expect(text).toContain('meterstream_auditor_unexplained_units{stage="windows_ledger"} 13');
+    expect(text).toContain('meterstream_auditor_findings_open{kind="conservation_entitlement"} 1');
     expect(text).toContain(
       'meterstream_auditor_findings_open{kind="conservation_windows_ledger"} 2',
     );
@@ -333,13 +392,16 @@ describe('conservation audit: events -> windows -> ledger -> CloudTrail', () => 
       conservation: { ...conservation, nowMs: clock.now() },
     });
     expect(report.chain?.eventsWindows.unexplainedMicros).toBe('4');
-    expect(report.chain?.windowsLedger.unexplained).toBe('5');
+    expect(report.chain?.windowsLedger.unexplained).toBe('13');
     expect(report.chain?.windowsLedger.unbilled).toBe('2');
-    expect(report.unexplained).toBeGreaterThanOrEqual(4);
+    expect(report.unexplained).toBeGreaterThanOrEqual(5);
     const printed = formatReport(report);
     expect(printed).toContain('Conservation chain (units)');
     expect(printed).toMatch(
       /\[conservation_windows_ledger\] ms-sub \/ cons-d \/ api \/ .*: window 5 but ledger usage 3/,
+    );
+    expect(printed).toMatch(
+      /\[conservation_entitlement\] ms-contract \/ 444455556666 \/ seats .*no term/,
     );
     if (process.env.MS_PRINT_REPORT) console.log(printed);
   });

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  checkContractTerms,
   conserve,
   formatUnits,
   ledgerBalance,
   ledgerBucket,
   reconciliationFindingUnits,
   type ConservationInput,
+  type ContractTerm,
   type LedgerEntry,
 } from './conservation.js';
 import type { Finding } from './reconcile.js';
@@ -457,5 +459,72 @@ describe('conserve: each loss of issue 13 with its fix disabled is a finding', (
       ['conservation_events_windows', '-3000000'],
       ['conservation_windows_ledger', '900000'],
     ]);
+  });
+});
+
+describe('checkContractTerms (issue 13, item 5)', () => {
+  const term = (startHour: number, endHour: number, quantity: bigint): ContractTerm => ({
+    ...key,
+    quantity,
+    startMs: T0 + startHour * H,
+    endMs: T0 + endHour * H,
+  });
+  const used = (hour: number, usage: bigint, billable: bigint): LedgerEntry =>
+    rec(hour, { usageMicros: usage, billableMicros: billable, quantity: Number(billable / M) });
+  const amounts = (fs: Finding[]) =>
+    fs.map((f) => [f.customer, f.hourMs, JSON.parse(f.raw ?? '{}') as Record<string, string>]);
+  const range = [T0, T0 + 10 * H] as const;
+
+  it('finds nothing when each hour bills what its term leaves', () => {
+    const terms = [term(0, 2, 100n), term(2, 100, 50n)];
+    const ledger = [used(0, 60n * M, 0n), used(1, 60n * M, 20n * M), used(2, 70n * M, 20n * M)];
+    expect(checkContractTerms(terms, ledger, ...range)).toEqual([]);
+  });
+
+  it('a renewal that kept the first term’s start (billed 20 in the new term instead of 0): one finding', () => {
+    const terms = [term(0, 2, 100n), term(2, 100, 100n)];
+    // The unfixed planner counted the old term's 120 against the new term's 100 included.
+    const ledger = [used(0, 60n * M, 0n), used(1, 60n * M, 20n * M), used(2, 20n * M, 20n * M)];
+    expect(amounts(checkContractTerms(terms, ledger, ...range))).toEqual([
+      [
+        'c',
+        T0 + 2 * H,
+        {
+          billable_micros: '20000000',
+          expected_billable_micros: '0',
+          usage_micros: '20000000',
+          used_before_micros: '0',
+          entitled_micros: '100000000',
+        },
+      ],
+    ]);
+  });
+
+  it('usage billed with no term of the customer (the unfixed entitlement 0): one finding; a known contract’s other dimension is not', () => {
+    const other = { ...term(0, 100, 10n), customer: 'other' };
+    const known = { ...term(0, 100, 10n), dimension: 'seats' };
+    const ledger = [
+      { ...used(3, 80n * M, 80n * M), customer: 'stranger' },
+      used(3, 5n * M, 5n * M), // key c|d has no term, but c's contract (seats) is known
+      {
+        ...used(4, 9n * M, 9n * M),
+        customer: 'stranger',
+        state: 'held',
+        reason: 'missing_entitlement: x',
+      },
+    ];
+    expect(amounts(checkContractTerms([other, known], ledger, ...range))).toEqual([
+      [
+        'stranger',
+        T0 + 3 * H,
+        { billable_micros: '80000000', usage_micros: '80000000', entitled_micros: '0' },
+      ],
+    ]);
+  });
+
+  it('does not judge a term that began before the ledger it was given', () => {
+    const ledger = [used(5, 10n * M, 10n * M)];
+    expect(checkContractTerms([term(0, 100, 100n)], ledger, ...range, T0 + 5 * H)).toEqual([]);
+    expect(checkContractTerms([term(0, 100, 100n)], ledger, ...range)).toHaveLength(1);
   });
 });

@@ -122,7 +122,98 @@ export const CONSERVATION_KINDS = [
   'conservation_events_windows',
   'conservation_windows_ledger',
   'conservation_unbilled',
+  'conservation_entitlement',
 ] as const satisfies readonly FindingKind[];
+
+/** One contract term of a key, as the submitter keeps them (`entitlement_terms`). */
+export interface ContractTerm {
+  productCode: string;
+  customer: string;
+  dimension: string;
+  /** Units included in the term. */
+  quantity: bigint;
+  startMs: number;
+  endMs: number;
+}
+
+/**
+ * Checks what the ledger billed of contract keys against their terms (issue 13, item 5): within a
+ * term, each hour's billable must be exactly the usage beyond the term's entitlement given the
+ * usage of the term's earlier hours; and a record of a contract product billed with no term of its
+ * customer covering its hour is a finding (the contract is unknown: included units may have been
+ * billed as overage). `ledger` holds the records of the contract products from `ledgerFromMs` on;
+ * findings are reported for hours in [fromMs, toMs) only.
+ */
+export function checkContractTerms(
+  terms: readonly ContractTerm[],
+  ledger: readonly LedgerEntry[],
+  fromMs: number,
+  toMs: number,
+  /** Where `ledger` starts: a term that began earlier has unknown usage before; not checked. */
+  ledgerFromMs: number = Number.NEGATIVE_INFINITY,
+): Finding[] {
+  const findings: Finding[] = [];
+  const products = new Set(terms.map((t) => t.productCode));
+  const byKey = new Map<string, ContractTerm[]>();
+  const byCustomer = new Map<string, ContractTerm[]>();
+  for (const t of terms) {
+    byKey.set(chainKey(t), [...(byKey.get(chainKey(t)) ?? []), t]);
+    const c = JSON.stringify([t.productCode, t.customer]);
+    byCustomer.set(c, [...(byCustomer.get(c) ?? []), t]);
+  }
+  const covers = (ts: readonly ContractTerm[] | undefined, h: number): ContractTerm | undefined =>
+    (ts ?? []).find((t) => t.startMs <= h && h < t.endMs);
+  // Held for a missing entitlement: nothing decided yet (billable = usage by design).
+  const decided = (l: LedgerEntry): boolean =>
+    !(l.state === 'held' || l.state === 'expired') || !l.reason.includes('missing_entitlement');
+  const records = [...ledger]
+    .filter((l) => products.has(l.productCode))
+    .sort((a, b) => a.hourMs - b.hourMs);
+  const usedBefore = new Map<string, bigint>();
+  for (const l of records) {
+    const term = covers(byKey.get(chainKey(l)), l.hourMs);
+    const inRange = l.hourMs >= fromMs && l.hourMs < toMs;
+    if (!term) {
+      if (!decided(l)) continue;
+      const known = covers(byCustomer.get(JSON.stringify([l.productCode, l.customer])), l.hourMs);
+      if (!known && inRange && l.billableMicros > 0n && l.state === 'accepted')
+        findings.push(
+          finding(
+            'conservation_entitlement',
+            { ...l },
+            `billed ${formatUnits(l.billableMicros)} of a contract product with no term of ${l.customer} covering the hour: included units may have been billed as overage`,
+            { billable_micros: l.billableMicros, usage_micros: l.usageMicros, entitled_micros: 0n },
+            l,
+          ),
+        );
+      continue;
+    }
+    if (term.startMs < ledgerFromMs) continue;
+    const tk = `${chainKey(l)}|${term.startMs}`;
+    const before = usedBefore.get(tk) ?? 0n;
+    usedBefore.set(tk, before + l.usageMicros);
+    const entitled = term.quantity * MICROS;
+    const remaining = entitled > before ? entitled - before : 0n;
+    const expected = l.usageMicros > remaining ? l.usageMicros - remaining : 0n;
+    if (!inRange || !decided(l) || expected === l.billableMicros) continue;
+    findings.push(
+      finding(
+        'conservation_entitlement',
+        { ...l },
+        `billable ${formatUnits(l.billableMicros)} but the term from ${new Date(term.startMs).toISOString()} (${formatUnits(entitled)} included, ${formatUnits(before)} used before) leaves ${formatUnits(expected)} billable: ${formatUnits(l.billableMicros - expected)} unexplained`,
+        {
+          billable_micros: l.billableMicros,
+          expected_billable_micros: expected,
+          usage_micros: l.usageMicros,
+          used_before_micros: before,
+          entitled_micros: entitled,
+        },
+        l,
+      ),
+    );
+  }
+  return findings;
+}
 
 /** Key of a (product, customer, dimension) chain. */
 export const chainKey = (x: { productCode: string; customer: string; dimension: string }): string =>

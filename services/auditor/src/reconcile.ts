@@ -14,6 +14,8 @@ export const FINDING_KINDS = [
   'conservation_windows_ledger',
   // Usage that ended in the ledger without being billed and without an AWS final answer.
   'conservation_unbilled',
+  // Contract usage billed otherwise than its term's entitlement allows (or with no term known).
+  'conservation_entitlement',
 ] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
 

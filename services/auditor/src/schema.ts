@@ -14,6 +14,7 @@ export const FOREIGN_TABLES = {
   usageEvents: 'usage_events',
   usageWindows: 'usage_windows',
   windowFreezes: 'window_freezes',
+  entitlementTerms: 'entitlement_terms',
 } as const;
 
 allowIdentifiers(...Object.values(AUDITOR_TABLES), ...Object.values(FOREIGN_TABLES));

@@ -8,8 +8,10 @@ import {
 } from '@meterstream/clickhouse';
 import {
   chainKey,
+  checkContractTerms,
   conserve,
   type Conservation,
+  type ContractTerm,
   type ConservationOptions,
   type EventTotal,
   type FreezeState,
@@ -275,7 +277,12 @@ export class AuditStore {
   }
 
   /** The latest version of every ledger record of [fromMs, toMs), with usage, carry and reason. */
-  async ledgerEntries(fromMs: number, toMs: number): Promise<LedgerEntry[]> {
+  async ledgerEntries(
+    fromMs: number,
+    toMs: number,
+    productCodes?: readonly string[],
+  ): Promise<LedgerEntry[]> {
+    const only = productCodes ? sql`AND product_code IN (${inList(productCodes)})` : sql``;
     const rows = await this.ch.query<Record<string, string | number>>(sql`
       SELECT product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s,
         argMax(state, version) AS l_state, argMax(quantity, version) AS l_quantity,
@@ -283,7 +290,7 @@ export class AuditStore {
         toString(argMax(carry_in_micros, version)) AS l_carry_in, toString(argMax(carry_out_micros, version)) AS l_carry_out,
         argMax(reason, version) AS l_reason
       FROM ${this.t(FOREIGN_TABLES.ledger)}
-      WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)}
+      WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)} ${only}
       GROUP BY product_code, customer, dimension, hour`);
     return rows.map((r) => ({
       productCode: String(r.product_code),
@@ -297,6 +304,29 @@ export class AuditStore {
       carryInMicros: BigInt(String(r.l_carry_in)),
       carryOutMicros: BigInt(String(r.l_carry_out)),
       reason: String(r.l_reason),
+    }));
+  }
+
+  /**
+   * The contract terms the submitter keeps (`entitlement_terms`, its migration 2); none when the
+   * table is not there (a submitter older than the terms, or no submitter tables at all).
+   */
+  async contractTerms(): Promise<ContractTerm[]> {
+    const [exists] = await this.ch.query<{ n: string }>(
+      sql`SELECT count() AS n FROM system.tables WHERE database = ${this.database} AND name = ${FOREIGN_TABLES.entitlementTerms}`,
+    );
+    if (Number(exists?.n ?? 0) === 0) return [];
+    const rows = await this.ch.query<Record<string, string | number>>(sql`
+      SELECT product_code, customer, dimension, toString(quantity) AS q,
+        toUnixTimestamp(term_start) AS s, toUnixTimestamp(term_end) AS e
+      FROM ${this.t(FOREIGN_TABLES.entitlementTerms)} FINAL`);
+    return rows.map((r) => ({
+      productCode: String(r.product_code),
+      customer: String(r.customer),
+      dimension: String(r.dimension),
+      quantity: BigInt(String(r.q)),
+      startMs: Number(r.s) * 1000,
+      endMs: Number(r.e) * 1000,
     }));
   }
 
@@ -547,10 +577,32 @@ export async function conserveRange(
     options.productCode === undefined
       ? [...xs]
       : xs.filter((x) => x.productCode === options.productCode);
-  return conserve(
+  const c = conserve(
     { events: keep(events), windows: keep(windows), ledger: keep(ledger), carryBefore, freeze },
     options,
   );
+  // Contract keys: what was billed against what each term's entitlement leaves (issue 13, item 5).
+  // The ledger is read from the earliest term start, but no further back than the carry lookback
+  // (35 days by default): the term of an hour starting earlier is checked only for billing
+  // without any term, since the usage it had before is not read.
+  const terms = keep(await store.contractTerms()).filter(
+    (t) => t.startMs < toMs && t.endMs > fromMs,
+  );
+  if (terms.length > 0) {
+    const since = Math.max(
+      Math.min(...terms.map((t) => t.startMs)),
+      fromMs - options.carryLookbackMs,
+    );
+    const products = [...new Set(terms.map((t) => t.productCode))];
+    const termLedger = await store.ledgerEntries(since, toMs, products);
+    for (const f of checkContractTerms(terms, termLedger, fromMs, toMs, since)) {
+      c.findings.push(f);
+      const a = JSON.parse(f.raw ?? '{}') as Record<string, string>;
+      const diff = BigInt(a.billable_micros ?? '0') - BigInt(a.expected_billable_micros ?? '0');
+      c.windowsLedger.unexplainedMicros += diff < 0n ? -diff : diff;
+    }
+  }
+  return c;
 }
 
 /**
