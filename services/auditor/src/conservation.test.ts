@@ -478,14 +478,15 @@ describe('checkContractTerms (issue 13, item 5)', () => {
   it('finds nothing when each hour bills what its term leaves', () => {
     const terms = [term(0, 2, 100n), term(2, 100, 50n)];
     const ledger = [used(0, 60n * M, 0n), used(1, 60n * M, 20n * M), used(2, 70n * M, 20n * M)];
-    expect(checkContractTerms(terms, ledger, ...range)).toEqual([]);
+    expect(checkContractTerms(terms, ledger, ...range).findings).toEqual([]);
   });
 
   it('a renewal that kept the first term’s start (billed 20 in the new term instead of 0): one finding', () => {
     const terms = [term(0, 2, 100n), term(2, 100, 100n)];
     // The unfixed planner counted the old term's 120 against the new term's 100 included.
     const ledger = [used(0, 60n * M, 0n), used(1, 60n * M, 20n * M), used(2, 20n * M, 20n * M)];
-    expect(amounts(checkContractTerms(terms, ledger, ...range))).toEqual([
+    expect(checkContractTerms(terms, ledger, ...range).unexplainedMicros).toBe(20n * M);
+    expect(amounts(checkContractTerms(terms, ledger, ...range).findings)).toEqual([
       [
         'c',
         T0 + 2 * H,
@@ -513,7 +514,7 @@ describe('checkContractTerms (issue 13, item 5)', () => {
         reason: 'missing_entitlement: x',
       },
     ];
-    expect(amounts(checkContractTerms([other, known], ledger, ...range))).toEqual([
+    expect(amounts(checkContractTerms([other, known], ledger, ...range).findings)).toEqual([
       [
         'stranger',
         T0 + 3 * H,
@@ -524,7 +525,9 @@ describe('checkContractTerms (issue 13, item 5)', () => {
 
   it('does not judge a term that began before the ledger it was given', () => {
     const ledger = [used(5, 10n * M, 10n * M)];
-    expect(checkContractTerms([term(0, 100, 100n)], ledger, ...range, T0 + 5 * H)).toEqual([]);
-    expect(checkContractTerms([term(0, 100, 100n)], ledger, ...range)).toHaveLength(1);
+    expect(checkContractTerms([term(0, 100, 100n)], ledger, ...range, T0 + 5 * H).findings).toEqual(
+      [],
+    );
+    expect(checkContractTerms([term(0, 100, 100n)], ledger, ...range).findings).toHaveLength(1);
   });
 });

@@ -151,8 +151,10 @@ export function checkContractTerms(
   toMs: number,
   /** Where `ledger` starts: a term that began earlier has unknown usage before; not checked. */
   ledgerFromMs: number = Number.NEGATIVE_INFINITY,
-): Finding[] {
+): { findings: Finding[]; unexplainedMicros: bigint } {
   const findings: Finding[] = [];
+  /** Σ |billed − what the terms leave| over the findings. */
+  let unexplainedMicros = 0n;
   const products = new Set(terms.map((t) => t.productCode));
   const byKey = new Map<string, ContractTerm[]>();
   const byCustomer = new Map<string, ContractTerm[]>();
@@ -176,7 +178,8 @@ export function checkContractTerms(
     if (!term) {
       if (!decided(l)) continue;
       const known = covers(byCustomer.get(JSON.stringify([l.productCode, l.customer])), l.hourMs);
-      if (!known && inRange && l.billableMicros > 0n && l.state === 'accepted')
+      if (!known && inRange && l.billableMicros > 0n && l.state === 'accepted') {
+        unexplainedMicros += l.billableMicros;
         findings.push(
           finding(
             'conservation_entitlement',
@@ -186,6 +189,7 @@ export function checkContractTerms(
             l,
           ),
         );
+      }
       continue;
     }
     if (term.startMs < ledgerFromMs) continue;
@@ -196,6 +200,7 @@ export function checkContractTerms(
     const remaining = entitled > before ? entitled - before : 0n;
     const expected = l.usageMicros > remaining ? l.usageMicros - remaining : 0n;
     if (!inRange || !decided(l) || expected === l.billableMicros) continue;
+    unexplainedMicros += abs(l.billableMicros - expected);
     findings.push(
       finding(
         'conservation_entitlement',
@@ -212,7 +217,7 @@ export function checkContractTerms(
       ),
     );
   }
-  return findings;
+  return { findings, unexplainedMicros };
 }
 
 /** Key of a (product, customer, dimension) chain. */

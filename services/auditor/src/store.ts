@@ -595,12 +595,9 @@ export async function conserveRange(
     );
     const products = [...new Set(terms.map((t) => t.productCode))];
     const termLedger = await store.ledgerEntries(since, toMs, products);
-    for (const f of checkContractTerms(terms, termLedger, fromMs, toMs, since)) {
-      c.findings.push(f);
-      const a = JSON.parse(f.raw ?? '{}') as Record<string, string>;
-      const diff = BigInt(a.billable_micros ?? '0') - BigInt(a.expected_billable_micros ?? '0');
-      c.windowsLedger.unexplainedMicros += diff < 0n ? -diff : diff;
-    }
+    const checked = checkContractTerms(terms, termLedger, fromMs, toMs, since);
+    c.findings.push(...checked.findings);
+    c.windowsLedger.unexplainedMicros += checked.unexplainedMicros;
   }
   return c;
 }
