@@ -285,8 +285,10 @@ async function sendWave(ctx: SenderContext, wave: LedgerRecord[]): Promise<Ledge
   for (const list of byProduct.values()) {
     // A record AWS refused for its dimension goes alone: it fails the whole call until the listing
     // is fixed, and in a batch of others it would be found again by bisecting on every run.
-    const alone = (r: LedgerRecord): boolean =>
-      r.state === 'held' && RECORD_SCOPED.has(heldReasonOf(r.reason) ?? 'no_plan');
+    const alone = (r: LedgerRecord): boolean => {
+      const code = r.state === 'held' ? heldReasonOf(r.reason) : undefined;
+      return code !== undefined && RECORD_SCOPED.has(code);
+    };
     for (const r of list.filter(alone)) batches.push([r]);
     const rest = list.filter((r) => !alone(r));
     for (let i = 0; i < rest.length; i += config.batchSize)
