@@ -6,6 +6,7 @@ const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 // Tests import workspace packages from source, so `npm test` does not depend on a stale dist/.
 const alias = {
   '@meterstream/errors': here('./packages/errors/src/index.ts'),
+  '@meterstream/runtime': here('./packages/runtime/src/index.ts'),
   '@meterstream/config': here('./packages/config/src/index.ts'),
   '@meterstream/observability': here('./packages/observability/src/index.ts'),
   '@meterstream/clickhouse': here('./packages/clickhouse/src/index.ts'),

@@ -1,0 +1,3 @@
+export * from './time.js';
+export * from './retry.js';
+export * from './quantity.js';
