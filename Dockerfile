@@ -1,5 +1,5 @@
 # One image for every Meterstream process; docker-compose.yml picks the entry point per service.
-FROM node:20.19-bookworm-slim AS build
+FROM node:24.22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json tsconfig.json ./
 COPY packages packages
@@ -8,7 +8,7 @@ COPY emulators emulators
 COPY services services
 RUN npm ci --no-audit --no-fund && npx tsc -b && npm prune --omit=dev
 
-FROM node:20.19-bookworm-slim
+FROM node:24.22-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app /app

@@ -5,6 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runUnderPinnedNode } from '../deploy/local/node-runtime.mjs';
+
+await runUnderPinnedNode();
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ALL = ['ingest', 'aggregator', 'submitter'];

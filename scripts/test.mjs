@@ -4,9 +4,16 @@
 // MailDev and the AWS emulator on first use), makes sure Chromium is there for the console's
 // browser tests, and runs the unit and integration projects. Node builtins only.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  dependenciesStale,
+  markDependenciesInstalled,
+  runUnderPinnedNode,
+} from '../deploy/local/node-runtime.mjs';
+
+await runUnderPinnedNode();
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HELP = `usage: npm test [-- options]
@@ -65,15 +72,10 @@ function step(name, cmd, cmdArgs, opts = {}) {
   console.log(`✔ ${name} (${secs}s)`);
 }
 
-function depsStale() {
-  const marker = path.join(ROOT, 'node_modules', '.package-lock.json');
-  if (!existsSync(marker)) return true;
-  return statSync(path.join(ROOT, 'package-lock.json')).mtimeMs > statSync(marker).mtimeMs;
-}
-
-if (depsStale()) {
+if (dependenciesStale()) {
   if (noInstall) throw new Error('node_modules missing or stale; run npm ci');
   step('install npm dependencies', 'npm', ['ci', '--no-audit', '--no-fund']);
+  markDependenciesInstalled();
 }
 step('build (tsc -b)', 'npx', ['tsc', '-b']);
 

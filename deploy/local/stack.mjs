@@ -23,6 +23,7 @@ import {
   timed,
   waitFor,
 } from './lib.mjs';
+import { runUnderPinnedNode } from './node-runtime.mjs';
 
 const USAGE = `usage: node deploy/local/stack.mjs <up|down|status> [--only name,name]
 
@@ -290,6 +291,7 @@ async function status(comps) {
 }
 
 async function main() {
+  await runUnderPinnedNode();
   let args;
   try {
     args = parseArgs(process.argv.slice(2));
