@@ -7,6 +7,7 @@ const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const alias = {
   '@meterstream/errors': here('./packages/errors/src/index.ts'),
   '@meterstream/runtime': here('./packages/runtime/src/index.ts'),
+  '@meterstream/contracts': here('./packages/contracts/src/index.ts'),
   '@meterstream/config': here('./packages/config/src/index.ts'),
   '@meterstream/observability': here('./packages/observability/src/index.ts'),
   '@meterstream/clickhouse': here('./packages/clickhouse/src/index.ts'),
