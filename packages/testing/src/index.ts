@@ -1,3 +1,5 @@
 export * from './stack.js';
 export * from './fixtures.js';
 export * from './clock.js';
+export * from './proxy.js';
+export * from './vitest.js';
