@@ -59,6 +59,12 @@ export function tableHead(columns: readonly Column[]): SafeHtml {
   </thead>`;
 }
 
+/** A column of a table of `R`s: its heading and how a row fills its cell. */
+export interface TableColumn<R> {
+  head: Column;
+  cell: (row: R) => SafeHtml;
+}
+
 /** A right-aligned (numeric) column. */
 export const num = (label: string): Column => ({ label, className: 'num' });
 

@@ -10,6 +10,7 @@ import {
   pageHead,
   statusBadge,
   tableHead,
+  type Column,
   type PageContext,
 } from './components.js';
 import { layout } from './layout.js';
@@ -131,6 +132,9 @@ function contractsTable(v: RowView, rows: readonly ContractRow[]): SafeHtml {
   </table>`;
 }
 
+/** The first columns of both tables of submission lines (the dialog's and the statuses'). */
+const LINE_COLUMNS: readonly Column[] = ['Buyer', 'Customer', 'Dimension', num('Quantity')];
+
 /** The submit button and the confirmation dialog (filled in by app.js from the preview). */
 function submitControls(): SafeHtml {
   return html`<div class="action-bar">
@@ -147,10 +151,7 @@ function submitControls(): SafeHtml {
       <div class="table-wrap dialog-table">
         <table class="data compact" id="confirm-table">
           ${tableHead([
-            'Buyer',
-            'Customer',
-            'Dimension',
-            num('Quantity'),
+            ...LINE_COLUMNS,
             num('Entitlement'),
             num('Used so far'),
             num('Overage (billed)'),
@@ -180,15 +181,7 @@ function submissionStatus(): SafeHtml {
     <p id="status-summary" class="muted" aria-live="polite"></p>
     <div class="table-wrap">
       <table class="data compact" id="status-table">
-        ${tableHead([
-          'Buyer',
-          'Customer',
-          'Dimension',
-          num('Quantity'),
-          num('Billed'),
-          'Status',
-          'Reason',
-        ])}
+        ${tableHead([...LINE_COLUMNS, num('Billed'), 'Status', 'Reason'])}
         <tbody></tbody>
       </table>
     </div>

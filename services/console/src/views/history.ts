@@ -10,6 +10,7 @@ import {
   statusBadge,
   tableHead,
   type PageContext,
+  type TableColumn,
 } from './components.js';
 import { layout } from './layout.js';
 
@@ -20,6 +21,23 @@ function dtLocal(d: Date | undefined): string {
 /** One labelled control of the filter form. */
 function field(id: string, label: string, control: SafeHtml): SafeHtml {
   return html`<div class="field"><label for="${id}">${label}</label>${control}</div>`;
+}
+
+/** A filter of the form that picks one of `values`, or all. */
+function selectField(
+  name: string,
+  label: string,
+  values: readonly string[],
+  selected: string | undefined,
+  allLabel: string,
+): SafeHtml {
+  return field(
+    `f-${name}`,
+    label,
+    html`<select id="f-${name}" name="${name}">
+      ${optionList(values, selected, allLabel)}
+    </select>`,
+  );
 }
 
 function filterForm(catalog: PlanCatalog, filter: LedgerFilter, query: string): SafeHtml {
@@ -36,13 +54,7 @@ function filterForm(catalog: PlanCatalog, filter: LedgerFilter, query: string): 
     role="search"
     aria-label="Filter metering records"
   >
-    ${field(
-      'f-product',
-      'Product',
-      html`<select id="f-product" name="product">
-        ${optionList(products, filter.productCode, 'All products')}
-      </select>`,
-    )}
+    ${selectField('product', 'Product', products, filter.productCode, 'All products')}
     ${field(
       'f-customer',
       'Customer',
@@ -53,13 +65,7 @@ function filterForm(catalog: PlanCatalog, filter: LedgerFilter, query: string): 
         placeholder="ID or AWS account"
       />`,
     )}
-    ${field(
-      'f-dimension',
-      'Dimension',
-      html`<select id="f-dimension" name="dimension">
-        ${optionList(dims, filter.dimension, 'All dimensions')}
-      </select>`,
-    )}
+    ${selectField('dimension', 'Dimension', dims, filter.dimension, 'All dimensions')}
     ${(['from', 'to'] as const).map((k) =>
       field(
         `f-${k}`,
@@ -81,21 +87,37 @@ function filterForm(catalog: PlanCatalog, filter: LedgerFilter, query: string): 
   </form>`;
 }
 
-function historyRow(r: LedgerRecord, actor: string | undefined): SafeHtml {
+/** A ledger record and, when it was sent from the console, who sent it. */
+type HistoryRow = { r: LedgerRecord; actor: string | undefined };
+
+/** The history table's columns: each heading with how a record fills its cell. */
+const HISTORY_COLUMNS: readonly TableColumn<HistoryRow>[] = [
+  { head: 'Hour', cell: ({ r }) => html`<td class="nowrap">${formatTime(r.hour)}</td>` },
+  { head: 'Product', cell: ({ r }) => html`<td><code>${r.productCode}</code></td>` },
+  { head: 'Customer', cell: ({ r }) => html`<td><code>${r.customer}</code></td>` },
+  { head: 'Dimension', cell: ({ r }) => html`<td><code class="dim">${r.dimension}</code></td>` },
+  { head: num('Quantity'), cell: ({ r }) => html`<td class="num">${r.quantity}</td>` },
+  { head: 'Status', cell: ({ r }) => html`<td>${statusBadge(r.status)}</td>` },
+  { head: 'Reason', cell: ({ r }) => html`<td class="reason">${r.reason}</td>` },
+  {
+    head: 'Source',
+    cell: ({ actor }) =>
+      html`<td>
+        ${actor ? html`<span class="pill">Manual · ${actor}</span>` : html`<span class="muted">Automatic</span>`}
+      </td>`,
+  },
+  {
+    head: 'Updated',
+    cell: ({ r }) =>
+      html`<td class="nowrap muted" title="${r.updatedAt.toISOString()}">
+        ${r.updatedAt.toISOString().slice(5, 16).replace('T', ' ')}
+      </td>`,
+  },
+];
+
+function historyRow(row: HistoryRow): SafeHtml {
   return html`<tr>
-    <td class="nowrap">${formatTime(r.hour)}</td>
-    <td><code>${r.productCode}</code></td>
-    <td><code>${r.customer}</code></td>
-    <td><code class="dim">${r.dimension}</code></td>
-    <td class="num">${r.quantity}</td>
-    <td>${statusBadge(r.status)}</td>
-    <td class="reason">${r.reason}</td>
-    <td>
-      ${actor ? html`<span class="pill">Manual · ${actor}</span>` : html`<span class="muted">Automatic</span>`}
-    </td>
-    <td class="nowrap muted" title="${r.updatedAt.toISOString()}">
-      ${r.updatedAt.toISOString().slice(5, 16).replace('T', ' ')}
-    </td>
+    ${HISTORY_COLUMNS.map((c) => c.cell(row))}
   </tr>`;
 }
 
@@ -115,20 +137,10 @@ export function historyPage(
     ${filterForm(catalog, filter, query)}
     <div class="card table-wrap">
       <table class="data compact" id="history">
-        ${tableHead([
-          'Hour',
-          'Product',
-          'Customer',
-          'Dimension',
-          num('Quantity'),
-          'Status',
-          'Reason',
-          'Source',
-          'Updated',
-        ])}
+        ${tableHead(HISTORY_COLUMNS.map((c) => c.head))}
         <tbody>
-          ${emptyRow(rows.length, 9, 'No metering records match these filters.')}
-          ${rows.map((r) => historyRow(r, manual.get(recordKey(r))))}
+          ${emptyRow(rows.length, HISTORY_COLUMNS.length, 'No metering records match these filters.')}
+          ${rows.map((r) => historyRow({ r, actor: manual.get(recordKey(r)) }))}
         </tbody>
       </table>
       ${rows.length >= filter.limit ? html`<p class="muted small pad">Showing the first ${filter.limit} records; narrow the filters or export CSV for more.</p>` : ''}
