@@ -1,7 +1,13 @@
 import bcrypt from 'bcryptjs';
 import { describe, expect, it } from 'vitest';
-import { LoginThrottle } from './app.js';
-import { authenticate, Csrf, decodeSession, encodeSession, parseUsers } from './auth.js';
+import {
+  authenticate,
+  Csrf,
+  decodeSession,
+  encodeSession,
+  LoginThrottle,
+  parseUsers,
+} from './auth.js';
 import { canSubmit } from './model.js';
 import { parseConsoleEnv } from './env.js';
 

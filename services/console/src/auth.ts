@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import bcrypt from 'bcryptjs';
 import { z } from 'zod';
 import { MeterstreamError } from '@meterstream/errors';
+import { MINUTE_MS } from '@meterstream/runtime';
 import type { Role, User } from './model.js';
 
 /** bcrypt cost for new hashes. */
@@ -128,5 +129,42 @@ export class Csrf {
     const want = Buffer.from(this.token(nonce));
     const got = Buffer.from(token);
     return want.length === got.length && timingSafeEqual(want, got);
+  }
+}
+
+/**
+ * Slows password guessing: after {@link LoginThrottle.maxFailures} failed sign-ins for one
+ * username within the window, that username is refused until the window has passed.
+ */
+export class LoginThrottle {
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(
+    readonly maxFailures = 5,
+    readonly windowMs = 15 * MINUTE_MS,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  private recent(username: string): number[] {
+    const since = this.clock() - this.windowMs;
+    const list = (this.failures.get(username) ?? []).filter((t) => t > since);
+    if (list.length === 0) this.failures.delete(username);
+    else this.failures.set(username, list);
+    return list;
+  }
+
+  blocked(username: string): boolean {
+    return this.recent(username).length >= this.maxFailures;
+  }
+
+  failed(username: string): void {
+    // Bounded memory: forget the oldest usernames when someone sprays many names.
+    if (this.failures.size > 10_000)
+      this.failures.delete(this.failures.keys().next().value as string);
+    this.failures.set(username, [...this.recent(username), this.clock()]);
+  }
+
+  succeeded(username: string): void {
+    this.failures.delete(username);
   }
 }

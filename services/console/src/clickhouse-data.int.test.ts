@@ -4,7 +4,8 @@ import { freshDatabase, type TestDatabase } from '@meterstream/testing';
 import { AUDITOR_MIGRATIONS } from '../../auditor/src/schema.js';
 import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '../../aggregator/src/index.js';
 import { SUBMITTER_MIGRATIONS, Store } from '../../submitter/src/index.js';
-import { ClickHouseData, migrateConsole } from './clickhouse-data.js';
+import { ClickHouseData } from './clickhouse-data.js';
+import { migrateConsole } from './migrations.js';
 import type { Submission } from './model.js';
 
 const H = Date.UTC(2026, 10, 26, 10);

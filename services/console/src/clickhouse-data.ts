@@ -2,17 +2,12 @@ import {
   allowIdentifiers,
   ident,
   joinSql,
-  migrate,
   raw,
-  renderCreateTable,
   sql,
   type ClickHouse,
-  type Migration,
   type SqlFragment,
-  type Topology,
 } from '@meterstream/clickhouse';
 import { isMeterstreamError } from '@meterstream/errors';
-import type { Logger } from '@meterstream/observability';
 import {
   cdKey,
   recordKey,
@@ -28,6 +23,7 @@ import {
   type Submission,
   type Subscription,
 } from './model.js';
+import { SUBMISSIONS_TABLE } from './migrations.js';
 
 /** Tables the console reads (owned by the submitter, aggregator and auditor) and the one it owns. */
 export const CONSOLE_TABLES = {
@@ -35,40 +31,23 @@ export const CONSOLE_TABLES = {
   subscriptions: 'subscriptions',
   entitlements: 'entitlements',
   usageWindows: 'usage_windows',
-  submissions: 'console_submissions',
+  submissions: SUBMISSIONS_TABLE,
 } as const;
 
 allowIdentifiers(...Object.values(CONSOLE_TABLES), 'system', 'tables');
 
-/** The console's own table: one row per line of every manual submission, with its actor. */
-export const CONSOLE_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'console_submissions',
-    up: ({ database, topology }) =>
-      renderCreateTable(
-        {
-          database,
-          name: CONSOLE_TABLES.submissions,
-          columns:
-            'submission_id String, line_index UInt32, actor String, product_code String, customer String, customer_kind String, license_arn String, dimension String, hour DateTime, at_ms UInt64, quantity String, quantity_micros Int64, event_id String, created_at DateTime',
-          engine: 'ReplacingMergeTree',
-          partitionBy: 'toYYYYMM(hour)',
-          orderBy: '(submission_id, line_index)',
-        },
-        topology,
-      ),
-  },
-];
-
-/** Applies the console's migrations. */
-export async function migrateConsole(
-  ch: ClickHouse,
-  database: string,
-  topology: Topology,
-  logger?: Logger,
-): Promise<void> {
-  await migrate(ch, 'console', CONSOLE_MIGRATIONS, { database, topology }, logger);
+/**
+ * `(product_code, customer, dimension, hour) IN (…)`: the condition that selects these ledger
+ * (or window) keys, comparing hours as epoch seconds so it works on every ClickHouse version.
+ */
+export function keysIn(keys: readonly RecordKey[]): SqlFragment {
+  const tuples = joinSql(
+    keys.map(
+      (k) =>
+        sql`(${k.productCode}, ${k.customer}, ${k.dimension}, ${Math.floor(k.hour.getTime() / 1000)})`,
+    ),
+  );
+  return sql`(product_code, customer, dimension, toUnixTimestamp(hour)) IN (${tuples})`;
 }
 
 const secs = (v: unknown): Date => new Date(Number(v) * 1000);
@@ -224,14 +203,8 @@ export class ClickHouseData implements ConsoleData {
 
   async records(keys: readonly RecordKey[]): Promise<LedgerRecord[]> {
     if (keys.length === 0) return [];
-    const tuples = joinSql(
-      keys.map(
-        (k) =>
-          sql`(${k.productCode}, ${k.customer}, ${k.dimension}, ${Math.floor(k.hour.getTime() / 1000)})`,
-      ),
-    );
     const rows = await this.rows(sql`SELECT ${LEDGER_LATEST} FROM ${this.t(CONSOLE_TABLES.ledger)}
-      WHERE (product_code, customer, dimension, toUnixTimestamp(hour)) IN (${tuples})
+      WHERE ${keysIn(keys)}
       GROUP BY product_code, customer, dimension, hour`);
     return rows.map(ledgerRow);
   }

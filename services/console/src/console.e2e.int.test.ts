@@ -28,7 +28,7 @@ import {
 } from '../../submitter/src/index.js';
 import { parseConsoleEnv } from './env.js';
 import type { User } from './model.js';
-import { startConsole, type RunningConsole } from './server.js';
+import { startConsole, type ConsoleHandle } from './start.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PLANS = fileURLToPath(new URL('../../../plans', import.meta.url));
@@ -53,7 +53,7 @@ let db: TestDatabase;
 let emu: RunningEmulator;
 let aggregator: Aggregator;
 let submitter: RunningSubmitter;
-let consoleApp: RunningConsole;
+let consoleApp: ConsoleHandle;
 let browser: Browser;
 let smtpWebUrl: string;
 

@@ -1,6 +1,6 @@
 import { MeterstreamError } from '@meterstream/errors';
 import type { ClickHouse } from '@meterstream/clickhouse';
-import { allowIdentifiers, ident, joinSql, sql } from '@meterstream/clickhouse';
+import { allowIdentifiers, ident, sql } from '@meterstream/clickhouse';
 import {
   registerAvro,
   toKafkaError,
@@ -19,8 +19,9 @@ import {
   type FreezeCommand,
   type UsageEvent,
 } from '@meterstream/schemas';
-import { CONSOLE_TABLES } from './clickhouse-data.js';
-import type { Submission, SubmissionGateway } from './model.js';
+import { MINUTE_MS, SECOND_MS, sleep } from '@meterstream/runtime';
+import { CONSOLE_TABLES, keysIn } from './clickhouse-data.js';
+import { lineKey, type Submission, type SubmissionGateway } from './model.js';
 
 /** Settings of {@link KafkaSubmissionGateway}. */
 export interface KafkaGatewayOptions {
@@ -36,8 +37,6 @@ export interface KafkaGatewayOptions {
   followUpMs?: number;
   pollMs?: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The real path of a manual submission (ADR 0001): one usage event per line (source `console`,
@@ -139,18 +138,13 @@ export class KafkaSubmissionGateway implements SubmissionGateway {
 
   /** Asks the submitter to run once the windows are frozen, until the ledger has every record. */
   private async followUp(s: Submission): Promise<void> {
-    const deadline = Date.now() + (this.o.followUpMs ?? 120_000);
+    const deadline = Date.now() + (this.o.followUpMs ?? 2 * MINUTE_MS);
     const pollMs = this.o.pollMs ?? 300;
-    const keys = joinSql(
-      s.lines.map(
-        (l) =>
-          sql`(${s.productCode}, ${l.customer}, ${l.dimension}, ${Math.floor(s.hour.getTime() / 1000)})`,
-      ),
-    );
+    const keys = keysIn(s.lines.map((l) => lineKey(s, l)));
     const count = async (table: string): Promise<number> => {
       const [r] = await this.o.ch.query<{ n: string | number }>(
         sql`SELECT count() AS n FROM (SELECT DISTINCT product_code, customer, dimension, hour FROM ${ident(`${this.o.database}.${table}`)}
-          WHERE (product_code, customer, dimension, toUnixTimestamp(hour)) IN (${keys}))`,
+          WHERE ${keys})`,
       );
       return Number(r?.n ?? 0);
     };
@@ -159,7 +153,7 @@ export class KafkaSubmissionGateway implements SubmissionGateway {
       const inLedger = await count(CONSOLE_TABLES.ledger).catch(() => 0);
       if (inLedger >= s.lines.length) return;
       const frozen = await count(CONSOLE_TABLES.usageWindows).catch(() => 0);
-      if (frozen >= s.lines.length && Date.now() - lastRun > 2_000) {
+      if (frozen >= s.lines.length && Date.now() - lastRun > 2 * SECOND_MS) {
         lastRun = Date.now();
         await this.runSubmitter().catch((err: unknown) =>
           this.log.warn({ err }, 'submitter run request failed'),
@@ -173,7 +167,7 @@ export class KafkaSubmissionGateway implements SubmissionGateway {
   async runSubmitter(): Promise<string> {
     const res = await fetch(new URL('/v1/run', this.o.submitterUrl), {
       method: 'POST',
-      signal: AbortSignal.timeout(5_000),
+      signal: AbortSignal.timeout(5 * SECOND_MS),
     });
     if (res.status !== 202)
       throw new MeterstreamError('OVERLOADED', `submitter answered ${res.status} to /v1/run`);

@@ -1,4 +1,5 @@
 import {
+  lineKey,
   recordKey,
   statusOfLedgerState,
   type AuditFinding,
@@ -75,16 +76,7 @@ export class MemoryData implements ConsoleData {
   async manualKeys(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const s of this.submissions.values()) {
-      for (const l of s.lines)
-        out.set(
-          recordKey({
-            productCode: s.productCode,
-            customer: l.customer,
-            dimension: l.dimension,
-            hour: s.hour,
-          }),
-          s.actor,
-        );
+      for (const l of s.lines) out.set(recordKey(lineKey(s, l)), s.actor);
     }
     return out;
   }

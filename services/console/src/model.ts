@@ -212,3 +212,8 @@ export function cdKey(customer: string, dimension: string): string {
 export function recordKey(k: RecordKey): string {
   return `${k.productCode}|${k.customer}|${k.dimension}|${k.hour.getTime()}`;
 }
+
+/** The ledger record a line of a submission meters. */
+export function lineKey(s: Pick<Submission, 'productCode' | 'hour'>, l: SubmissionLine): RecordKey {
+  return { productCode: s.productCode, customer: l.customer, dimension: l.dimension, hour: s.hour };
+}

@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadPlans } from '@meterstream/plans';
+import { formatMicros } from '@meterstream/runtime';
 import type { Subscription } from './model.js';
-import {
-  formatMicros,
-  hourOf,
-  isActive,
-  overage,
-  parseQuantity,
-  validateLines,
-} from './validate.js';
+import { hourOf, isActive, overage, parseQuantity, validateLines } from './validate.js';
 
 describe('parseQuantity', () => {
   it('accepts non-negative decimals with at most 6 places, exactly', () => {
@@ -25,6 +19,8 @@ describe('parseQuantity', () => {
     expect(parseQuantity('1.1234567')).toBe('at most 6 decimal places');
     expect(parseQuantity('2147483647.000001')).toBe('at most 2147483647 (the AWS limit)');
     expect(parseQuantity('99999999999')).toBe('at most 2147483647 (the AWS limit)');
+    expect(parseQuantity('99999999999.5')).toBe('at most 2147483647 (the AWS limit)');
+    expect(parseQuantity('99999999999.1234567')).toBe('at most 6 decimal places');
     for (const bad of ['1e3', '0x10', '1,5', 'NaN', 'Infinity', '.5', '5.', '+3']) {
       expect(parseQuantity(bad), bad).toBe('must be a number such as 12 or 0.5');
     }

@@ -1,48 +1,35 @@
 import type { Plan, PlanCatalog } from '@meterstream/plans';
+import {
+  AWS_MAX_QUANTITY,
+  MICROS,
+  formatMicros,
+  hourStart,
+  parseMicros,
+} from '@meterstream/runtime';
 import { cdKey, type Entitlement, type Subscription, type SubmissionLine } from './model.js';
 
-/** Micro-units per unit (ADR 0001: quantities are integer micros). */
-export const MICROS = 1_000_000n;
-/** AWS `Quantity` is an Integer: 0..2147483647. */
-export const MAX_UNITS = 2_147_483_647n;
 /** At most this many lines in one submission (keeps one request small and reviewable). */
 export const MAX_LINES = 500;
 
-const HOUR_MS = 3_600_000;
-
 /** Start of the UTC hour of `d`. */
 export function hourOf(d: Date): Date {
-  return new Date(Math.floor(d.getTime() / HOUR_MS) * HOUR_MS);
+  return new Date(hourStart(d.getTime()));
 }
 
 /**
  * Parses a quantity typed by a user into micros: a non-negative decimal with at most 6 places,
- * at most 2147483647 (AWS). Returns the reason as a string when it is not one.
+ * at most 2147483647 (AWS). Returns the reason, in the user's terms, when it is not one.
  */
 export function parseQuantity(input: string): bigint | string {
   const s = input.trim();
+  const tooLarge = `at most ${AWS_MAX_QUANTITY} (the AWS limit)`;
   if (s === '') return 'enter a quantity';
   if (s.startsWith('-')) return 'must not be negative';
-  const m = /^(\d{1,10})(?:\.(\d{1,6}))?$/.exec(s);
-  if (!m) {
-    if (/^\d+\.\d{7,}$/.test(s)) return 'at most 6 decimal places';
-    if (/^\d{11,}(\.\d*)?$/.test(s)) return `at most ${MAX_UNITS} (the AWS limit)`;
-    return 'must be a number such as 12 or 0.5';
-  }
-  const units = BigInt(m[1] ?? '0');
-  const frac = BigInt((m[2] ?? '').padEnd(6, '0'));
-  const micros = units * MICROS + frac;
-  if (micros > MAX_UNITS * MICROS) return `at most ${MAX_UNITS} (the AWS limit)`;
-  return micros;
-}
-
-/** Formats micros as the shortest exact decimal string (`1500000n` → `1.5`). */
-export function formatMicros(micros: bigint): string {
-  const neg = micros < 0n;
-  const abs = neg ? -micros : micros;
-  const units = abs / MICROS;
-  const frac = (abs % MICROS).toString().padStart(6, '0').replace(/0+$/, '');
-  return `${neg ? '-' : ''}${units}${frac ? `.${frac}` : ''}`;
+  if (/^\d+\.\d{7,}$/.test(s)) return 'at most 6 decimal places';
+  if (/^\d{11,}(\.\d*)?$/.test(s)) return tooLarge;
+  const micros = parseMicros(s);
+  if (micros === undefined) return 'must be a number such as 12 or 0.5';
+  return micros > AWS_MAX_QUANTITY * MICROS ? tooLarge : micros;
 }
 
 /** One line as the browser sends it. */

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metrics } from '@meterstream/observability';
 import { loadPlans, type PlanCatalog } from '@meterstream/plans';
 import { testLogger } from '@meterstream/testing';
-import { buildConsole } from './app.js';
+import { buildConsole } from './server.js';
 import { FakeGateway, MemoryData } from './memory.js';
 import type { Submission, User } from './model.js';
 import { hourOf } from './validate.js';

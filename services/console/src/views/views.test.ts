@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, html, jsonForScript } from './html.js';
-import { FINAL_STATUSES, statusOfLedgerState, type LedgerRecord } from './model.js';
-import { auditPage, historyCsv, statusBadge } from './views.js';
+import { escapeHtml, html, jsonForScript } from '../html.js';
+import { FINAL_STATUSES, statusOfLedgerState, type LedgerRecord } from '../model.js';
+import { auditPage } from './audit.js';
+import { statusBadge } from './components.js';
+import { historyCsv } from './history.js';
 
 const ctx = { username: 'u', role: 'viewer' as const, csrfToken: 't' };
 
