@@ -7,34 +7,37 @@ import {
   type ClickHouse,
   type SqlFragment,
 } from '@meterstream/clickhouse';
+import {
+  AUDIT_FINDINGS,
+  CONSOLE_SUBMISSIONS,
+  ENTITLEMENTS,
+  LEDGER,
+  SUBSCRIPTIONS,
+  USAGE_WINDOWS,
+  customerKindOf,
+  entitlementFromRow,
+  ledgerFromRow,
+  subscriptionFromRow,
+  type Table,
+} from '@meterstream/contracts';
 import { isMeterstreamError } from '@meterstream/errors';
 import {
   cdKey,
+  ledgerEntry,
   recordKey,
   statusOfLedgerState,
   type AuditFinding,
   type ConsoleData,
-  type CustomerKind,
   type Entitlement,
+  type LedgerEntry,
   type LedgerFilter,
-  type LedgerRecord,
   type RecordKey,
   type RecordStatus,
   type Submission,
   type Subscription,
 } from './model.js';
-import { SUBMISSIONS_TABLE } from './migrations.js';
 
-/** Tables the console reads (owned by the submitter, aggregator and auditor) and the one it owns. */
-export const CONSOLE_TABLES = {
-  ledger: 'ledger',
-  subscriptions: 'subscriptions',
-  entitlements: 'entitlements',
-  usageWindows: 'usage_windows',
-  submissions: SUBMISSIONS_TABLE,
-} as const;
-
-allowIdentifiers(...Object.values(CONSOLE_TABLES), 'system', 'tables');
+allowIdentifiers('system', 'tables');
 
 /**
  * `(product_code, customer, dimension, hour) IN (…)`: the condition that selects these ledger
@@ -65,45 +68,25 @@ function isMissingTable(err: unknown): boolean {
   );
 }
 
-/** Latest state per ledger key (ReplacingMergeTree versions may not be merged yet). */
-const LEDGER_LATEST = raw(`product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s,
-  argMax(state, version) AS st, argMax(quantity, version) AS qty, argMax(reason, version) AS rsn,
-  argMax(metering_record_id, version) AS mrid, argMax(attempts, version) AS att, argMax(customer_kind, version) AS ck,
-  toUnixTimestamp(max(updated_at)) AS upd_s`);
-
-function ledgerRow(r: Record<string, unknown>): LedgerRecord {
-  const state = str(r.st);
-  return {
-    productCode: str(r.product_code),
-    customer: str(r.customer),
-    customerKind: str(r.ck),
-    dimension: str(r.dimension),
-    hour: secs(r.hour_s),
-    state,
-    status: statusOfLedgerState(state),
-    quantity: Number(r.qty ?? 0),
-    reason: str(r.rsn),
-    meteringRecordId: str(r.mrid),
-    attempts: Number(r.att ?? 0),
-    updatedAt: secs(r.upd_s),
-  };
-}
+/** The latest version of each ledger record: the ledger's contract select over `FINAL`. */
+const LEDGER_LATEST = raw(LEDGER.select);
 
 /**
  * {@link ConsoleData} over ClickHouse (ADR 0001 tables). Every value goes through the `sql`
- * literal escaping; identifiers come from {@link CONSOLE_TABLES}. Works on ClickHouse 18.16.
+ * literal escaping; table names come from their contracts (@meterstream/contracts). Works on ClickHouse 18.16.
  */
 export class ClickHouseData implements ConsoleData {
   constructor(
     private readonly ch: ClickHouse,
     private readonly database: string,
-    private readonly auditTable = 'audit_findings',
+    /** The auditor's findings table (MS_CONSOLE_AUDIT_TABLE; its contract's name by default). */
+    private readonly auditTable = AUDIT_FINDINGS.name,
   ) {
     allowIdentifiers(database, auditTable);
   }
 
-  private t(name: string): SqlFragment {
-    return ident(`${this.database}.${name}`);
+  private t(table: Table): SqlFragment {
+    return table.in(this.database);
   }
 
   private async rows(q: SqlFragment): Promise<Record<string, unknown>[]> {
@@ -117,41 +100,16 @@ export class ClickHouseData implements ConsoleData {
 
   async subscriptions(productCode?: string): Promise<Subscription[]> {
     const where = productCode ? sql`WHERE product_code = ${productCode}` : raw('');
-    const rows = await this
-      .rows(sql`SELECT product_code, customer, argMax(customer_kind, version) AS ck,
-        argMax(license_arn, version) AS la, argMax(buyer_name, version) AS bn, argMax(agreement_id, version) AS ag,
-        argMax(status, version) AS st, toUnixTimestamp(argMax(period_start, version)) AS ps,
-        toUnixTimestamp(argMax(period_end, version)) AS pe, argMax(source, version) AS src
-      FROM ${this.t(CONSOLE_TABLES.subscriptions)} ${where}
-      GROUP BY product_code, customer ORDER BY product_code, bn, customer LIMIT 10000`);
-    return rows.map((r) => ({
-      productCode: str(r.product_code),
-      customer: str(r.customer),
-      customerKind: (r.ck === 'account' ? 'account' : 'identifier') as CustomerKind,
-      licenseArn: str(r.la),
-      buyerName: str(r.bn),
-      agreementId: str(r.ag),
-      status: str(r.st),
-      periodStart: secs(r.ps),
-      periodEnd: secs(r.pe),
-      source: str(r.src),
-    }));
+    const rows = await this.rows(sql`SELECT ${raw(SUBSCRIPTIONS.select)}
+      FROM ${this.t(SUBSCRIPTIONS)} FINAL ${where}
+      ORDER BY product_code, buyer_name, customer LIMIT 10000`);
+    return rows.map(subscriptionFromRow);
   }
 
   async entitlements(productCode: string): Promise<Entitlement[]> {
-    const rows = await this
-      .rows(sql`SELECT product_code, customer, dimension, toString(argMax(quantity, version)) AS q,
-        toUnixTimestamp(argMax(period_start, version)) AS ps, toUnixTimestamp(argMax(period_end, version)) AS pe
-      FROM ${this.t(CONSOLE_TABLES.entitlements)} WHERE product_code = ${productCode}
-      GROUP BY product_code, customer, dimension`);
-    return rows.map((r) => ({
-      productCode: str(r.product_code),
-      customer: str(r.customer),
-      dimension: str(r.dimension),
-      quantity: big(r.q),
-      periodStart: secs(r.ps),
-      periodEnd: secs(r.pe),
-    }));
+    const rows = await this.rows(sql`SELECT ${raw(ENTITLEMENTS.select)}
+      FROM ${this.t(ENTITLEMENTS)} FINAL WHERE product_code = ${productCode}`);
+    return rows.map(entitlementFromRow);
   }
 
   async usageMicros(
@@ -169,7 +127,7 @@ export class ClickHouseData implements ConsoleData {
     );
     const rows = await this.rows(sql`SELECT customer, dimension, toString(sum(q)) AS micros FROM (
         SELECT customer, dimension, hour, kafka_partition, argMax(quantity_micros, frozen_at) AS q
-        FROM ${this.t(CONSOLE_TABLES.usageWindows)} WHERE product_code = ${productCode} AND (${cond})
+        FROM ${this.t(USAGE_WINDOWS)} WHERE product_code = ${productCode} AND (${cond})
         GROUP BY customer, dimension, hour, kafka_partition)
       GROUP BY customer, dimension`);
     for (const r of rows) out.set(cdKey(str(r.customer), str(r.dimension)), big(r.micros));
@@ -181,32 +139,30 @@ export class ClickHouseData implements ConsoleData {
     const where = productCode ? sql`WHERE product_code = ${productCode}` : raw('');
     const rows = await this.rows(sql`SELECT g, argMax(st, hour_s) AS st FROM (
         SELECT ${group} AS g, toUnixTimestamp(hour) AS hour_s, argMax(state, version) AS st
-        FROM ${this.t(CONSOLE_TABLES.ledger)} ${where}
+        FROM ${this.t(LEDGER)} ${where}
         GROUP BY product_code, customer, dimension, hour)
       GROUP BY g`);
     return new Map(rows.map((r) => [str(r.g), statusOfLedgerState(str(r.st))]));
   }
 
-  async ledger(f: LedgerFilter): Promise<LedgerRecord[]> {
+  async ledger(f: LedgerFilter): Promise<LedgerEntry[]> {
     const conds: SqlFragment[] = [raw('1')];
     if (f.productCode) conds.push(sql`product_code = ${f.productCode}`);
     if (f.customer) conds.push(sql`customer = ${f.customer}`);
     if (f.dimension) conds.push(sql`dimension = ${f.dimension}`);
     if (f.from) conds.push(sql`hour >= ${f.from}`);
     if (f.to) conds.push(sql`hour < ${f.to}`);
-    const rows = await this.rows(sql`SELECT ${LEDGER_LATEST} FROM ${this.t(CONSOLE_TABLES.ledger)}
+    const rows = await this.rows(sql`SELECT ${LEDGER_LATEST} FROM ${this.t(LEDGER)} FINAL
       WHERE ${joinSql(conds, ' AND ')}
-      GROUP BY product_code, customer, dimension, hour
       ORDER BY hour DESC, product_code, customer, dimension LIMIT ${Math.max(1, Math.floor(f.limit))}`);
-    return rows.map(ledgerRow);
+    return rows.map((r) => ledgerEntry(ledgerFromRow(r)));
   }
 
-  async records(keys: readonly RecordKey[]): Promise<LedgerRecord[]> {
+  async records(keys: readonly RecordKey[]): Promise<LedgerEntry[]> {
     if (keys.length === 0) return [];
-    const rows = await this.rows(sql`SELECT ${LEDGER_LATEST} FROM ${this.t(CONSOLE_TABLES.ledger)}
-      WHERE ${keysIn(keys)}
-      GROUP BY product_code, customer, dimension, hour`);
-    return rows.map(ledgerRow);
+    const rows = await this.rows(sql`SELECT ${LEDGER_LATEST} FROM ${this.t(LEDGER)} FINAL
+      WHERE ${keysIn(keys)}`);
+    return rows.map((r) => ledgerEntry(ledgerFromRow(r)));
   }
 
   async auditFindings(limit: number): Promise<AuditFinding[] | undefined> {
@@ -220,7 +176,7 @@ export class ClickHouseData implements ConsoleData {
         argMax(product_code, version) AS product_code, argMax(customer, version) AS customer,
         argMax(dimension, version) AS dimension, toUnixTimestamp(argMax(hour, version)) AS hour_s,
         argMax(detail, version) AS detail, toUnixTimestamp(min(first_seen_at)) AS seen_s
-      FROM ${this.t(this.auditTable)}
+      FROM ${ident(`${this.database}.${this.auditTable}`)}
       GROUP BY finding_id ORDER BY seen_s DESC, finding_id LIMIT ${Math.floor(limit)}`);
     return rows.map((r) => ({
       detectedAt: secs(r.seen_s),
@@ -240,7 +196,7 @@ export class ClickHouseData implements ConsoleData {
         any(customer) AS customer, any(customer_kind) AS ck, any(license_arn) AS la, any(dimension) AS dimension,
         toUnixTimestamp(any(hour)) AS hour_s, toString(any(at_ms)) AS at_ms, any(quantity) AS quantity,
         toString(any(quantity_micros)) AS qm, any(event_id) AS event_id
-      FROM ${this.t(CONSOLE_TABLES.submissions)} WHERE submission_id = ${id}
+      FROM ${this.t(CONSOLE_SUBMISSIONS)} WHERE submission_id = ${id}
       GROUP BY line_index ORDER BY line_index`);
     const first = rows[0];
     if (!first) return undefined;
@@ -252,7 +208,7 @@ export class ClickHouseData implements ConsoleData {
       at: new Date(Number(first.at_ms)),
       lines: rows.map((r) => ({
         customer: str(r.customer),
-        customerKind: (r.ck === 'account' ? 'account' : 'identifier') as CustomerKind,
+        customerKind: customerKindOf(r.ck),
         licenseArn: str(r.la),
         dimension: str(r.dimension),
         quantity: str(r.quantity),
@@ -265,7 +221,7 @@ export class ClickHouseData implements ConsoleData {
   async recordSubmission(s: Submission): Promise<void> {
     const created = Math.floor(Date.now() / 1000);
     await this.ch.insert(
-      this.t(CONSOLE_TABLES.submissions),
+      this.t(CONSOLE_SUBMISSIONS),
       s.lines.map((l, i) => ({
         submission_id: s.id,
         line_index: i,
@@ -289,7 +245,7 @@ export class ClickHouseData implements ConsoleData {
     const where = productCode ? sql`WHERE product_code = ${productCode}` : raw('');
     const rows = await this
       .rows(sql`SELECT product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s, any(actor) AS actor
-      FROM ${this.t(CONSOLE_TABLES.submissions)} ${where}
+      FROM ${this.t(CONSOLE_SUBMISSIONS)} ${where}
       GROUP BY product_code, customer, dimension, hour LIMIT 100000`);
     return new Map(
       rows.map((r) => [

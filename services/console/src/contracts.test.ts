@@ -13,8 +13,8 @@ const sub = (customer: string, over: Partial<Subscription> = {}): Subscription =
   buyerName: customer,
   agreementId: '',
   status: 'active',
-  periodStart: new Date('2026-01-01T00:00:00Z'),
-  periodEnd: new Date('2099-01-01T00:00:00Z'),
+  periodStart: Date.parse('2026-01-01T00:00:00Z'),
+  periodEnd: Date.parse('2099-01-01T00:00:00Z'),
   source: 'entitlements',
   ...over,
 });
@@ -29,8 +29,8 @@ function data(): MemoryData {
       customer: 'a',
       dimension: 'api_calls',
       quantity: 100n,
-      periodStart: new Date('2026-11-01T00:00:00Z'),
-      periodEnd: new Date('2026-12-01T00:00:00Z'),
+      periodStart: Date.parse('2026-11-01T00:00:00Z'),
+      periodEnd: Date.parse('2026-12-01T00:00:00Z'),
     },
     // Expired: shown nowhere.
     {
@@ -38,8 +38,8 @@ function data(): MemoryData {
       customer: 'b',
       dimension: 'api_calls',
       quantity: 7n,
-      periodStart: new Date('2026-01-01T00:00:00Z'),
-      periodEnd: new Date('2026-02-01T00:00:00Z'),
+      periodStart: Date.parse('2026-01-01T00:00:00Z'),
+      periodEnd: Date.parse('2026-02-01T00:00:00Z'),
     },
   ];
   d.usage.set('demo-analytics|a|api_calls', 42_500_000n);
@@ -71,8 +71,12 @@ describe('contracts', () => {
         from: new Date('2026-11-01T00:00:00Z'),
         to: new Date('2026-12-01T00:00:00Z'),
       },
-      { customer: 'b', from: sub('b').periodStart, to: sub('b').periodEnd },
-      { customer: 'gone', from: sub('gone').periodStart, to: sub('gone').periodEnd },
+      { customer: 'b', from: new Date(sub('b').periodStart), to: new Date(sub('b').periodEnd) },
+      {
+        customer: 'gone',
+        from: new Date(sub('gone').periodStart),
+        to: new Date(sub('gone').periodEnd),
+      },
     ]);
   });
 

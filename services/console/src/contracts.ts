@@ -24,7 +24,7 @@ export interface ContractState {
 
 /** Whether an entitlement of `customer` is in its period at `at`. */
 function entitlementAt(e: Entitlement, customer: string, at: Date): boolean {
-  return e.customer === customer && e.periodStart <= at && at < e.periodEnd;
+  return e.customer === customer && e.periodStart <= at.getTime() && at.getTime() < e.periodEnd;
 }
 
 /** Reads a product's {@link ContractState}. */
@@ -44,9 +44,12 @@ export async function loadContracts(
     productCode,
     subs.map((s) => {
       const ent = ents.find((e) => entitlementAt(e, s.customer, at));
-      return ent
-        ? { customer: s.customer, from: ent.periodStart, to: ent.periodEnd }
-        : { customer: s.customer, from: s.periodStart, to: s.periodEnd };
+      const period = ent ?? s;
+      return {
+        customer: s.customer,
+        from: new Date(period.periodStart),
+        to: new Date(period.periodEnd),
+      };
     }),
   );
   return { subs, ents, statuses, usage, at };

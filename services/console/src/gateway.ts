@@ -1,6 +1,6 @@
 import { MeterstreamError } from '@meterstream/errors';
 import type { ClickHouse } from '@meterstream/clickhouse';
-import { allowIdentifiers, ident, sql } from '@meterstream/clickhouse';
+import { allowIdentifiers, sql } from '@meterstream/clickhouse';
 import {
   registerAvro,
   toKafkaError,
@@ -20,7 +20,8 @@ import {
   type UsageEvent,
 } from '@meterstream/schemas';
 import { MINUTE_MS, SECOND_MS, sleep } from '@meterstream/runtime';
-import { CONSOLE_TABLES, keysIn } from './clickhouse-data.js';
+import { LEDGER, USAGE_WINDOWS, type Table } from '@meterstream/contracts';
+import { keysIn } from './clickhouse-data.js';
 import { lineKey, type Submission, type SubmissionGateway } from './model.js';
 
 /** Settings of {@link KafkaSubmissionGateway}. */
@@ -56,7 +57,7 @@ export class KafkaSubmissionGateway implements SubmissionGateway {
     this.log = o.logger.child({ module: 'submission-gateway' });
     // Checked once here, so a bad database name fails at start, not at the first send.
     allowIdentifiers(o.database);
-    ident(`${o.database}.${CONSOLE_TABLES.usageWindows}`);
+    USAGE_WINDOWS.in(o.database);
   }
 
   private schemaIds(): Promise<{ usage: number; freeze: number }> {
@@ -141,18 +142,18 @@ export class KafkaSubmissionGateway implements SubmissionGateway {
     const deadline = Date.now() + (this.o.followUpMs ?? 2 * MINUTE_MS);
     const pollMs = this.o.pollMs ?? 300;
     const keys = keysIn(s.lines.map((l) => lineKey(s, l)));
-    const count = async (table: string): Promise<number> => {
+    const count = async (table: Table): Promise<number> => {
       const [r] = await this.o.ch.query<{ n: string | number }>(
-        sql`SELECT count() AS n FROM (SELECT DISTINCT product_code, customer, dimension, hour FROM ${ident(`${this.o.database}.${table}`)}
+        sql`SELECT count() AS n FROM (SELECT DISTINCT product_code, customer, dimension, hour FROM ${table.in(this.o.database)}
           WHERE ${keys})`,
       );
       return Number(r?.n ?? 0);
     };
     let lastRun = 0;
     while (!this.closed && Date.now() < deadline) {
-      const inLedger = await count(CONSOLE_TABLES.ledger).catch(() => 0);
+      const inLedger = await count(LEDGER).catch(() => 0);
       if (inLedger >= s.lines.length) return;
-      const frozen = await count(CONSOLE_TABLES.usageWindows).catch(() => 0);
+      const frozen = await count(USAGE_WINDOWS).catch(() => 0);
       if (frozen >= s.lines.length && Date.now() - lastRun > 2 * SECOND_MS) {
         lastRun = Date.now();
         await this.runSubmitter().catch((err: unknown) =>

@@ -1,3 +1,4 @@
+import type { CustomerKind, LedgerState } from '@meterstream/contracts';
 import {
   lineKey,
   recordKey,
@@ -6,7 +7,7 @@ import {
   type ConsoleData,
   type Entitlement,
   type LedgerFilter,
-  type LedgerRecord,
+  type LedgerEntry,
   type RecordKey,
   type RecordStatus,
   type Submission,
@@ -21,7 +22,7 @@ import {
 export class MemoryData implements ConsoleData {
   subs: Subscription[] = [];
   ents: Entitlement[] = [];
-  ledgerRows: LedgerRecord[] = [];
+  ledgerRows: LedgerEntry[] = [];
   usage = new Map<string, bigint>();
   findings: AuditFinding[] | undefined = undefined;
   readonly submissions = new Map<string, Submission>();
@@ -47,7 +48,7 @@ export class MemoryData implements ConsoleData {
     }
     return out;
   }
-  async ledger(f: LedgerFilter): Promise<LedgerRecord[]> {
+  async ledger(f: LedgerFilter): Promise<LedgerEntry[]> {
     return this.ledgerRows
       .filter(
         (r) =>
@@ -60,7 +61,7 @@ export class MemoryData implements ConsoleData {
       .sort((a, b) => b.hour.getTime() - a.hour.getTime())
       .slice(0, f.limit);
   }
-  async records(keys: readonly RecordKey[]): Promise<LedgerRecord[]> {
+  async records(keys: readonly RecordKey[]): Promise<LedgerEntry[]> {
     const want = new Set(keys.map(recordKey));
     return this.ledgerRows.filter((r) => want.has(recordKey(r)));
   }
@@ -86,9 +87,14 @@ export class MemoryData implements ConsoleData {
 
   /** Writes (or replaces) the latest state of a ledger record. */
   setLedger(
-    k: RecordKey & { customerKind?: string; state: string; quantity: number; reason?: string },
+    k: RecordKey & {
+      customerKind?: CustomerKind;
+      state: LedgerState;
+      quantity: number;
+      reason?: string;
+    },
   ): void {
-    const row: LedgerRecord = {
+    const row: LedgerEntry = {
       productCode: k.productCode,
       customer: k.customer,
       customerKind: k.customerKind ?? 'identifier',

@@ -1,4 +1,8 @@
 /** Types shared by the console's pages, its data access and its submission path. */
+import type { CustomerKind, Entitlement, LedgerRecord, Subscription } from '@meterstream/contracts';
+
+// The tables' row types are the other services' contracts; the console only reads them.
+export type { CustomerKind, Entitlement, Subscription } from '@meterstream/contracts';
 
 /** What a signed-in user may do: viewers read, operators also submit, admins also see users. */
 export type Role = 'viewer' | 'operator' | 'admin';
@@ -17,34 +21,6 @@ export interface User {
   role: Role;
   /** bcrypt hash. */
   passwordHash: string;
-}
-
-/** `identifier` (CustomerIdentifier) or `account` (CustomerAWSAccountId), as in ADR 0001. */
-export type CustomerKind = 'identifier' | 'account';
-
-/** One contract or subscription of a product (table `subscriptions`, latest version). */
-export interface Subscription {
-  productCode: string;
-  customer: string;
-  customerKind: CustomerKind;
-  licenseArn: string;
-  buyerName: string;
-  agreementId: string;
-  status: string;
-  periodStart: Date;
-  periodEnd: Date;
-  source: string;
-}
-
-/** Units of a dimension included in a contract for its period (table `entitlements`). */
-export interface Entitlement {
-  productCode: string;
-  customer: string;
-  dimension: string;
-  /** Whole units. */
-  quantity: bigint;
-  periodStart: Date;
-  periodEnd: Date;
 }
 
 /** Status of one metering record as the console shows it. */
@@ -78,21 +54,40 @@ export function statusOfLedgerState(state: string): RecordStatus {
   }
 }
 
-/** One (product, customer, dimension, hour) of the ledger, latest state. */
-export interface LedgerRecord {
-  productCode: string;
-  customer: string;
-  customerKind: string;
-  dimension: string;
-  hour: Date;
-  state: string;
-  status: RecordStatus;
-  /** Whole units sent to AWS. */
-  quantity: number;
-  reason: string;
-  meteringRecordId: string;
-  attempts: number;
-  updatedAt: Date;
+/**
+ * One (product, customer, dimension, hour) of the ledger as the console shows it: the fields of
+ * the ledger's record (table contract in @meterstream/contracts) it needs, its times as dates, and
+ * the status the console gives its state.
+ */
+export type LedgerEntry = Pick<
+  LedgerRecord,
+  | 'productCode'
+  | 'customer'
+  | 'customerKind'
+  | 'dimension'
+  | 'state'
+  | 'quantity'
+  | 'reason'
+  | 'meteringRecordId'
+  | 'attempts'
+> & { hour: Date; updatedAt: Date; status: RecordStatus };
+
+/** The console's view of a ledger record. */
+export function ledgerEntry(r: LedgerRecord): LedgerEntry {
+  return {
+    productCode: r.productCode,
+    customer: r.customer,
+    customerKind: r.customerKind,
+    dimension: r.dimension,
+    state: r.state,
+    quantity: r.quantity,
+    reason: r.reason,
+    meteringRecordId: r.meteringRecordId,
+    attempts: r.attempts,
+    hour: new Date(r.hour),
+    updatedAt: new Date(r.updatedAt),
+    status: statusOfLedgerState(r.state),
+  };
 }
 
 /** Filters of the metering history. */
@@ -179,8 +174,8 @@ export interface ConsoleData {
   ): Promise<Map<string, bigint>>;
   /** Latest status per product (`productCode`) or per customer of one product (`customer`). */
   lastStatuses(productCode?: string): Promise<Map<string, RecordStatus>>;
-  ledger(filter: LedgerFilter): Promise<LedgerRecord[]>;
-  records(keys: readonly RecordKey[]): Promise<LedgerRecord[]>;
+  ledger(filter: LedgerFilter): Promise<LedgerEntry[]>;
+  records(keys: readonly RecordKey[]): Promise<LedgerEntry[]>;
   /** Findings of the auditor, or `undefined` when the auditor has not created its table. */
   auditFindings(limit: number): Promise<AuditFinding[] | undefined>;
   /** A recorded manual submission by id. */

@@ -61,8 +61,8 @@ beforeEach(async () => {
       buyerName: 'Acme <b>Corp</b>',
       agreementId: 'agmt-1',
       status: 'active',
-      periodStart: new Date('2026-01-01T00:00:00Z'),
-      periodEnd: new Date('2099-01-01T00:00:00Z'),
+      periodStart: Date.parse('2026-01-01T00:00:00Z'),
+      periodEnd: Date.parse('2099-01-01T00:00:00Z'),
       source: 'entitlements',
     },
     {
@@ -73,8 +73,8 @@ beforeEach(async () => {
       buyerName: 'Gone Ltd',
       agreementId: 'agmt-2',
       status: 'cancelled',
-      periodStart: new Date('2026-01-01T00:00:00Z'),
-      periodEnd: new Date('2099-01-01T00:00:00Z'),
+      periodStart: Date.parse('2026-01-01T00:00:00Z'),
+      periodEnd: Date.parse('2099-01-01T00:00:00Z'),
       source: 'entitlements',
     },
   ];

@@ -18,8 +18,8 @@ const sub: Subscription = {
   buyerName: 'Acme',
   agreementId: 'agmt-1',
   status: 'active',
-  periodStart: new Date('2026-01-01T00:00:00Z'),
-  periodEnd: new Date('2099-01-01T00:00:00Z'),
+  periodStart: Date.parse('2026-01-01T00:00:00Z'),
+  periodEnd: Date.parse('2099-01-01T00:00:00Z'),
   source: 'entitlements',
 };
 const lines = [

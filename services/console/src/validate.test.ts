@@ -55,8 +55,8 @@ describe('validateLines', () => {
     buyerName: customer,
     agreementId: '',
     status: 'active',
-    periodStart: new Date('2026-01-01T00:00:00Z'),
-    periodEnd: new Date('2027-01-01T00:00:00Z'),
+    periodStart: Date.parse('2026-01-01T00:00:00Z'),
+    periodEnd: Date.parse('2027-01-01T00:00:00Z'),
     source: 'cli',
     ...extra,
   });
@@ -71,7 +71,7 @@ describe('validateLines', () => {
       now,
       subscriptions: [
         sub('111111111111'),
-        sub('222222222222', { periodEnd: new Date('2026-06-01T00:00:00Z') }),
+        sub('222222222222', { periodEnd: Date.parse('2026-06-01T00:00:00Z') }),
       ],
       entitlements: [
         {
@@ -79,8 +79,8 @@ describe('validateLines', () => {
           customer: '111111111111',
           dimension: 'seats',
           quantity: 10n,
-          periodStart: new Date('2026-01-01T00:00:00Z'),
-          periodEnd: new Date('2027-01-01T00:00:00Z'),
+          periodStart: Date.parse('2026-01-01T00:00:00Z'),
+          periodEnd: Date.parse('2027-01-01T00:00:00Z'),
         },
       ],
       usage: new Map([['111111111111|seats', 8_000_000n]]),
@@ -125,7 +125,9 @@ describe('validateLines', () => {
   it('knows active contracts and hours', () => {
     expect(isActive(sub('a'), now)).toBe(true);
     expect(isActive(sub('a', { status: 'cancelled' }), now)).toBe(false);
-    expect(isActive(sub('a', { periodStart: new Date('2026-12-01T00:00:00Z') }), now)).toBe(false);
+    expect(isActive(sub('a', { periodStart: Date.parse('2026-12-01T00:00:00Z') }), now)).toBe(
+      false,
+    );
     expect(hourOf(now).toISOString()).toBe('2026-11-26T10:00:00.000Z');
   });
 });

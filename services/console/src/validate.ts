@@ -72,11 +72,7 @@ export interface ValidationContext {
 
 /** Whether a contract is active at `now`: status active and `now` within its period. */
 export function isActive(s: Subscription, now: Date): boolean {
-  return (
-    s.status === 'active' &&
-    s.periodStart.getTime() <= now.getTime() &&
-    now.getTime() < s.periodEnd.getTime()
-  );
+  return s.status === 'active' && s.periodStart <= now.getTime() && now.getTime() < s.periodEnd;
 }
 
 /** The overage a quantity adds: usage beyond `entitlement` after it, minus before it. */
@@ -115,10 +111,7 @@ export function validateLines(
   const subs = new Map(ctx.subscriptions.map((s) => [s.customer, s]));
   const ents = new Map(
     ctx.entitlements
-      .filter(
-        (e) =>
-          e.periodStart.getTime() <= ctx.now.getTime() && ctx.now.getTime() < e.periodEnd.getTime(),
-      )
+      .filter((e) => e.periodStart <= ctx.now.getTime() && ctx.now.getTime() < e.periodEnd)
       .map((e) => [cdKey(e.customer, e.dimension), e.quantity]),
   );
   const seen = new Set<string>();

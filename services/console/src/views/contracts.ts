@@ -93,7 +93,7 @@ function contractRow(v: RowView, r: ContractRow, i: number): SafeHtml {
     <td>
       <div>${r.sub.agreementId || html`<span class="muted">no agreement id</span>`}</div>
       <div class="sub nowrap">
-        ${formatDate(r.sub.periodStart)} → ${formatDate(r.sub.periodEnd)}
+        ${formatDate(new Date(r.sub.periodStart))} → ${formatDate(new Date(r.sub.periodEnd))}
       </div>
     </td>
     <td class="last-status">${statusBadge(r.lastStatus)}</td>

@@ -1,6 +1,6 @@
 import type { PlanCatalog } from '@meterstream/plans';
 import { html, type SafeHtml } from '../html.js';
-import { recordKey, type LedgerFilter, type LedgerRecord } from '../model.js';
+import { recordKey, type LedgerFilter, type LedgerEntry } from '../model.js';
 import {
   emptyRow,
   formatTime,
@@ -88,7 +88,7 @@ function filterForm(catalog: PlanCatalog, filter: LedgerFilter, query: string): 
 }
 
 /** A ledger record and, when it was sent from the console, who sent it. */
-type HistoryRow = { r: LedgerRecord; actor: string | undefined };
+type HistoryRow = { r: LedgerEntry; actor: string | undefined };
 
 /** The history table's columns: each heading with how a record fills its cell. */
 const HISTORY_COLUMNS: readonly TableColumn<HistoryRow>[] = [
@@ -126,7 +126,7 @@ export function historyPage(
   ctx: PageContext,
   catalog: PlanCatalog,
   filter: LedgerFilter,
-  rows: readonly LedgerRecord[],
+  rows: readonly LedgerEntry[],
   manual: ReadonlyMap<string, string>,
   query: string,
 ): string {
@@ -174,7 +174,7 @@ function csvCell(v: string | number): string {
 
 /** CSV of ledger records (RFC 4180 quoting; cells starting with = + - @ are prefixed against formula injection). */
 export function historyCsv(
-  rows: readonly LedgerRecord[],
+  rows: readonly LedgerEntry[],
   manual: ReadonlyMap<string, string>,
 ): string {
   const lines = rows.map((r) => {

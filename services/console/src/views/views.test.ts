@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { escapeHtml, html, jsonForScript } from '../html.js';
-import { FINAL_STATUSES, statusOfLedgerState, type LedgerRecord } from '../model.js';
+import { FINAL_STATUSES, statusOfLedgerState, type LedgerEntry } from '../model.js';
 import { auditPage } from './audit.js';
 import { statusBadge } from './components.js';
 import { historyCsv } from './history.js';
@@ -37,7 +37,7 @@ describe('html', () => {
 
 describe('history CSV', () => {
   it('quotes cells and neutralises formulas', () => {
-    const row: LedgerRecord = {
+    const row: LedgerEntry = {
       productCode: 'p',
       customer: '=HYPERLINK("x")',
       customerKind: 'identifier',
