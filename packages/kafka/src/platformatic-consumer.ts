@@ -120,6 +120,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
   private queuedBytes = 0;
   private active = 0;
   private running = false;
+  private scheduled = false;
   private stopping = false;
   private readonly maxQueuedBytes: number;
   private readonly onJoinStart = (message: unknown): void => {
@@ -286,7 +287,15 @@ export class PlatformaticConsumer implements KafkaConsumer {
     q.messages.push(fromPlatformaticMessage(m));
     q.bytes += size;
     this.queuedBytes += size;
-    this.schedule();
+    // After the whole fetch answer is queued (the stream pushes it synchronously): one batch per
+    // partition and answer, as kafkajs hands them out, not one message at a time.
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => {
+        this.scheduled = false;
+        this.schedule();
+      });
+    }
   }
 
   private clearQueue(q: PartitionQueue): void {
