@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Partitioners, type PartitionerArgs } from 'kafkajs';
+import { Partitioners, type KafkaMessage, type PartitionerArgs } from 'kafkajs';
 import { compatibilityPartitioner, defaultPartitioner } from '@platformatic/kafka';
 import { MeterstreamError } from '@meterstream/errors';
 import { testLogger } from '@meterstream/testing';
@@ -204,7 +204,7 @@ describe('option translation', () => {
       offset: '41',
       size: 0,
       headers: { a: 'x', b: [Buffer.from('1'), Buffer.from('2')], c: undefined },
-    });
+    } as unknown as KafkaMessage);
     expect(m).toEqual({
       topic: 't',
       partition: 2,

@@ -71,3 +71,12 @@ export function toKafkaError(err: unknown, op: string): MeterstreamError {
   }
   return new MeterstreamError('KAFKA_ERROR', `Kafka ${op} failed: ${message}`, { cause: err });
 }
+
+/** Runs a client call; whatever it throws leaves as ours ({@link toKafkaError}). */
+export async function kafkaCall<T>(op: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    throw toKafkaError(err, op);
+  }
+}

@@ -29,7 +29,7 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
 } from './client.js';
-import { kafkaErrorType, toKafkaError } from './errors.js';
+import { kafkaCall, kafkaErrorType, toKafkaError } from './errors.js';
 import { GroupTracker } from './group.js';
 import { createKafka } from './kafka.js';
 import { toPositive, murmur2 } from './murmur2.js';
@@ -253,16 +253,8 @@ function batchContext(payload: EachBatchPayload): BatchContext {
 export class KafkajsAdmin implements KafkaAdmin {
   constructor(private readonly admin: Admin) {}
 
-  private async call<T>(op: string, f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (err) {
-      throw toKafkaError(err, op);
-    }
-  }
-
   connect(): Promise<void> {
-    return this.call('connect admin', () => this.admin.connect());
+    return kafkaCall('connect admin', () => this.admin.connect());
   }
 
   disconnect(): Promise<void> {
@@ -270,7 +262,7 @@ export class KafkajsAdmin implements KafkaAdmin {
   }
 
   listTopics(): Promise<string[]> {
-    return this.call('list topics', () => this.admin.listTopics());
+    return kafkaCall('list topics', () => this.admin.listTopics());
   }
 
   async createTopic(spec: TopicSpec): Promise<boolean> {
@@ -293,11 +285,11 @@ export class KafkajsAdmin implements KafkaAdmin {
   }
 
   deleteTopics(topics: string[]): Promise<void> {
-    return this.call('delete topics', () => this.admin.deleteTopics({ topics }));
+    return kafkaCall('delete topics', () => this.admin.deleteTopics({ topics }));
   }
 
   topicPartitions(topic: string): Promise<number[] | undefined> {
-    return this.call(`read metadata of topic ${topic}`, async () => {
+    return kafkaCall(`read metadata of topic ${topic}`, async () => {
       // listTopics first: a metadata request for a missing topic could create it.
       if (!(await this.admin.listTopics()).includes(topic)) return undefined;
       const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });
@@ -307,7 +299,7 @@ export class KafkajsAdmin implements KafkaAdmin {
   }
 
   topicOffsets(topic: string): Promise<PartitionOffsets[]> {
-    return this.call('fetch topic offsets', async () =>
+    return kafkaCall('fetch topic offsets', async () =>
       (await this.admin.fetchTopicOffsets(topic))
         .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
         .sort((a, b) => a.partition - b.partition),
@@ -315,7 +307,7 @@ export class KafkajsAdmin implements KafkaAdmin {
   }
 
   groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
-    return this.call('fetch group offsets', async () => {
+    return kafkaCall('fetch group offsets', async () => {
       const out = await this.admin.fetchOffsets({ groupId, topics: [topic] });
       return out
         .flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, ...p })))
@@ -325,7 +317,7 @@ export class KafkajsAdmin implements KafkaAdmin {
   }
 
   describeCluster(): Promise<{ brokers: number }> {
-    return this.call('describe cluster', async () => ({
+    return kafkaCall('describe cluster', async () => ({
       brokers: (await this.admin.describeCluster()).brokers.length,
     }));
   }

@@ -22,7 +22,7 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
 } from './client.js';
-import { kafkaErrorType, toKafkaError } from './errors.js';
+import { kafkaCall, kafkaErrorType, toKafkaError } from './errors.js';
 import { murmur2, toPositive } from './murmur2.js';
 import { PlatformaticConsumer } from './platformatic-consumer.js';
 
@@ -153,17 +153,9 @@ class PlatformaticAdmin implements KafkaAdmin {
     this.admin = new Admin(base);
   }
 
-  private async call<T>(op: string, f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (err) {
-      throw toKafkaError(err, op);
-    }
-  }
-
   /** Connections open on first use; this makes one round trip so that an unreachable broker fails here. */
   connect(): Promise<void> {
-    return this.call('connect admin', async () => {
+    return kafkaCall('connect admin', async () => {
       await this.admin.metadata({ topics: [] });
     });
   }
@@ -173,7 +165,7 @@ class PlatformaticAdmin implements KafkaAdmin {
   }
 
   listTopics(): Promise<string[]> {
-    return this.call('list topics', () => this.admin.listTopics());
+    return kafkaCall('list topics', () => this.admin.listTopics());
   }
 
   async createTopic(spec: TopicSpec): Promise<boolean> {
@@ -188,7 +180,7 @@ class PlatformaticAdmin implements KafkaAdmin {
       if (kafkaErrorType(err) === 'TOPIC_ALREADY_EXISTS') return false;
       throw toKafkaError(err, 'create topic');
     }
-    await this.call('wait for topic leaders', () => this.waitForLeaders(spec.topic));
+    await kafkaCall('wait for topic leaders', () => this.waitForLeaders(spec.topic));
     return true;
   }
 
@@ -205,11 +197,11 @@ class PlatformaticAdmin implements KafkaAdmin {
   }
 
   deleteTopics(topics: string[]): Promise<void> {
-    return this.call('delete topics', () => this.admin.deleteTopics({ topics }));
+    return kafkaCall('delete topics', () => this.admin.deleteTopics({ topics }));
   }
 
   topicPartitions(topic: string): Promise<number[] | undefined> {
-    return this.call(`read metadata of topic ${topic}`, async () => {
+    return kafkaCall(`read metadata of topic ${topic}`, async () => {
       // listTopics first: a metadata request for a missing topic could create it.
       if (!(await this.admin.listTopics()).includes(topic)) return undefined;
       const meta = await this.admin.metadata({ topics: [topic], forceUpdate: true });
@@ -225,7 +217,7 @@ class PlatformaticAdmin implements KafkaAdmin {
   }
 
   topicOffsets(topic: string): Promise<PartitionOffsets[]> {
-    return this.call('fetch topic offsets', async () => {
+    return kafkaCall('fetch topic offsets', async () => {
       const ids = await this.partitionIds(topic);
       const at = async (timestamp: bigint): Promise<Map<number, string>> => {
         const [t] = await this.admin.listOffsets({
@@ -251,7 +243,7 @@ class PlatformaticAdmin implements KafkaAdmin {
   }
 
   groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
-    return this.call('fetch group offsets', async () => {
+    return kafkaCall('fetch group offsets', async () => {
       const ids = await this.partitionIds(topic);
       const [group] = await this.admin.listConsumerGroupOffsets({
         groups: [{ groupId, topics: [{ name: topic, partitionIndexes: ids }] }],
@@ -269,7 +261,7 @@ class PlatformaticAdmin implements KafkaAdmin {
   }
 
   describeCluster(): Promise<{ brokers: number }> {
-    return this.call('describe cluster', async () => ({
+    return kafkaCall('describe cluster', async () => ({
       brokers: (await this.admin.metadata({ topics: [], forceUpdate: true })).brokers.size,
     }));
   }
