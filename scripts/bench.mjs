@@ -10,7 +10,7 @@ import { runUnderPinnedNode } from '../deploy/local/node-runtime.mjs';
 await runUnderPinnedNode();
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ALL = ['ingest', 'aggregator', 'submitter'];
+const ALL = ['ingest', 'aggregator', 'submitter', 'kafka'];
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
   console.log(

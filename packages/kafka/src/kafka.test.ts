@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
-import { ensureTopic, toKafkaError } from './kafka.js';
+import { toKafkaError } from './kafka.js';
+import { ensureTopic } from './topics.js';
 import { toRegistryError, wireSchemaId } from './registry.js';
 
 describe('error mapping', () => {
