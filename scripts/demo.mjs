@@ -5,10 +5,13 @@
 // (as read by the auditor) agrees. The steps live in scripts/demo/ (see traffic.mjs for how the
 // simulated clock makes hours bill within minutes). Until the build step, only Node builtins are
 // used; the steps after it use the built workspace packages, so they are loaded after it.
+import { runUnderPinnedNode } from '../deploy/local/node-runtime.mjs';
 import { HELP, parseOptions } from './demo/options.mjs';
 import { die, hhmm, step } from './demo/output.mjs';
 import { prepare } from './demo/prepare.mjs';
 import { Processes } from './demo/processes.mjs';
+
+await runUnderPinnedNode();
 
 let o;
 try {
