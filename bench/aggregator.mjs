@@ -13,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { createClient } from '@clickhouse/client';
 import avro from 'avsc';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
 import { USAGE_EVENT_SCHEMA } from '../services/aggregator/dist/wire.js';
+import { HOUR_MS as HOUR, benchTopic, log, round, sleep } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const brokers = (process.env.MS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -23,21 +24,16 @@ const chUrl = process.env.MS_CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
-const HOUR = 3_600_000;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const log = (s) => process.stdout.write(`${s}\n`);
-const round = (x, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
 const tag = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 const topic = `bench.aggregator.${tag}`;
 const database = `bench_aggregator_${tag}`;
 
-const kafka = new Kafka({ clientId: 'bench-aggregator', brokers, logLevel: logLevel.ERROR });
-const admin = kafka.admin();
-await admin.connect();
-await admin.createTopics({
-  waitForLeaders: true,
-  topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }],
+const { kafka, admin } = await benchTopic({
+  clientId: 'bench-aggregator',
+  brokers,
+  topic,
+  partitions: PARTITIONS,
 });
 const registry = new SchemaRegistry({ host: registryUrl });
 const { id: schemaId } = await registry.register(

@@ -12,7 +12,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import { benchTopic, log, round, sleep } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const brokers = (process.env.MS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -21,21 +22,17 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const PORT = Number(process.env.BENCH_PORT ?? 18480);
 const PARTITIONS = 6;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted, p) =>
   sorted.length === 0
     ? null
     : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const round = (x, d = 2) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
-const log = (s) => process.stdout.write(`${s}\n`);
 
 const topic = `bench.ingest.${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
-const kafka = new Kafka({ clientId: 'bench-ingest', brokers, logLevel: logLevel.ERROR });
-const admin = kafka.admin();
-await admin.connect();
-await admin.createTopics({
-  waitForLeaders: true,
-  topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }],
+const { kafka, admin } = await benchTopic({
+  clientId: 'bench-ingest',
+  brokers,
+  topic,
+  partitions: PARTITIONS,
 });
 
 // Events: demo-analytics, 50 customers, unique ids per pool entry.
@@ -119,8 +116,8 @@ async function rawBaseline(batch, concurrency) {
     batch,
     concurrency,
     eventsPerSec: round(events / secs, 0),
-    p50Ms: round(pct(lat, 50)),
-    p99Ms: round(pct(lat, 99)),
+    p50Ms: round(pct(lat, 50), 2),
+    p99Ms: round(pct(lat, 99), 2),
     sends: lat.length,
   };
 }
@@ -224,8 +221,8 @@ function summarize(kind, batch, concurrency, results, secs, extra = {}) {
     batch,
     concurrency,
     eventsPerSec: round((ok.length * batch) / secs, 0),
-    p50Ms: round(pct(lat, 50)),
-    p99Ms: round(pct(lat, 99)),
+    p50Ms: round(pct(lat, 50), 2),
+    p99Ms: round(pct(lat, 99), 2),
     requests: results.length,
     statuses,
     ...extra,

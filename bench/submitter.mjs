@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HOUR_MS, hourStart, sleep } from './lib.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const args = process.argv.slice(2);
@@ -23,7 +24,6 @@ const DIMENSIONS = ['api', 'storage', 'exports', 'seats', 'gpu'];
 const CONCURRENCY = opt('--concurrency', '8');
 const WAVE = opt('--wave', '5000');
 const USAGE_PARTITIONS = 6;
-const HOUR = 3_600_000;
 
 execFileSync('npx', ['tsc', '-b', 'services/submitter', 'emulators/aws'], {
   cwd: root,
@@ -91,7 +91,7 @@ for (const c of customers)
   emu.core.state.subscriptions.push({ productCode: 'bench-product', customerIdentifier: c });
 
 // ClickHouse: subscriptions, ~10 % of customers with usage on 2 dimensions, the hour frozen.
-const hour = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
+const hour = hourStart(Date.now()) - 2 * HOUR_MS;
 const s = (ms) => Math.floor(ms / 1000);
 const now = s(Date.now());
 await ch.insert(
@@ -198,7 +198,7 @@ child.stdout.on('data', (chunk) => {
 let frozenAt = 0;
 let counts = {};
 for (;;) {
-  await new Promise((r) => setTimeout(r, 2000));
+  await sleep(2000);
   let rows;
   try {
     rows = await ch.query(

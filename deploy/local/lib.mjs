@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -37,6 +38,32 @@ export function envPort(env, key, def) {
   if (!Number.isInteger(n) || n < 1 || n > 65535)
     throw new Error(`${key}=${raw} is not a valid port`);
   return n;
+}
+
+/**
+ * A component's `ports(env)` from a table `{ label: [ENV_KEY, default] }`, each read with
+ * {@link envPort}.
+ */
+export function envPorts(table) {
+  return (env) =>
+    Object.fromEntries(
+      Object.entries(table).map(([label, [key, def]]) => [label, envPort(env, key, def)]),
+    );
+}
+
+/**
+ * `apt-get install -y --no-install-recommends <pkgs>`; when that fails (package lists not there
+ * yet), `apt-get update` and once more. `onUpdate` is told before the update.
+ */
+export function aptGetInstall(pkgs, { env, onUpdate = () => {} }) {
+  const args = ['install', '-y', '--no-install-recommends', ...pkgs];
+  try {
+    run('apt-get', args, { env });
+  } catch {
+    onUpdate();
+    run('apt-get', ['update'], { env });
+    run('apt-get', args, { env });
+  }
 }
 
 // True while a `timed()` label is printed without its result; log() then starts a new
@@ -230,7 +257,7 @@ export function groupAlive(pgid) {
   return false;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Node's own promise timer (deploy/local runs before anything is built: no workspace packages).
 export { sleep };
 
 /**

@@ -2,7 +2,7 @@
 // CloudTrail). Built with `tsc -b emulators/aws` (incremental) before each start.
 import fs from 'node:fs';
 import path from 'node:path';
-import { envPort, httpGet, mkdirp, runAsync, spawnDetached } from '../lib.mjs';
+import { envPorts, httpGet, mkdirp, runAsync, spawnDetached } from '../lib.mjs';
 
 function dirs(ctx) {
   const pkgDir = path.join(ctx.repoRoot, 'emulators', 'aws');
@@ -13,9 +13,7 @@ export const name = 'aws';
 export const order = 50;
 export const healthTimeoutMs = 30000;
 
-export function ports(env) {
-  return { http: envPort(env, 'MS_AWS_PORT', 4566) };
-}
+export const ports = envPorts({ http: ['MS_AWS_PORT', 4566] });
 
 /** Skip (not fail) while the emulator package does not exist in the repo yet. */
 export function available(ctx) {

@@ -2,7 +2,17 @@
 // with OUR config under .stack/data/clickhouse — never the system service.
 import fs from 'node:fs';
 import path from 'node:path';
-import { HERE, envPort, httpGet, mkdirp, renderFile, run, spawnDetached, which } from '../lib.mjs';
+import {
+  HERE,
+  aptGetInstall,
+  envPorts,
+  httpGet,
+  mkdirp,
+  renderFile,
+  run,
+  spawnDetached,
+  which,
+} from '../lib.mjs';
 
 const CONF_SRC = path.join(HERE, 'clickhouse');
 
@@ -18,20 +28,10 @@ function aptInstall(ctx) {
   const hadPolicy = fs.existsSync(policy);
   if (!hadPolicy) fs.writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
   try {
-    const args = [
-      'install',
-      '-y',
-      '--no-install-recommends',
-      'clickhouse-server',
-      'clickhouse-client',
-    ];
-    try {
-      run('apt-get', args, { env });
-    } catch {
-      ctx.log('clickhouse: package not in apt cache, running apt-get update');
-      run('apt-get', ['update'], { env });
-      run('apt-get', args, { env });
-    }
+    aptGetInstall(['clickhouse-server', 'clickhouse-client'], {
+      env,
+      onUpdate: () => ctx.log('clickhouse: package not in apt cache, running apt-get update'),
+    });
   } finally {
     if (!hadPolicy) fs.rmSync(policy, { force: true });
   }
@@ -54,13 +54,11 @@ export const name = 'clickhouse';
 export const order = 20;
 export const healthTimeoutMs = 60000;
 
-export function ports(env) {
-  return {
-    http: envPort(env, 'MS_CLICKHOUSE_HTTP_PORT', 8123),
-    tcp: envPort(env, 'MS_CLICKHOUSE_TCP_PORT', 9000),
-    interserver: envPort(env, 'MS_CLICKHOUSE_INTERSERVER_PORT', 9009),
-  };
-}
+export const ports = envPorts({
+  http: ['MS_CLICKHOUSE_HTTP_PORT', 8123],
+  tcp: ['MS_CLICKHOUSE_TCP_PORT', 9000],
+  interserver: ['MS_CLICKHOUSE_INTERSERVER_PORT', 9009],
+});
 
 function confDir(ctx) {
   return path.join(ctx.paths.data, 'conf');

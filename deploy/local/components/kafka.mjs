@@ -4,7 +4,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { HERE, envPort, mkdirp, renderFile, run, runAsync, spawnDetached, which } from '../lib.mjs';
+import {
+  HERE,
+  aptGetInstall,
+  envPorts,
+  mkdirp,
+  renderFile,
+  runAsync,
+  spawnDetached,
+  which,
+} from '../lib.mjs';
 
 /** Newest Kafka that kafkajs 2.2.4 was verified against (see README). */
 export const DEFAULT_VERSION = '4.4.0';
@@ -21,13 +30,7 @@ function libsDir(ctx) {
 function ensureApt(bin, pkg, ctx) {
   if (which(bin)) return;
   ctx.log(`${bin} not found: apt-get install ${pkg}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  try {
-    run('apt-get', ['install', '-y', '--no-install-recommends', pkg], { env });
-  } catch {
-    run('apt-get', ['update'], { env });
-    run('apt-get', ['install', '-y', '--no-install-recommends', pkg], { env });
-  }
+  aptGetInstall([pkg], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
 export const name = 'kafka';
@@ -35,12 +38,10 @@ export const order = 10;
 export const healthTimeoutMs = 90000;
 export const stopTimeoutMs = 30000;
 
-export function ports(env) {
-  return {
-    broker: envPort(env, 'MS_KAFKA_PORT', 9092),
-    controller: envPort(env, 'MS_KAFKA_CONTROLLER_PORT', 9093),
-  };
-}
+export const ports = envPorts({
+  broker: ['MS_KAFKA_PORT', 9092],
+  controller: ['MS_KAFKA_CONTROLLER_PORT', 9093],
+});
 
 export async function install(ctx) {
   ensureApt('java', 'openjdk-17-jre-headless', ctx);

@@ -3,7 +3,7 @@
 // REST (see README): GET /api/email, GET /api/email/:id, DELETE /api/email/all, GET /api/healthz.
 import fs from 'node:fs';
 import path from 'node:path';
-import { envPort, httpGet, mkdirp, runAsync, spawnDetached } from '../lib.mjs';
+import { envPorts, httpGet, mkdirp, runAsync, spawnDetached } from '../lib.mjs';
 
 /** Pinned: its REST paths (/api/...) changed between majors. */
 export const MAILDEV_VERSION = '3.0.0';
@@ -20,12 +20,10 @@ export const name = 'smtp';
 export const order = 40;
 export const healthTimeoutMs = 30000;
 
-export function ports(env) {
-  return {
-    smtp: envPort(env, 'MS_SMTP_PORT', 2525),
-    web: envPort(env, 'MS_SMTP_WEB_PORT', 1080),
-  };
-}
+export const ports = envPorts({
+  smtp: ['MS_SMTP_PORT', 2525],
+  web: ['MS_SMTP_WEB_PORT', 1080],
+});
 
 export async function install(ctx) {
   if (fs.existsSync(entry(ctx))) return;

@@ -1,3 +1,5 @@
+import { HOUR_MS } from '@meterstream/runtime';
+
 /** Source of "now" in epoch milliseconds; injectable so tests and demos control time. */
 export interface Clock {
   now(): number;
@@ -7,9 +9,7 @@ export interface Clock {
 export const systemClock: Clock = { now: () => Date.now() };
 
 /** Start of the UTC hour containing `ms`. */
-export function hourStart(ms: number): number {
-  return Math.floor(ms / 3_600_000) * 3_600_000;
-}
+export { hourStart } from '@meterstream/runtime';
 
 /** Start of the UTC month containing `ms`. */
 export function monthStart(ms: number): number {
@@ -18,7 +18,7 @@ export function monthStart(ms: number): number {
 }
 
 /** How far in the future a record's timestamp may be (clock skew of the seller's hosts). */
-export const FUTURE_TOLERANCE_MS = 60 * 60 * 1000;
+export const FUTURE_TOLERANCE_MS = HOUR_MS;
 
 /**
  * Why BatchMeterUsage would reject a record's timestamp, or undefined when AWS accepts it: 24 hours
@@ -28,12 +28,12 @@ export const FUTURE_TOLERANCE_MS = 60 * 60 * 1000;
 export function timestampOutOfBounds(
   tsMs: number,
   nowMs: number,
-  maxAgeMs = 24 * 3_600_000,
+  maxAgeMs = 24 * HOUR_MS,
 ): string | undefined {
   if (nowMs - tsMs >= maxAgeMs)
-    return `timestamp is ${maxAgeMs / 3_600_000} hours or more in the past`;
+    return `timestamp is ${maxAgeMs / HOUR_MS} hours or more in the past`;
   const month = monthStart(nowMs);
-  if (tsMs < month && nowMs >= month + 6 * 3_600_000) {
+  if (tsMs < month && nowMs >= month + 6 * HOUR_MS) {
     return 'timestamp is in a previous month, which closed at 06:00 UTC on the 1st';
   }
   if (tsMs - nowMs > FUTURE_TOLERANCE_MS) return 'timestamp is in the future';

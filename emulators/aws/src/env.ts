@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { loadEnvOrExit, logLevel, nonNegInt, port } from '@meterstream/config';
+import type { EmulatorConfig } from './start.js';
 
 /** The emulator's whole configuration; parsed once at start. */
 export const envSchema = z.object({
@@ -27,12 +28,24 @@ export const envSchema = z.object({
 export type AwsEmulatorEnv = z.infer<typeof envSchema>;
 
 /** Reads the process environment; on bad config names every broken key and exits 78. */
-export function loadEnv(): AwsEmulatorEnv {
+export function loadEmulatorEnv(): AwsEmulatorEnv {
   const env = loadEnvOrExit('aws-emulator', envSchema, process.env);
   // `npm run emulator -w …` runs in the workspace directory; a relative state file is meant
   // relative to where the user typed the command (npm's INIT_CWD), i.e. the repo root.
   return {
     ...env,
     MS_AWS_STATE_FILE: resolve(process.env.INIT_CWD ?? process.cwd(), env.MS_AWS_STATE_FILE),
+  };
+}
+
+/** The emulator's configuration from its environment. */
+export function emulatorConfigFromEnv(env: AwsEmulatorEnv): EmulatorConfig {
+  return {
+    port: env.MS_AWS_PORT,
+    host: env.MS_AWS_HOST,
+    stateFile: env.MS_AWS_STATE_FILE,
+    seed: env.MS_AWS_SEED,
+    cloudTrailDelayMs: env.MS_AWS_CLOUDTRAIL_DELAY_MS,
+    accountId: env.MS_AWS_ACCOUNT_ID,
   };
 }

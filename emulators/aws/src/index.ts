@@ -1,9 +1,11 @@
 export {
   startEmulator,
+  type EmulatorConfig,
+  type EmulatorDeps,
   type EmulatorOptions,
-  type Exchange,
   type RunningEmulator,
-} from './server.js';
+} from './start.js';
+export { buildServer, type Exchange, type ServerDeps } from './server.js';
 export { EmulatorCore, type CallContext } from './core.js';
 export { AwsError } from './aws-error.js';
 export { systemClock, hourStart, timestampOutOfBounds, type Clock } from './clock.js';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from './server.js';
+import { startEmulator, type RunningEmulator } from './start.js';
 import { ensureBotoVenv } from './testing/boto-venv.js';
 
 const script = resolve(fileURLToPath(new URL('.', import.meta.url)), '../python/conversation.py');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MODELS } from './shapes.js';
-import { validateShape, validationMessage } from './validator.js';
+import { validateShape, validationMessage, type Shape } from './validator.js';
 
 const shapes = MODELS.meteringmarketplace.shapes;
 const rec = {
@@ -58,5 +58,30 @@ describe('validateShape', () => {
       /enum/,
     );
     expect(validateShape(shapes, 'Timestamp', 'yesterday')).toHaveLength(1);
+  });
+  it('words length, value and type violations as AWS does, in order', () => {
+    const custom: Record<string, Shape> = {
+      S: { type: 'string', min: 2, max: 3, enum: ['ab'], pattern: '^a' },
+      N: { type: 'integer', min: 1, max: 5 },
+      L: { type: 'list', member: { shape: 'N' }, min: 2 },
+    };
+    expect(validateShape(custom, 'S', 'bcde')).toEqual([
+      { path: '(root)', message: 'Member must have length less than or equal to 3' },
+      { path: '(root)', message: 'Member must satisfy enum value set: [ab]' },
+      { path: '(root)', message: 'Member must satisfy regular expression pattern: ^a' },
+    ]);
+    expect(validateShape(custom, 'N', 0)).toEqual([
+      { path: '(root)', message: 'Member must have value greater than or equal to 1' },
+    ]);
+    expect(validateShape(custom, 'L', [9], {}, 'xs')).toEqual([
+      { path: 'xs', message: 'Member must have length greater than or equal to 2' },
+      { path: 'xs.1.member', message: 'Member must have value less than or equal to 5' },
+    ]);
+    expect(validateShape(custom, 'N', 1.5)).toEqual([
+      { path: '(root)', message: 'must be an integer' },
+    ]);
+    expect(validateShape(custom, 'Nope', 1)).toEqual([
+      { path: '(root)', message: 'unknown shape Nope' },
+    ]);
   });
 });

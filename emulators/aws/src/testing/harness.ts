@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
-import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../server.js';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../start.js';
 
 /** An emulator on port 0 with a temp state file, plus real SDK clients pointed at it. */
 export interface TestStack {

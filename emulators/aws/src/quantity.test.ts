@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { AwsError } from './aws-error.js';
+import { fromMicros, recordQuantity, toMicros } from './quantity.js';
+
+describe('decimal quantities', () => {
+  it('round-trips and normalizes', () => {
+    expect(toMicros('12.5')).toBe(12_500_000n);
+    expect(fromMicros(toMicros('12.500000')!)).toBe('12.5');
+    expect(fromMicros(toMicros('7')!)).toBe('7');
+    expect(fromMicros(toMicros('0.000001')!)).toBe('0.000001');
+  });
+  it('rejects malformed values', () => {
+    for (const bad of ['01', '-1', '1.', '1.1234567', 'x', ''])
+      expect(toMicros(bad)).toBeUndefined();
+  });
+});
+
+describe('recordQuantity', () => {
+  it('reads the integer or the decimal field, and 0 when neither is set', () => {
+    expect(recordQuantity(5, undefined, 'Quantity')).toBe(5_000_000n);
+    expect(recordQuantity(undefined, '2.25', 'Quantity')).toBe(2_250_000n);
+    expect(recordQuantity(undefined, undefined, 'Quantity')).toBe(0n);
+  });
+  it('accepts both fields when they agree by value (17 = 17.0)', () => {
+    expect(recordQuantity(17, '17.0', 'Quantity')).toBe(17_000_000n);
+  });
+  it('rejects fields that disagree, and a malformed decimal, as ValidationException', () => {
+    expect(() => recordQuantity(17, '17.5', 'Quantity')).toThrow(
+      new AwsError('ValidationException', 'Quantity and QuantityAsDecimal disagree'),
+    );
+    expect(() => recordQuantity(undefined, '01', 'UsageQuantity')).toThrow(
+      /UsageQuantityAsDecimal is not a decimal/,
+    );
+  });
+});
