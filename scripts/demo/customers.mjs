@@ -3,20 +3,17 @@
 // frozen topic-wide only when every partition froze it, and a partition that never saw an event
 // records its frozen hours only from its first idle tick on (ADR 0002).
 import { randomBytes, randomInt } from 'node:crypto';
-import { Partitioners } from 'kafkajs';
+import { partitionForKey } from '@meterstream/kafka';
 
 /** Partitions of the demo's usage topic. */
 export const PARTITIONS = 3;
 
-const partitioner = Partitioners.DefaultPartitioner();
-
 /**
  * The partition Kafka's default (murmur2) partitioner gives `key` in a topic of `n` partitions:
- * the one ingest's producer picks (services/ingest/src/partitioner.ts caches exactly this).
+ * the one ingest's producer picks, with either Kafka client (@meterstream/kafka).
  */
 export function partitionOf(key, n) {
-  const partitionMetadata = Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 0 }));
-  return partitioner({ topic: 'usage', partitionMetadata, message: { key } });
+  return partitionForKey(key, n);
 }
 
 /** The partition of a customer's events. */
