@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import {
   clickhouseEnv,
+  clickhouseFromEnv,
+  envReader,
   kafkaEnv,
-  loadEnvOrExit,
   nonNegInt,
   observabilityEnv,
   port,
   posInt,
   type Env,
-  parseEnv,
 } from '@meterstream/config';
 import type { AggregatorConfig } from './config.js';
 
@@ -58,15 +58,13 @@ export const aggregatorEnvSchema = z.object({
 /** The parsed aggregator configuration. */
 export type AggregatorEnv = z.infer<typeof aggregatorEnvSchema>;
 
+const reader = envReader('aggregator', aggregatorEnvSchema);
+
 /** Parses `env` (throws CONFIG_INVALID naming every broken key). */
-export function parseAggregatorEnv(env: Env): AggregatorEnv {
-  return parseEnv(aggregatorEnvSchema, env);
-}
+export const parseAggregatorEnv = (env: Env): AggregatorEnv => reader.parse(env);
 
 /** Reads the process environment; exits 78 on bad configuration. */
-export function loadAggregatorEnv(): AggregatorEnv {
-  return loadEnvOrExit('aggregator', aggregatorEnvSchema, process.env);
-}
+export const loadAggregatorEnv = (): AggregatorEnv => reader.load(process.env);
 
 /** Builds the aggregator's configuration from its parsed environment. */
 export function aggregatorConfigFromEnv(env: AggregatorEnv): AggregatorConfig {
@@ -78,17 +76,7 @@ export function aggregatorConfigFromEnv(env: AggregatorEnv): AggregatorConfig {
     topicReplication: env.MS_USAGE_TOPIC_REPLICATION,
     groupId: env.MS_AGGREGATOR_GROUP_ID,
     registryUrl: env.MS_SCHEMA_REGISTRY_URL,
-    clickhouse: {
-      url: env.MS_CLICKHOUSE_URL,
-      user: env.MS_CLICKHOUSE_USER,
-      password: env.MS_CLICKHOUSE_PASSWORD,
-      database: env.MS_CLICKHOUSE_DATABASE,
-      topology:
-        env.MS_CLICKHOUSE_TOPOLOGY === 'cluster'
-          ? { kind: 'cluster', cluster: env.MS_CLICKHOUSE_CLUSTER }
-          : { kind: 'single' },
-      requestTimeoutMs: env.MS_AGGREGATOR_CH_TIMEOUT_MS,
-    },
+    clickhouse: { ...clickhouseFromEnv(env), requestTimeoutMs: env.MS_AGGREGATOR_CH_TIMEOUT_MS },
     graceMs: env.MS_AGGREGATOR_GRACE_MS,
     idleMs: env.MS_AGGREGATOR_IDLE_MS,
     tickMs: env.MS_AGGREGATOR_TICK_MS,
