@@ -32,7 +32,9 @@ export interface EventsDeps {
   keys: { authenticate(presented: string): Principal | undefined };
   plans: PlanLookup;
   sink: EventSink;
+  /** Encodes one event into the Confluent wire format (magic byte, schema id, Avro). */
   encode: (event: UsageEvent) => Buffer;
+  /** Epoch ms. */
   now: () => number;
   newId: () => string;
 }

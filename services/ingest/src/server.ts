@@ -1,14 +1,10 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
-import type { Logger, Metrics } from '@meterstream/observability';
-import type { UsageEvent } from '@meterstream/schemas';
-import { authenticate, handleEvents, type EventsConfig } from './events.js';
+import type { Logger } from '@meterstream/observability';
+import { authenticate, handleEvents, type EventsConfig, type EventsDeps } from './events.js';
 import { clientErrorHandler, errorHandler } from './http-errors.js';
-import type { Principal } from './keys.js';
 import { ingestMetrics } from './metrics.js';
 import { MEDIA_TYPES } from './parse.js';
-import type { PlanLookup } from './plans.js';
-import type { EventSink } from './sink.js';
 
 export type { EventError } from './validate.js';
 
@@ -26,15 +22,9 @@ export interface ServerConfig extends EventsConfig {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /** Everything {@link buildServer} needs; tests pass in-process fakes only for plans and keys. */
-export interface ServerDeps {
+export interface ServerDeps extends Omit<EventsDeps, 'config' | 'now' | 'newId'> {
   logger: Logger;
-  metrics: Metrics;
   config: ServerConfig;
-  keys: { authenticate(presented: string): Principal | undefined };
-  plans: PlanLookup;
-  sink: EventSink;
-  /** Encodes one event into the Confluent wire format (magic byte, schema id, Avro). */
-  encode: (event: UsageEvent) => Buffer;
   /** Kafka and the schema registry answer (for /readyz). */
   ready: () => Promise<boolean> | boolean;
   /** Epoch ms; a parameter for tests. */

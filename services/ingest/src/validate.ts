@@ -18,8 +18,7 @@ export interface EventError {
 }
 
 /** Why an event was rejected, as counted in `events_rejected_total` and mapped to a status. */
-export type RejectKind =
-  'malformed' | 'invalid' | 'unknown_product' | 'unknown_dimension' | 'forbidden';
+type RejectKind = 'malformed' | 'invalid' | 'unknown_product' | 'unknown_dimension' | 'forbidden';
 
 /** What checking a request's events needs besides the events. */
 export interface CheckOptions {
