@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { isMeterstreamError } from '@meterstream/errors';
-import { bool, clickhouseEnv, csv, describeEnv, kafkaEnv, parseEnv, port } from './index.js';
+import {
+  bool,
+  clickhouseEnv,
+  clickhouseFromEnv,
+  csv,
+  describeEnv,
+  envReader,
+  kafkaEnv,
+  parseEnv,
+  port,
+} from './index.js';
 
 const schema = z.object({
   ...kafkaEnv,
@@ -69,5 +79,34 @@ describe('isEntryPoint', () => {
     expect(isEntryPoint(url, join(dir, 'bin'))).toBe(true);
     expect(isEntryPoint(url, join(dir, 'other.js'))).toBe(false);
     expect(isEntryPoint(url, undefined)).toBe(false);
+  });
+});
+
+describe('clickhouseFromEnv', () => {
+  const schema = z.object(clickhouseEnv);
+  it('maps the shared ClickHouse keys, single server by default', () => {
+    expect(clickhouseFromEnv(parseEnv(schema, { MS_CLICKHOUSE_DATABASE: 'db1' }))).toEqual({
+      url: 'http://127.0.0.1:8123',
+      user: 'default',
+      password: '',
+      database: 'db1',
+      topology: { kind: 'single' },
+    });
+  });
+  it('names the cluster when the topology is a cluster', () => {
+    const env = parseEnv(schema, {
+      MS_CLICKHOUSE_TOPOLOGY: 'cluster',
+      MS_CLICKHOUSE_CLUSTER: 'c1',
+    });
+    expect(clickhouseFromEnv(env).topology).toEqual({ kind: 'cluster', cluster: 'c1' });
+  });
+});
+
+describe('envReader', () => {
+  it('parses with the schema and throws CONFIG_INVALID naming the key', () => {
+    const reader = envReader('svc', z.object({ MS_PORT: port(80) }));
+    expect(reader.parse({}).MS_PORT).toBe(80);
+    expect(() => reader.parse({ MS_PORT: 'x' })).toThrow(/MS_PORT/);
+    expect(reader.load({ MS_PORT: '81' }).MS_PORT).toBe(81);
   });
 });

@@ -80,6 +80,22 @@ export const csv = (def: string) =>
     )
     .pipe(z.array(z.string()).min(1));
 
+/** The two ways a service reads its environment: {@link parseEnv} and {@link loadEnvOrExit}. */
+export interface EnvReader<S extends EnvSchema> {
+  /** Parses `env`, throwing CONFIG_INVALID naming every broken key (tests, tools). */
+  parse(env: Env): z.infer<S>;
+  /** Parses `env` at process start; exits 78 naming every broken key. */
+  load(env: Env): z.infer<S>;
+}
+
+/** The {@link EnvReader} of one service's schema (`service` names it in error output). */
+export function envReader<S extends EnvSchema>(service: string, schema: S): EnvReader<S> {
+  return {
+    parse: (env) => parseEnv(schema, env),
+    load: (env) => loadEnvOrExit(service, schema, env),
+  };
+}
+
 /** An http(s) URL. */
 export const url = (def: string) =>
   z
@@ -134,6 +150,36 @@ export const clickhouseEnv = {
     .default('meterstream')
     .describe('Cluster name used by ON CLUSTER when topology=cluster'),
 };
+
+/** Where a service's ClickHouse is and how its DDL is rendered, from {@link clickhouseEnv} keys. */
+export interface ClickHouseConnection {
+  url: string;
+  user: string;
+  password: string;
+  database: string;
+  topology: { kind: 'single' } | { kind: 'cluster'; cluster: string };
+}
+
+/** The ClickHouse connection of a parsed environment that spreads {@link clickhouseEnv}. */
+export function clickhouseFromEnv(env: {
+  MS_CLICKHOUSE_URL: string;
+  MS_CLICKHOUSE_USER: string;
+  MS_CLICKHOUSE_PASSWORD: string;
+  MS_CLICKHOUSE_DATABASE: string;
+  MS_CLICKHOUSE_TOPOLOGY: 'single' | 'cluster';
+  MS_CLICKHOUSE_CLUSTER: string;
+}): ClickHouseConnection {
+  return {
+    url: env.MS_CLICKHOUSE_URL,
+    user: env.MS_CLICKHOUSE_USER,
+    password: env.MS_CLICKHOUSE_PASSWORD,
+    database: env.MS_CLICKHOUSE_DATABASE,
+    topology:
+      env.MS_CLICKHOUSE_TOPOLOGY === 'cluster'
+        ? { kind: 'cluster', cluster: env.MS_CLICKHOUSE_CLUSTER }
+        : { kind: 'single' },
+  };
+}
 
 /** Logging and metrics settings every service has. */
 export const observabilityEnv = {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { testLogger } from '@meterstream/testing';
-import { startAggregator, type Aggregator } from './aggregator.js';
+import { startAggregator, type Aggregator } from './start.js';
 import {
   duplicateWindows,
   makeLoad,
@@ -16,7 +16,7 @@ import {
 let c: Case | undefined;
 let agg: Aggregator | undefined;
 afterEach(async () => {
-  await agg?.stop();
+  await agg?.close();
   await c?.close();
   agg = undefined;
   c = undefined;

@@ -1,15 +1,16 @@
 import { z } from 'zod';
 import {
   clickhouseEnv,
+  clickhouseFromEnv,
+  envReader,
   kafkaEnv,
-  loadEnvOrExit,
   nonNegInt,
   observabilityEnv,
   port,
   posInt,
   type Env,
-  parseEnv,
 } from '@meterstream/config';
+import type { AggregatorConfig } from './config.js';
 
 /** Every setting of the aggregator, parsed once at start. */
 export const aggregatorEnvSchema = z.object({
@@ -57,12 +58,40 @@ export const aggregatorEnvSchema = z.object({
 /** The parsed aggregator configuration. */
 export type AggregatorEnv = z.infer<typeof aggregatorEnvSchema>;
 
+const reader = envReader('aggregator', aggregatorEnvSchema);
+
 /** Parses `env` (throws CONFIG_INVALID naming every broken key). */
-export function parseAggregatorEnv(env: Env): AggregatorEnv {
-  return parseEnv(aggregatorEnvSchema, env);
-}
+export const parseAggregatorEnv = (env: Env): AggregatorEnv => reader.parse(env);
 
 /** Reads the process environment; exits 78 on bad configuration. */
-export function loadAggregatorEnv(): AggregatorEnv {
-  return loadEnvOrExit('aggregator', aggregatorEnvSchema, process.env);
+export const loadAggregatorEnv = (): AggregatorEnv => reader.load(process.env);
+
+/** Builds the aggregator's configuration from its parsed environment. */
+export function aggregatorConfigFromEnv(env: AggregatorEnv): AggregatorConfig {
+  return {
+    brokers: env.MS_KAFKA_BROKERS,
+    clientId: `${env.MS_KAFKA_CLIENT_ID}-aggregator`,
+    topic: env.MS_USAGE_TOPIC,
+    topicPartitions: env.MS_USAGE_TOPIC_PARTITIONS,
+    topicReplication: env.MS_USAGE_TOPIC_REPLICATION,
+    groupId: env.MS_AGGREGATOR_GROUP_ID,
+    registryUrl: env.MS_SCHEMA_REGISTRY_URL,
+    clickhouse: { ...clickhouseFromEnv(env), requestTimeoutMs: env.MS_AGGREGATOR_CH_TIMEOUT_MS },
+    graceMs: env.MS_AGGREGATOR_GRACE_MS,
+    idleMs: env.MS_AGGREGATOR_IDLE_MS,
+    tickMs: env.MS_AGGREGATOR_TICK_MS,
+    dedupHorizonHours: env.MS_AGGREGATOR_DEDUP_HORIZON_HOURS,
+    fenceMs: env.MS_AGGREGATOR_FENCE_MS,
+    sessionTimeoutMs: env.MS_AGGREGATOR_SESSION_TIMEOUT_MS,
+    opsPort: env.MS_AGGREGATOR_OPS_PORT,
+  };
+}
+
+/** The earlier name of {@link aggregatorConfigFromEnv}. */
+export const configFromEnv = aggregatorConfigFromEnv;
+
+/** The processing-time clock: the wall clock, shifted by MS_AGGREGATOR_CLOCK_OFFSET_MS if set. */
+export function aggregatorClock(env: AggregatorEnv): (() => number) | undefined {
+  const offset = env.MS_AGGREGATOR_CLOCK_OFFSET_MS;
+  return offset === 0 ? undefined : () => Date.now() + offset;
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { testClock, testLogger, waitFor } from '@meterstream/testing';
-import { startAggregator, type Aggregator } from './aggregator.js';
+import { startAggregator, type Aggregator } from './start.js';
 import { HOUR_MS, hourOf } from './hours.js';
 import { message, setupCase, testConfig, usageEvent, type Case } from './testing/harness.js';
 
@@ -12,7 +12,7 @@ import { message, setupCase, testConfig, usageEvent, type Case } from './testing
 let c: Case | undefined;
 let agg: Aggregator | undefined;
 afterEach(async () => {
-  await agg?.stop();
+  await agg?.close();
   await c?.close();
   agg = undefined;
   c = undefined;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { testLogger, waitFor } from '@meterstream/testing';
-import { startAggregator, type Aggregator } from './aggregator.js';
+import { startAggregator, type Aggregator } from './start.js';
 import { produceFreezeCommand } from './freeze-command.js';
 import { HOUR_MS, hourOf } from './hours.js';
 import { message, setupCase, testConfig, usageEvent, type Case } from './testing/harness.js';
@@ -8,7 +8,7 @@ import { message, setupCase, testConfig, usageEvent, type Case } from './testing
 let c: Case | undefined;
 let agg: Aggregator | undefined;
 afterEach(async () => {
-  await agg?.stop();
+  await agg?.close();
   await c?.close();
   agg = undefined;
   c = undefined;
@@ -72,7 +72,7 @@ describe('aggregator: late usage', () => {
     expect(text).toMatch(/late_events_total\{kind="carried"\} 1/);
 
     // Freeze the rest by processing time: restart with a short idle time.
-    await agg.stop();
+    await agg.close();
     agg = await startAggregator(testConfig(c, { idleMs: 500 }), { logger: testLogger('agg2') });
     const windows = await waitFor('window of H+2', async () => {
       const r = await c?.db.ch.query<{
@@ -205,7 +205,7 @@ describe('aggregator: late usage', () => {
     ]);
 
     // After a restart the early freeze still holds (rebuilt from usage_windows).
-    await agg.stop();
+    await agg.close();
     agg = await startAggregator(testConfig(c, { idleMs: 60_000 }), { logger: testLogger('agg2') });
     await c.producer.send({
       topic: c.topic.topic,

@@ -1,32 +1,17 @@
+// Entry point of the aggregator: `node dist/main.js` (configuration: src/env.ts).
+import { Metrics, runService } from '@meterstream/observability';
 import { loadPlans } from '@meterstream/plans';
-import { Lifecycle, Metrics, createLogger } from '@meterstream/observability';
-import { startAggregator, type ProductResolver } from './aggregator.js';
-import { configFromEnv } from './config.js';
-import { loadAggregatorEnv } from './env.js';
+import { aggregatorClock, aggregatorConfigFromEnv, loadAggregatorEnv } from './env.js';
+import { startAggregator } from './start.js';
 
 const env = loadAggregatorEnv();
-const logger = createLogger('aggregator', { level: env.MS_LOG_LEVEL });
-const lifecycle = new Lifecycle(logger);
-lifecycle.handleSignals();
+const now = aggregatorClock(env);
 
-async function main(): Promise<void> {
-  const metrics = new Metrics('meterstream_aggregator');
-  let catalog: ProductResolver | undefined;
-  if (env.MS_AGGREGATOR_PLANS_DIR) catalog = await loadPlans(env.MS_AGGREGATOR_PLANS_DIR);
-  const aggregator = await startAggregator(configFromEnv(env), {
+await runService('aggregator', { logLevel: env.MS_LOG_LEVEL }, async (logger) =>
+  startAggregator(aggregatorConfigFromEnv(env), {
     logger,
-    metrics,
-    catalog,
-    ...(env.MS_AGGREGATOR_CLOCK_OFFSET_MS !== 0
-      ? { now: () => Date.now() + env.MS_AGGREGATOR_CLOCK_OFFSET_MS }
-      : {}),
-  });
-  lifecycle.onClose('aggregator', () => aggregator.stop());
-  lifecycle.running();
-  logger.info({ opsPort: aggregator.opsPort }, 'aggregator running');
-}
-
-main().catch((err: unknown) => {
-  logger.fatal({ err }, 'aggregator failed to start');
-  process.exit(1);
-});
+    metrics: new Metrics('meterstream_aggregator'),
+    catalog: env.MS_AGGREGATOR_PLANS_DIR ? await loadPlans(env.MS_AGGREGATOR_PLANS_DIR) : undefined,
+    ...(now ? { now } : {}),
+  }),
+);

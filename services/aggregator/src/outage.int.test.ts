@@ -2,7 +2,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testLogger } from '@meterstream/testing';
-import { startAggregator, type Aggregator } from './aggregator.js';
+import { startAggregator, type Aggregator } from './start.js';
 import { HOUR_MS } from './hours.js';
 import {
   duplicateWindows,
@@ -60,7 +60,7 @@ let agg: Aggregator | undefined;
 const proxy = new Proxy();
 afterEach(async () => {
   await proxy.up().catch(() => undefined);
-  await agg?.stop();
+  await agg?.close();
   await proxy.down();
   await c?.close();
   agg = undefined;
@@ -101,6 +101,6 @@ describe('aggregator: ClickHouse outage', () => {
       sortedEntries(load.expected),
     );
     expect(await duplicateWindows(c.db.ch, c.db.name)).toBe(0);
-    expect(agg.ready()).toBe(true);
+    expect(agg.isReady()).toBe(true);
   }, 240_000);
 });

@@ -1,5 +1,6 @@
 import type { Logger } from '@meterstream/observability';
 import { isRetriable, toMeterstreamError } from '@meterstream/errors';
+import { retry, sleep } from '@meterstream/runtime';
 import type { AggregatorStore } from './store.js';
 import type { AggregatorMetrics } from './metrics.js';
 import { HOUR_MS, hourOf } from './hours.js';
@@ -31,7 +32,12 @@ export interface WorkerSettings {
   maxBackoffMs: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The (product, customer, dimension) an event is counted under. */
+export interface UsageKey {
+  productCode: string;
+  customer: string;
+  dimension: string;
+}
 
 /**
  * The state of one Kafka partition owned by this process: which hours are frozen (all hours
@@ -86,30 +92,40 @@ export class PartitionWorker {
    * (ClickHouse down means waiting, never dropping or committing past unwritten events).
    */
   async retry<T>(op: string, ctx: WorkContext, fn: () => Promise<T>): Promise<T> {
-    let delay = 100;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
+    const stopped = (): BatchAborted => new BatchAborted(`${op} failed while stopping`);
+    return retry(fn, {
+      attempts: Number.POSITIVE_INFINITY,
+      baseMs: 100,
+      maxMs: this.settings.maxBackoffMs,
+      jitter: 0,
+      retriable: () => true,
+      onRetry: (err, attempt) => {
         const e = toMeterstreamError(err);
         this.metrics.clickhouseFailures.inc({ op });
-        if (attempt === 1 || attempt % 20 === 0) {
+        if (attempt === 0 || (attempt + 1) % 20 === 0) {
           this.logger.warn(
-            { err: e, op, attempt, partition: this.partition, retriable: isRetriable(e) },
+            {
+              err: e,
+              op,
+              attempt: attempt + 1,
+              partition: this.partition,
+              retriable: isRetriable(e),
+            },
             'ClickHouse operation failed; retrying',
           );
         }
-        if (!ctx.alive()) throw new BatchAborted(`${op} failed while stopping`);
-        await sleep(delay);
-        delay = Math.min(delay * 2, this.settings.maxBackoffMs);
+        if (!ctx.alive()) throw stopped();
+      },
+      sleep: async (ms) => {
+        await sleep(ms);
         try {
           await ctx.heartbeat();
         } catch {
           throw new BatchAborted('rebalance during ClickHouse retry');
         }
-        if (!ctx.alive()) throw new BatchAborted(`${op} failed while stopping`);
-      }
-    }
+        if (!ctx.alive()) throw stopped();
+      },
+    });
   }
 
   /** Throws {@link BatchAborted} unless this process still holds the latest claim on the partition. */
@@ -192,35 +208,22 @@ export class PartitionWorker {
    * for its key. Too-old events are carried at least to the current hour (AWS would reject them
    * in their own), flagged, never dropped.
    */
-  billingHour(
-    eventMs: number,
-    productCode: string,
-    customer: string,
-    dimension: string,
-    tooOld: boolean,
-    nowMs: number,
-  ): number {
-    const bh = this.placeHour(eventMs, productCode, customer, dimension, tooOld, nowMs);
+  billingHour(eventMs: number, key: UsageKey, tooOld: boolean, nowMs: number): number {
+    const bh = this.placeHour(eventMs, key, tooOld, nowMs);
     if (this.openFrom === undefined && (this.firstHour === undefined || bh < this.firstHour))
       this.firstHour = bh;
     return bh;
   }
 
   /** The hour {@link billingHour} would assign, without noting it (for an event not yet accepted). */
-  placeHour(
-    eventMs: number,
-    productCode: string,
-    customer: string,
-    dimension: string,
-    tooOld: boolean,
-    nowMs: number,
-  ): number {
+  placeHour(eventMs: number, key: UsageKey, tooOld: boolean, nowMs: number): number {
     let bh = hourOf(eventMs);
     if (this.openFrom !== undefined && bh < this.openFrom) bh = this.openFrom;
     if (tooOld) bh = Math.max(bh, hourOf(nowMs));
     if (this.early.size > 0) {
-      const k = `|${productCode}|${customer}|`;
-      while (this.early.has(`${bh}${k}*`) || this.early.has(`${bh}${k}${dimension}`)) bh += HOUR_MS;
+      const k = `|${key.productCode}|${key.customer}|`;
+      while (this.early.has(`${bh}${k}*`) || this.early.has(`${bh}${k}${key.dimension}`))
+        bh += HOUR_MS;
     }
     return bh;
   }

@@ -1,5 +1,6 @@
 import { toMeterstreamError } from '@meterstream/errors';
 import type { Logger } from '@meterstream/observability';
+import { retry, sleep } from '@meterstream/runtime';
 import type { AggregatorMetrics } from './metrics.js';
 import type { AggregatorStore } from './store.js';
 
@@ -23,8 +24,6 @@ export interface PipelineSettings {
   /** Back-pressure: batches wait while more rows than this are buffered or in flight. */
   maxPendingRows: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Group commit of raw events: rows of every partition are gathered into one large insert (a
@@ -156,23 +155,24 @@ export class InsertPipeline {
     }
   }
 
-  private async retry<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    let delay = 100;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
+  /** Retries a ClickHouse write with back-off until it succeeds or the process stops for good. */
+  private retry<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    return retry(fn, {
+      attempts: Number.POSITIVE_INFINITY,
+      baseMs: 100,
+      maxMs: 5000,
+      jitter: 0,
+      retriable: () => true,
+      onRetry: (err, attempt) => {
         this.metrics.clickhouseFailures.inc({ op });
-        if (attempt === 1 || attempt % 20 === 0) {
+        if (attempt === 0 || (attempt + 1) % 20 === 0) {
           this.logger.warn(
-            { err: toMeterstreamError(err), op, attempt },
+            { err: toMeterstreamError(err), op, attempt: attempt + 1 },
             'ClickHouse write failed; retrying',
           );
         }
         if (!this.keepTrying()) throw err;
-        await sleep(delay);
-        delay = Math.min(delay * 2, 5000);
-      }
-    }
+      },
+    });
   }
 }

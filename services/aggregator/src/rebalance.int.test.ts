@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { testLogger } from '@meterstream/testing';
-import { startAggregator, type Aggregator } from './aggregator.js';
+import { startAggregator, type Aggregator } from './start.js';
 import { HOUR_MS } from './hours.js';
 import {
   duplicateWindows,
@@ -19,7 +19,7 @@ import {
 let c: Case | undefined;
 const running: Aggregator[] = [];
 afterEach(async () => {
-  for (const a of running.splice(0)) await a.stop();
+  for (const a of running.splice(0)) await a.close();
   await c?.close();
   c = undefined;
 });
@@ -44,7 +44,7 @@ describe('aggregator: two instances and rebalances', () => {
     await produce(c, load.messages.slice(third, 2 * third));
     await sleep(1500);
     // A leaves: another rebalance, B takes every partition (and fences before reading state).
-    await a.stop();
+    await a.close();
     running.splice(running.indexOf(a), 1);
     await produce(c, load.messages.slice(2 * third));
     await waitConsumed(c.db.ch, c.db.name, load.uniqueEvents);

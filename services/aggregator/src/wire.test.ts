@@ -53,3 +53,19 @@ describe('wire contract matches @meterstream/schemas', () => {
     }
   });
 });
+
+describe('quantityToMicros', () => {
+  it('converts exact decimals without floats', () => {
+    expect(wire.quantityToMicros('0')).toBe('0');
+    expect(wire.quantityToMicros('1')).toBe('1000000');
+    expect(wire.quantityToMicros('0.000001')).toBe('1');
+    expect(wire.quantityToMicros('007.5')).toBe('7500000');
+    expect(wire.quantityToMicros('2147483647.999999')).toBe('2147483647999999');
+    expect(wire.quantityToMicros('9999999999.999999')).toBe('9999999999999999');
+  });
+  it('rejects anything that is not a plain decimal', () => {
+    for (const bad of ['', '-1', '1e3', '1.', '.5', '1.1234567', 'NaN', '12345678901', ' 1']) {
+      expect(wire.quantityToMicros(bad)).toBeUndefined();
+    }
+  });
+});

@@ -311,7 +311,7 @@ async function runWorkload(w: Workload): Promise<void> {
       },
       { logger: testLogger('aggregator'), now },
     );
-    closers.push(() => aggregator.stop());
+    closers.push(() => aggregator.close());
     const submitter = await startSubmitter(x.config(), { logger: testLogger('submitter'), now });
     closers.push(() => submitter.close());
 

@@ -300,7 +300,7 @@ afterAll(async () => {
   await browser?.close();
   await consoleApp?.close();
   await submitter?.close();
-  await aggregator?.stop();
+  await aggregator?.close();
   await emu?.close();
   await topic?.drop().catch(() => undefined);
   await db?.drop().catch(() => undefined);

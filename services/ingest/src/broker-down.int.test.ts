@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '@meterstream/kafka';
+import { sleep } from '@meterstream/runtime';
 import { freshTopic, testLogger, testStack, type TestTopic } from '@meterstream/testing';
 import {
   analyticsEvent,
@@ -9,8 +10,6 @@ import {
   type TestIngest,
 } from './testing/harness.js';
 import { ToggleProxy } from './testing/proxy.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('broker outage', () => {
   let t: TestTopic;

@@ -8,6 +8,7 @@ import {
   posInt,
   type Env,
 } from '@meterstream/config';
+import type { ServerConfig } from './server.js';
 
 const duration = (defMs: number) => z.coerce.number().int().nonnegative().default(defMs);
 
@@ -81,4 +82,17 @@ export function loadIngestEnv(env: Env = process.env): IngestEnv {
 /** The key file path from the environment (for the keys CLI, which needs nothing else). */
 export function keysFileFromEnv(env: Env = process.env): string | undefined {
   return env.MS_INGEST_KEYS_FILE;
+}
+
+/** The HTTP API's limits and policies from the environment. */
+export function ingestServerConfig(env: IngestEnv): ServerConfig {
+  return {
+    bodyLimitBytes: env.MS_INGEST_BODY_LIMIT_BYTES,
+    maxEventsPerRequest: env.MS_INGEST_MAX_EVENTS_PER_REQUEST,
+    maxEventAgeMs: env.MS_INGEST_MAX_EVENT_AGE_MS,
+    maxEventSkewMs: env.MS_INGEST_MAX_EVENT_SKEW_MS,
+    retryAfterSeconds: env.MS_INGEST_RETRY_AFTER_S,
+    maxEventBytes: env.MS_INGEST_MAX_EVENT_BYTES,
+    requestTimeoutMs: env.MS_INGEST_REQUEST_TIMEOUT_MS,
+  };
 }

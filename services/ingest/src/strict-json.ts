@@ -281,16 +281,7 @@ export class StrictJsonReader {
       } else {
         obj[key] = v;
       }
-      this.ws();
-      const c = this.peek();
-      this.pos++;
-      if (c === C.Comma) {
-        this.ws();
-        continue;
-      }
-      if (c === C.CloseBrace) return obj;
-      this.pos--;
-      this.fail('"," or "}"');
+      if (!this.more(C.CloseBrace, '"," or "}"')) return obj;
     }
   }
 
@@ -307,17 +298,25 @@ export class StrictJsonReader {
       this.path.push(arr.length);
       arr.push(this.read(depth));
       this.path.pop();
-      this.ws();
-      const c = this.peek();
-      this.pos++;
-      if (c === C.Comma) {
-        this.ws();
-        continue;
-      }
-      if (c === C.CloseBracket) return arr;
-      this.pos--;
-      this.fail('"," or "]"');
+      if (!this.more(C.CloseBracket, '"," or "]"')) return arr;
     }
+  }
+
+  /**
+   * After a member or an element: true on "," (another follows), false on the closing `close`
+   * (consumed); fails naming `expected` on anything else.
+   */
+  private more(close: number, expected: string): boolean {
+    this.ws();
+    const c = this.peek();
+    this.pos++;
+    if (c === C.Comma) {
+      this.ws();
+      return true;
+    }
+    if (c === close) return false;
+    this.pos--;
+    return this.fail(expected);
   }
 
   /** Reads a string at `pos` (on its opening quote). */

@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import avro from 'avsc';
 import type { ClickHouse } from '@meterstream/clickhouse';
+import { sleep } from '@meterstream/runtime';
 import {
   createSchemaRegistry,
   registerAvro,
@@ -16,7 +17,7 @@ import {
   type TestDatabase,
   type TestTopic,
 } from '@meterstream/testing';
-import type { AggregatorConfig } from '../aggregator.js';
+import type { AggregatorConfig } from '../config.js';
 import { HOUR_MS } from '../hours.js';
 import {
   KIND_HEADER,
@@ -208,8 +209,6 @@ export async function produce(c: Case, messages: Message[], chunk = 5000): Promi
     });
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Waits until every unique event is in `usage_events` and every partition has frozen every hour

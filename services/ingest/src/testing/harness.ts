@@ -15,7 +15,7 @@ import { Metrics, type Logger } from '@meterstream/observability';
 import { loadPlans } from '@meterstream/plans';
 import { testLogger, testStack } from '@meterstream/testing';
 import type { UsageEvent } from '@meterstream/schemas';
-import { startIngest, type IngestHandle } from '../app.js';
+import { startIngest, type IngestHandle } from '../start.js';
 import { ingestEnvSchema } from '../env.js';
 import { KeyStore, newKey, writeKeyFile } from '../keys.js';
 import type { PlanLookup } from '../plans.js';
@@ -88,8 +88,7 @@ export async function startTestIngest(options: {
   const metrics = new Metrics('meterstream_ingest', { defaultMetrics: false });
   const keys = new KeyStore(keysFile);
   await keys.load();
-  const handle = await startIngest({
-    env,
+  const handle = await startIngest(env, {
     logger,
     metrics,
     kafka,

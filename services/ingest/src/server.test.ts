@@ -5,16 +5,12 @@ import { connect, type AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MeterstreamError } from '@meterstream/errors';
 import { Metrics, createLogger } from '@meterstream/observability';
-import type { Producer } from '@meterstream/kafka';
 import type { UsageEvent } from '@meterstream/schemas';
-import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { KeyStore, newKey, writeKeyFile } from './keys.js';
-import { CachingDefaultPartitioner } from './partitioner.js';
-import { bodyFormat, fromCloudEvent, parseBody } from './parse.js';
 import type { PlanLookup } from './plans.js';
 import { ingestEnvSchema } from './env.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, buildServer } from './server.js';
-import { KafkaSink, type EventSink, type OutRecord } from './sink.js';
+import type { EventSink, OutRecord } from './sink.js';
 
 const silent = createLogger('test', { level: 'silent' });
 const NOW = Date.parse('2026-11-26T12:00:00Z');
@@ -200,180 +196,6 @@ describe('POST /v1/events (in-process)', () => {
     expect((await app.inject('/healthz')).statusCode).toBe(200);
     expect((await app.inject('/readyz')).statusCode).toBe(200);
     expect((await app.inject('/metrics')).body).toContain('meterstream_ingest_inflight_events 0');
-  });
-});
-
-describe('parse', () => {
-  it('recognizes media types and rejects other charsets', () => {
-    expect(bodyFormat('application/json; charset=UTF-8')).toBe('json');
-    expect(bodyFormat('Application/CloudEvents-Batch+JSON')).toBe('cloudevents-batch');
-    expect(bodyFormat('application/json; charset=latin1')).toBeUndefined();
-    expect(bodyFormat(undefined)).toBeUndefined();
-  });
-  it('splits NDJSON and marks unreadable lines', () => {
-    const r = parseBody('ndjson', '{"a":1}\n\n{x\n');
-    expect(r.ok && r.items).toEqual([
-      { input: { a: 1 } },
-      { reasons: [expect.objectContaining({ field: '' })], unreadable: true },
-    ]);
-  });
-  it('maps CloudEvents', () => {
-    expect(
-      fromCloudEvent({
-        specversion: '1.0',
-        type: 'io.meterstream.usage',
-        id: 'i',
-        source: 's',
-        time: 't',
-        data: { quantity: '1' },
-      }),
-    ).toEqual({
-      input: { quantity: '1', id: 'i', source: 's', timestamp: 't' },
-    });
-    const bad = fromCloudEvent({ specversion: '0.3', type: 'x', data: 1 });
-    expect('reasons' in bad && bad.reasons.map((r) => r.field)).toEqual([
-      'specversion',
-      'type',
-      'id',
-      'source',
-      'data',
-    ]);
-  });
-});
-
-describe('KeyStore', () => {
-  it('authenticates live keys only', async () => {
-    const file = join(dir, 'ks.json');
-    const a = newKey('t', ['*']);
-    const b = newKey('t', ['p']);
-    b.stored.revokedAt = new Date().toISOString();
-    await writeKeyFile(file, { version: 1, keys: [a.stored, b.stored] });
-    const ks = new KeyStore(file);
-    await ks.load();
-    expect(ks.authenticate(a.secret)).toMatchObject({
-      tenant: 't',
-      products: 'all',
-      keyId: a.stored.id,
-    });
-    expect(ks.authenticate(b.secret)).toBeUndefined();
-    expect(
-      ks.authenticate(a.secret.slice(0, -1) + (a.secret.endsWith('A') ? 'B' : 'A')),
-    ).toBeUndefined();
-    expect(ks.authenticate('nonsense')).toBeUndefined();
-  });
-});
-
-function fakeProducer(behaviour: (n: number) => Promise<void>): {
-  producer: Producer;
-  calls: number[];
-} {
-  const calls: number[] = [];
-  const producer = {
-    connect: async () => undefined,
-    disconnect: async () => undefined,
-    send: async ({ messages }: { messages: unknown[] }) => {
-      calls.push(messages.length);
-      await behaviour(messages.length);
-      return [];
-    },
-  } as unknown as Producer;
-  return { producer, calls };
-}
-
-const rec = (n: number, size = 10): OutRecord[] =>
-  Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(size), headers: {} }));
-
-describe('KafkaSink', () => {
-  const opts = {
-    topic: 't',
-    maxInFlightEvents: 100,
-    maxSendBytes: 10_000,
-    timeoutMs: 1_000,
-    lingerMs: 0,
-  };
-  it('coalesces requests that arrive while a send is in flight', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const { producer, calls } = fakeProducer(async () => gate);
-    const sink = new KafkaSink(() => producer, opts);
-    const first = sink.send(rec(2));
-    await new Promise((r) => setImmediate(r));
-    const later = [sink.send(rec(3)), sink.send(rec(4))];
-    release();
-    await Promise.all([first, ...later]);
-    expect(calls).toEqual([2, 7]);
-  });
-  it('splits a request larger than maxSendBytes and resolves after all parts', async () => {
-    const { producer, calls } = fakeProducer(async () => undefined);
-    const sink = new KafkaSink(() => producer, { ...opts, maxSendBytes: 500 });
-    await sink.send(rec(20, 100));
-    expect(calls.reduce((a, b) => a + b, 0)).toBe(20);
-    expect(Math.max(...calls)).toBeLessThanOrEqual(4);
-  });
-  it('rejects with a retriable error on failure and on timeout', async () => {
-    const boom = fakeProducer(async () => Promise.reject(new Error('boom')));
-    const failing = new KafkaSink(() => boom.producer, opts);
-    await expect(failing.send(rec(1))).rejects.toMatchObject({
-      code: 'KAFKA_UNAVAILABLE',
-      retriable: true,
-    });
-    expect(boom.calls).toEqual([1]);
-    const stuck = fakeProducer(() => new Promise(() => undefined));
-    const hanging = new KafkaSink(() => stuck.producer, {
-      ...opts,
-      timeoutMs: 50,
-    });
-    await expect(hanging.send(rec(1))).rejects.toMatchObject({
-      code: 'KAFKA_UNAVAILABLE',
-      message: expect.stringMatching(/within 50 ms/) as unknown,
-    });
-    expect(stuck.calls).toEqual([1]);
-  });
-  it('replaces the producer after a failed send (new producer id, fresh sequences)', async () => {
-    let fail = true;
-    const sink = new KafkaSink(
-      () =>
-        fakeProducer(async () => (fail ? Promise.reject(new Error('cut')) : undefined)).producer,
-      opts,
-    );
-    await sink.start();
-    await expect(sink.send(rec(1))).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE' });
-    fail = false;
-    await sink.send(rec(1));
-    expect(sink.producerGenerations).toBe(2);
-    await sink.send(rec(1));
-    expect(sink.producerGenerations).toBe(2);
-  });
-  it('limits events in flight', () => {
-    const sink = new KafkaSink(() => fakeProducer(async () => undefined).producer, opts);
-    expect(sink.reserve(60)).toBe(true);
-    expect(sink.reserve(60)).toBe(false);
-    sink.release(60);
-    expect(sink.reserve(500)).toBe(true);
-  });
-});
-
-describe('CachingDefaultPartitioner', () => {
-  it('chooses what the default partitioner chooses, also after the partition count changes', () => {
-    const cached = CachingDefaultPartitioner();
-    const plain = Partitioners.DefaultPartitioner();
-    for (const n of [6, 6, 3, 12]) {
-      const partitionMetadata = Array.from({ length: n }, (_, i) => ({
-        partitionId: i,
-        leader: 1,
-        partitionErrorCode: 0,
-        replicas: [1],
-        isr: [1],
-      }));
-      for (let i = 0; i < 500; i++) {
-        const args = {
-          topic: 't',
-          partitionMetadata,
-          message: { key: `product-${i % 3}|customer-${i}`, value: null },
-        } satisfies PartitionerArgs;
-        expect(cached(args)).toBe(plain(args));
-      }
-    }
   });
 });
 
