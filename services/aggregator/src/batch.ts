@@ -229,7 +229,7 @@ async function acceptUsage(
   out.counted();
 }
 
-/** Appends one `usage_events` row in RowBinary, columns in the order of EVENT_COLUMNS. */
+/** Appends one `usage_events` row in RowBinary, columns in the order of USAGE_EVENT_COLUMNS (@meterstream/contracts). */
 function writeEventRow(
   out: BatchOutput,
   u: Usage,

@@ -3,12 +3,12 @@ import { finished } from 'node:stream/promises';
 import {
   ClickHouse,
   allowIdentifiers,
-  ident,
   sql,
   toClickHouseError,
   type SqlFragment,
 } from '@meterstream/clickhouse';
-import { EVENT_COLUMNS, TABLES, VIEWS } from './migrations.js';
+import { USAGE_EVENT_COLUMNS } from '@meterstream/contracts';
+import { TABLES } from './migrations.js';
 import { HOUR_MS, sec } from './hours.js';
 
 /** One `usage_windows` insert-select's scope. */
@@ -36,18 +36,18 @@ export class AggregatorStore {
     readonly database: string,
     private readonly dedupHorizonHours: number,
   ) {
-    allowIdentifiers(database, ...Object.values(TABLES), ...VIEWS);
+    allowIdentifiers(database);
     this.t = {
-      events: ident(`${database}.${TABLES.events}`),
-      windows: ident(`${database}.${TABLES.windows}`),
-      freezes: ident(`${database}.${TABLES.freezes}`),
-      owners: ident(`${database}.${TABLES.owners}`),
-      rejects: ident(`${database}.${TABLES.rejects}`),
+      events: TABLES.events.in(database),
+      windows: TABLES.windows.in(database),
+      freezes: TABLES.freezes.in(database),
+      owners: TABLES.owners.in(database),
+      rejects: TABLES.rejects.in(database),
     };
-    this.eventsInsert = `INSERT INTO ${this.t.events.text} (${EVENT_COLUMNS.join(', ')}) FORMAT RowBinary`;
+    this.eventsInsert = `INSERT INTO ${this.t.events.text} (${USAGE_EVENT_COLUMNS.join(', ')}) FORMAT RowBinary`;
   }
 
-  /** Inserts RowBinary rows of `usage_events` (see EVENT_COLUMNS) in one request (one block). */
+  /** Inserts RowBinary rows of `usage_events` (see USAGE_EVENT_COLUMNS) in one request (one block). */
   async insertEvents(rows: Buffer): Promise<void> {
     if (rows.length === 0) return;
     try {
