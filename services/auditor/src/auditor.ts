@@ -13,7 +13,7 @@ import {
   type Finding,
   type Reconciliation,
 } from './reconcile.js';
-import { AUDITOR_MIGRATIONS } from './schema.js';
+import { AUDITOR_MIGRATIONS } from './migrations.js';
 import { CONSERVATION_KINDS, unexplainedUnits, type Conservation } from './conservation.js';
 import {
   AuditStore,

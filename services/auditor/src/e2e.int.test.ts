@@ -1,7 +1,7 @@
 import { testLogger } from '@meterstream/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 // The real submitter writes the ledger here (its own harness: its migrations, the emulator, plans).
-import { startSubmitter, type RunningSubmitter } from '../../submitter/src/submitter.js';
+import { startSubmitter, type SubmitterHandle } from '../../submitter/src/start.js';
 import {
   M,
   SUB,
@@ -19,7 +19,7 @@ import { sleep } from './limiter.js';
 import { testAuditorConfig, testCloudTrail } from './testing.js';
 
 let h: Harness | undefined;
-let sub: RunningSubmitter | undefined;
+let sub: SubmitterHandle | undefined;
 let api: ReturnType<typeof cloudTrailApi> | undefined;
 
 afterAll(async () => {

@@ -9,7 +9,7 @@ export * from './parse.js';
 export * from './reader.js';
 export * from './reconcile.js';
 export * from './report.js';
-export * from './schema.js';
+export * from './migrations.js';
 export * from './store.js';
 export * from './trace.js';
 export {

@@ -28,7 +28,7 @@ import {
   type ReconcileOptions,
   type Reconciliation,
 } from './reconcile.js';
-import { AUDITOR_TABLES, FOREIGN_TABLES } from './schema.js';
+import { AUDITOR_TABLES, FOREIGN_TABLES } from './migrations.js';
 
 /** Status of a stored finding: `explained` by an operator's note, or `resolved` when gone. */
 export type FindingStatus = 'open' | 'explained' | 'resolved';
