@@ -30,7 +30,8 @@ import {
   subscribe,
   type Harness,
 } from '../../submitter/src/testing/harness.js';
-import { migrateAuditor, runAuditOnce } from './auditor.js';
+import { migrateAuditor } from './migrations.js';
+import { runAuditOnce } from './auditor.js';
 import { testAuditorConfig, testCloudTrail } from './testing.js';
 
 /**

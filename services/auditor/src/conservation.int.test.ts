@@ -18,8 +18,9 @@ import {
   subscribe,
   type Harness,
 } from '../../submitter/src/testing/harness.js';
-import { migrateAuditor, runAuditOnce } from './auditor.js';
-import { sleep } from './limiter.js';
+import { migrateAuditor } from './migrations.js';
+import { runAuditOnce } from './auditor.js';
+import { sleep } from '@meterstream/runtime';
 import { auditorMetrics } from './metrics.js';
 import { buildReport, formatReport } from './report.js';
 import { AuditStore } from './store.js';

@@ -13,9 +13,10 @@ import {
   subscribe,
   type Harness,
 } from '../../submitter/src/testing/harness.js';
-import { migrateAuditor, runAuditOnce } from './auditor.js';
+import { migrateAuditor } from './migrations.js';
+import { runAuditOnce } from './auditor.js';
 import type { cloudTrailApi } from './cloudtrail.js';
-import { sleep } from './limiter.js';
+import { sleep } from '@meterstream/runtime';
 import { testAuditorConfig, testCloudTrail } from './testing.js';
 
 let h: Harness | undefined;

@@ -21,7 +21,8 @@ import {
 } from '@meterstream/testing';
 import { describe, expect, it } from 'vitest';
 import { SUBMITTER_MIGRATIONS } from '../../submitter/src/migrations.js';
-import { migrateAuditor, runAuditOnce, type AuditorConfig } from './auditor.js';
+import { migrateAuditor } from './migrations.js';
+import { runAuditOnce, type AuditorConfig } from './auditor.js';
 import { EmailNotifier, SlackNotifier } from './notify.js';
 import type { LookupEventsApi } from './reader.js';
 import { AuditStore } from './store.js';
