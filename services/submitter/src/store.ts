@@ -67,13 +67,26 @@ const LEDGER_SELECT = raw(
 
 type LedgerRow = Record<string, string | number>;
 
-function fromRow(r: LedgerRow): LedgerRecord {
+/** The key columns of a ledger or window row (`hour_s`: the hour in epoch seconds). */
+function keyOfRow(r: LedgerRow): {
+  productCode: string;
+  customer: string;
+  customerKind: 'identifier' | 'account';
+  dimension: string;
+  hour: number;
+} {
   return {
     productCode: String(r.product_code),
     customer: String(r.customer),
     customerKind: r.customer_kind === 'account' ? 'account' : 'identifier',
     dimension: String(r.dimension),
     hour: ms(r.hour_s),
+  };
+}
+
+function fromRow(r: LedgerRow): LedgerRecord {
+  return {
+    ...keyOfRow(r),
     version: BigInt(String(r.version)),
     state: String(r.state) as LedgerState,
     quantity: Number(r.quantity),
@@ -137,13 +150,9 @@ function toRow(r: LedgerRecord): Record<string, unknown> {
 }
 
 /** A usage window from the rows of {@link Store.pendingWindows} and {@link Store.windowsBetween}. */
-function windowFromRow(r: Record<string, string | number>): UsageWindow {
+function windowFromRow(r: LedgerRow): UsageWindow {
   return {
-    productCode: String(r.product_code),
-    customer: String(r.customer),
-    customerKind: r.customer_kind === 'account' ? 'account' : 'identifier',
-    dimension: String(r.dimension),
-    hour: ms(r.hour_s),
+    ...keyOfRow(r),
     quantityMicros: BigInt(String(r.q)),
     usageFromHour: usageFromHourOf(ms(r.hour_s), ms(r.from_s)),
   };
