@@ -55,6 +55,23 @@ describe('classifyAwsError', () => {
     }
   });
 
+  it('without a status, a client error by name or $fault is still a rejection', () => {
+    for (const e of [
+      sdk('AccessDeniedException'),
+      sdk('ValidationException'),
+      sdk('InvalidTagException'),
+      sdk('SomethingNew', undefined, { $fault: 'client' }),
+    ]) {
+      expect(classifyAwsError(e), e.name).toMatchObject({
+        code: 'AWS_REJECTED',
+        status: undefined,
+      });
+    }
+    expect(classifyAwsError(sdk('SomethingNew', undefined, { $fault: 'server' })).code).toBe(
+      'AWS_TRANSIENT',
+    );
+  });
+
   it('no answer at all (network, unknown without status) is transient', () => {
     const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
     expect(classifyAwsError(reset)).toMatchObject({

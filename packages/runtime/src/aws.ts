@@ -30,12 +30,21 @@ const THROTTLING = new Set([
 const TRANSIENT =
   /^(InternalServiceError|InternalServerError|InternalFailure|ServiceUnavailable|TimeoutError|RequestTimeout|AbortError)/;
 
+/**
+ * Names of AWS client errors: AWS read the request and refused it. Known by name too, so an error
+ * whose HTTP status a wrapper (or a test's fake) lost is still final.
+ */
+const CLIENT_ERROR =
+  /^(AccessDenied|Validation|Serialization|UnrecognizedClient|InvalidSignature|IncompleteSignature|MissingAuthenticationToken|ExpiredToken|InvalidClientTokenId|NotAuthorized|Invalid\w*)(Exception)?$/;
+
 interface AwsLikeError {
   name?: unknown;
   code?: unknown;
   message?: unknown;
   $metadata?: { httpStatusCode?: unknown };
   $retryable?: { throttling?: unknown };
+  /** The SDK's service exceptions say whose fault they are. */
+  $fault?: unknown;
 }
 
 /**
@@ -46,7 +55,9 @@ interface AwsLikeError {
  *    Timestamp could pass, and ours never changes);
  * 3. known server-side or timeout names, `$retryable`, HTTP 5xx → `AWS_TRANSIENT`;
  * 4. any other HTTP 4xx → `AWS_REJECTED`: AWS read the request and refused it, so the same
- *    request would be refused again;
+ *    request would be refused again; without a status, the same for an error the SDK marks
+ *    `$fault: 'client'` or whose name is a client error's (`AccessDeniedException`,
+ *    `ValidationException`, `Invalid…Exception`, …);
  * 5. no HTTP answer at all (a network error such as ECONNRESET, a timeout, an abort, or an
  *    error we do not know that carries no status) → `AWS_TRANSIENT`.
  *
@@ -82,6 +93,8 @@ export function classifyAwsError(err: unknown): AwsErrorClass {
   if (TRANSIENT.test(name) || e.$retryable) return of('AWS_TRANSIENT');
   if (status !== undefined && status >= 500) return of('AWS_TRANSIENT');
   if (status !== undefined && status >= 400) return of('AWS_REJECTED');
+  if (status === undefined && (e.$fault === 'client' || CLIENT_ERROR.test(name)))
+    return of('AWS_REJECTED');
   // No answer from AWS: ECONNRESET and the like, or an error we do not know (rule 5).
   return of('AWS_TRANSIENT');
 }
