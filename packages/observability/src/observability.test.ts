@@ -54,4 +54,27 @@ describe('startOpsServer', () => {
     await s.close();
     await s.close();
   });
+
+  it("passes other paths to the service's routes, and answers 404 for what they leave", async () => {
+    const m = new Metrics('ops', { defaultMetrics: false });
+    const s = await startOpsServer({
+      port: 0,
+      metrics: m,
+      logger: silent,
+      ready: () => true,
+      routes: (req, res, path) => {
+        if (path !== '/v1/run' || req.method !== 'POST') return false;
+        res.writeHead(202, { 'content-type': 'application/json' });
+        res.end('{"ok":true}');
+        return true;
+      },
+    });
+    const base = `http://127.0.0.1:${s.port}`;
+    const run = await fetch(`${base}/v1/run?x=1`, { method: 'POST' });
+    expect(run.status).toBe(202);
+    expect(await run.json()).toEqual({ ok: true });
+    expect((await fetch(`${base}/v1/run`)).status).toBe(404);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    await s.close();
+  });
 });

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
@@ -11,6 +11,11 @@ export interface OpsServerOptions {
   logger: Logger;
   /** Whether the process can do its work now (dependencies reachable). */
   ready: () => Promise<boolean> | boolean;
+  /**
+   * The service's own endpoints on the same port (the submitter's control API), asked for any
+   * other path: returns true when it answered, false to leave the request to the 404.
+   */
+  routes?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean> | boolean;
 }
 
 /** A running ops server; `close()` is idempotent. */
@@ -21,7 +26,7 @@ export interface OpsServer {
 
 /**
  * Serves `/metrics`, `/healthz` (the process is alive) and `/readyz` (its dependencies answer)
- * for services that have no HTTP API of their own.
+ * for services that have no HTTP API of their own, and the few `routes` such a service adds.
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const server: Server = createServer((req, res) => {
@@ -37,6 +42,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
         if (path === '/healthz') return reply(200, 'ok\n');
         if (path === '/readyz')
           return (await options.ready()) ? reply(200, 'ready\n') : reply(503, 'not ready\n');
+        if (options.routes && (await options.routes(req, res, path ?? '/'))) return;
         return reply(404, 'not found\n');
       } catch (err) {
         options.logger.warn({ err }, 'ops endpoint failed');

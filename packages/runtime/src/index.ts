@@ -1,3 +1,4 @@
 export * from './time.js';
 export * from './retry.js';
 export * from './quantity.js';
+export * from './aws.js';

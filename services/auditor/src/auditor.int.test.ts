@@ -11,18 +11,20 @@ import { ident, migrate } from '@meterstream/clickhouse';
 import { Metrics } from '@meterstream/observability';
 import { freshDatabase, testLogger, testStack, type TestDatabase } from '@meterstream/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrateAuditor, runAuditOnce, type AuditorConfig, type AuditorDeps } from './auditor.js';
+import { migrateAuditor } from './migrations.js';
+import { runAuditOnce, type AuditorConfig, type AuditorDeps } from './auditor.js';
 import { EXIT, runCli } from './cli.js';
 import { cloudTrailApi } from './cloudtrail.js';
 import { auditorEnvSchema } from './env.js';
-import { RateLimiter, sleep } from './limiter.js';
+import { sleep } from '@meterstream/runtime';
+import { RateLimiter } from './limiter.js';
 import { auditorMetrics } from './metrics.js';
 import type { Notifier } from './notify.js';
 import type { Finding } from './reconcile.js';
 import { AuditStore } from './store.js';
 // The other side of the contract comes from its owners' migrations (ADR 0001), not our own DDL.
 import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '../../aggregator/src/migrations.js';
-import { SUBMITTER_MIGRATIONS } from '../../submitter/src/schema.js';
+import { SUBMITTER_MIGRATIONS } from '../../submitter/src/migrations.js';
 
 const H = 3_600_000;
 const DELIVERY_DELAY_MS = 300;

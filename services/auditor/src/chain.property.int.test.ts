@@ -16,7 +16,7 @@ import {
   type UsageEventValue,
 } from '../../aggregator/src/index.js';
 import type { LedgerRecord } from '../../submitter/src/ledger.js';
-import { startSubmitter, type RunningSubmitter } from '../../submitter/src/submitter.js';
+import { startSubmitter, type SubmitterHandle } from '../../submitter/src/start.js';
 import {
   CONTRACT,
   CONTRACT_ARN,
@@ -30,7 +30,8 @@ import {
   subscribe,
   type Harness,
 } from '../../submitter/src/testing/harness.js';
-import { migrateAuditor, runAuditOnce } from './auditor.js';
+import { migrateAuditor } from './migrations.js';
+import { runAuditOnce } from './auditor.js';
 import { testAuditorConfig, testCloudTrail } from './testing.js';
 
 /**
@@ -515,7 +516,7 @@ async function untilFrozen(x: Harness, hour: number): Promise<void> {
 }
 
 /** Runs the submitter until a run froze nothing, deferred nothing and left nothing to send. */
-async function runUntilDone(x: Harness, s: RunningSubmitter): Promise<void> {
+async function runUntilDone(x: Harness, s: SubmitterHandle): Promise<void> {
   await waitFor(
     'a submitter run with nothing left to freeze or send',
     async () => {

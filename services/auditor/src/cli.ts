@@ -4,10 +4,19 @@ import { ClickHouse } from '@meterstream/clickhouse';
 import { isEntryPoint } from '@meterstream/config';
 import { toMeterstreamError } from '@meterstream/errors';
 import { createLogger } from '@meterstream/observability';
-import { migrateAuditor, runAuditOnce } from './auditor.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, hourStart } from '@meterstream/runtime';
+import { runAuditOnce } from './auditor.js';
 import { cloudTrailApi } from './cloudtrail.js';
-import { loadAuditorEnv, type AuditorEnv } from './env.js';
-import { auditorConfigFromEnv, awsOptionsFromEnv, conservationFromEnv } from './main.js';
+import {
+  auditorConfigFromEnv,
+  awsOptionsFromEnv,
+  conservationFromEnv,
+  loadAuditorEnv,
+  type AuditorEnv,
+} from './env.js';
+import { nextFinding } from './findings.js';
+import { migrateAuditor } from './migrations.js';
+
 import { buildReport, formatReport } from './report.js';
 import { AuditStore } from './store.js';
 import { formatTrace, traceEvent } from './trace.js';
@@ -52,7 +61,7 @@ export function parseTime(v: string, now = Date.now()): number {
     return (
       now -
       Number(rel[1]) *
-        { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's' | 'm' | 'h' | 'd']
+        { s: SECOND_MS, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS }[rel[2] as 's' | 'm' | 'h' | 'd']
     );
   const ms = /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
   if (Number.isNaN(ms)) throw new UsageError(`not a time: ${v}`);
@@ -113,8 +122,8 @@ export async function runCli(
     if (cmd === 'audit' && sub === 'report') {
       if (!values.from || !values.to) throw new UsageError('audit report needs --from and --to');
       const now = Date.now();
-      const fromMs = Math.floor(parseTime(values.from, now) / 3_600_000) * 3_600_000;
-      const toMs = Math.ceil(parseTime(values.to, now) / 3_600_000) * 3_600_000;
+      const fromMs = hourStart(parseTime(values.from, now));
+      const toMs = Math.ceil(parseTime(values.to, now) / HOUR_MS) * HOUR_MS;
       if (toMs <= fromMs) throw new UsageError('--to must be after --from');
       const report = await buildReport(store, {
         fromMs,
@@ -137,7 +146,10 @@ export async function runCli(
         io.stderr(`no finding ${arg}\n`);
         return EXIT.error;
       }
-      await store.writeFindings([{ ...f, status: 'explained', note: values.note }], Date.now());
+      await store.writeFindings(
+        [nextFinding(f, { ...f, status: 'explained', note: values.note })],
+        Date.now(),
+      );
       io.stdout(`finding ${f.id} explained\n`);
       return EXIT.ok;
     }

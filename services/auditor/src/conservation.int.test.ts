@@ -3,7 +3,7 @@ import { Metrics } from '@meterstream/observability';
 import { testLogger } from '@meterstream/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 // The real submitter writes the ledger (its harness: aggregator and submitter migrations, emulator).
-import { startSubmitter, type RunningSubmitter } from '../../submitter/src/submitter.js';
+import { startSubmitter, type SubmitterHandle } from '../../submitter/src/start.js';
 import {
   CONTRACT,
   CONTRACT_ARN,
@@ -18,8 +18,9 @@ import {
   subscribe,
   type Harness,
 } from '../../submitter/src/testing/harness.js';
-import { migrateAuditor, runAuditOnce } from './auditor.js';
-import { sleep } from './limiter.js';
+import { migrateAuditor } from './migrations.js';
+import { runAuditOnce } from './auditor.js';
+import { sleep } from '@meterstream/runtime';
 import { auditorMetrics } from './metrics.js';
 import { buildReport, formatReport } from './report.js';
 import { AuditStore } from './store.js';
@@ -34,7 +35,7 @@ afterAll(async () => {
 /** A harness with the auditor's tables and a running submitter, closed after the file. */
 async function setUp(): Promise<{
   x: Harness;
-  sub: RunningSubmitter;
+  sub: SubmitterHandle;
   api: ReturnType<typeof testCloudTrail>;
 }> {
   const x = await startHarness();
@@ -47,7 +48,7 @@ async function setUp(): Promise<{
   return { x, sub, api };
 }
 
-async function runSubmitter(sub: RunningSubmitter): Promise<void> {
+async function runSubmitter(sub: SubmitterHandle): Promise<void> {
   for (let i = 0; i < 20; i++) {
     const run = await sub.runNow();
     if (run.status === 'done') break;

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   checkContractTerms,
   conserve,
-  formatUnits,
   ledgerBalance,
   ledgerBucket,
   reconciliationFindingUnits,
@@ -39,15 +38,6 @@ const input = (over: Partial<ConservationInput> = {}): ConservationInput => ({
   ...over,
 });
 const opts = { nowMs: T0 + 20 * H, settleMs: 30 * 60_000 };
-
-describe('formatUnits', () => {
-  it('prints micro-units as exact decimal units', () => {
-    expect(formatUnits(2_500_000n)).toBe('2.5');
-    expect(formatUnits(3n * M)).toBe('3');
-    expect(formatUnits(-1n)).toBe('-0.000001');
-    expect(formatUnits(0n)).toBe('0');
-  });
-});
 
 describe('ledgerBucket', () => {
   it('names the bucket by state and reason code', () => {

@@ -1,3 +1,4 @@
+import { HOUR_MS, MICROS, formatMicros } from '@meterstream/runtime';
 import { findingId, type Finding, type FindingKind } from './reconcile.js';
 
 /**
@@ -5,8 +6,6 @@ import { findingId, type Finding, type FindingKind } from './reconcile.js';
  * hour, in micro-units, usage is followed from the raw events through the windows into the ledger.
  * This module is the pure arithmetic; `conserveRange` in store.ts loads its inputs.
  */
-
-const MICROS = 1_000_000n;
 
 /** Unique accepted events of one key and billing hour (each identity once, in its first hour). */
 export interface EventTotal {
@@ -184,7 +183,7 @@ export function checkContractTerms(
           finding(
             'conservation_entitlement',
             { ...l },
-            `billed ${formatUnits(l.billableMicros)} of a contract product with no term of ${l.customer} covering the hour: included units may have been billed as overage`,
+            `billed ${formatMicros(l.billableMicros)} of a contract product with no term of ${l.customer} covering the hour: included units may have been billed as overage`,
             { billable_micros: l.billableMicros, usage_micros: l.usageMicros, entitled_micros: 0n },
             l,
           ),
@@ -205,7 +204,7 @@ export function checkContractTerms(
       finding(
         'conservation_entitlement',
         { ...l },
-        `billable ${formatUnits(l.billableMicros)} but the term from ${new Date(term.startMs).toISOString()} (${formatUnits(entitled)} included, ${formatUnits(before)} used before) leaves ${formatUnits(expected)} billable: ${formatUnits(l.billableMicros - expected)} unexplained`,
+        `billable ${formatMicros(l.billableMicros)} but the term from ${new Date(term.startMs).toISOString()} (${formatMicros(entitled)} included, ${formatMicros(before)} used before) leaves ${formatMicros(expected)} billable: ${formatMicros(l.billableMicros - expected)} unexplained`,
         {
           billable_micros: l.billableMicros,
           expected_billable_micros: expected,
@@ -232,14 +231,6 @@ const hourKey = (x: {
 }): string => JSON.stringify([x.productCode, x.customer, x.dimension, x.hourMs]);
 
 const abs = (x: bigint): bigint => (x < 0n ? -x : x);
-
-/** Micro-units as a decimal number of units: 2500000 → "2.5", -1 → "-0.000001". */
-export function formatUnits(micros: bigint): string {
-  const sign = micros < 0n ? '-' : '';
-  const a = abs(micros);
-  const frac = (a % MICROS).toString().padStart(6, '0').replace(/0+$/, '');
-  return `${sign}${(a / MICROS).toString()}${frac ? `.${frac}` : ''}`;
-}
 
 /** The explained bucket a ledger record's units belong to, by state and reason code. */
 export function ledgerBucket(state: string, reason: string): string {
@@ -398,7 +389,7 @@ export function conserve(input: ConservationInput, options: ConservationOptions)
       finding(
         'conservation_events_windows',
         key,
-        `unique events ${formatUnits(ev)} + too old ${formatUnits(old)} (${e?.events ?? 0} event(s)) ≠ windows ${formatUnits(win)} (${w?.partitions ?? 0} partition(s)): ${formatUnits(diff)} unexplained`,
+        `unique events ${formatMicros(ev)} + too old ${formatMicros(old)} (${e?.events ?? 0} event(s)) ≠ windows ${formatMicros(win)} (${w?.partitions ?? 0} partition(s)): ${formatMicros(diff)} unexplained`,
         { events_micros: ev, too_old_micros: old, windows_micros: win, unexplained_micros: diff },
       ),
     );
@@ -436,7 +427,7 @@ export function conserve(input: ConservationInput, options: ConservationOptions)
       wl.windowsMicros += win;
       if (!l) {
         if (win === 0n) continue;
-        const closedAt = input.freeze.closedAtMs.get(hourMs) ?? hourMs + 3_600_000;
+        const closedAt = input.freeze.closedAtMs.get(hourMs) ?? hourMs + HOUR_MS;
         if (!closed(hourMs) || options.nowMs < closedAt + options.settleMs) {
           add('awaiting_planner', win);
           continue;
@@ -446,7 +437,7 @@ export function conserve(input: ConservationInput, options: ConservationOptions)
           finding(
             'conservation_windows_ledger',
             key,
-            `window ${formatUnits(win)} has no ledger record though its hour is frozen on every partition: ${formatUnits(win)} unexplained`,
+            `window ${formatMicros(win)} has no ledger record though its hour is frozen on every partition: ${formatMicros(win)} unexplained`,
             { windows_micros: win, ledger_usage_micros: 0n, unexplained_micros: win },
           ),
         );
@@ -460,7 +451,7 @@ export function conserve(input: ConservationInput, options: ConservationOptions)
           finding(
             'conservation_unbilled',
             key,
-            `${formatUnits(b.units)} unit(s) ended ${l.state} without being billed (${b.bucket}): ${l.reason || 'no reason recorded'}`,
+            `${formatMicros(b.units)} unit(s) ended ${l.state} without being billed (${b.bucket}): ${l.reason || 'no reason recorded'}`,
             { unbilled_micros: b.units, windows_micros: win },
             l,
           ),
@@ -473,20 +464,20 @@ export function conserve(input: ConservationInput, options: ConservationOptions)
       wl.unexplainedMicros += abs(b.windowGap) + abs(b.carryGap) + abs(b.roundingGap);
       const parts = [
         b.windowGap !== 0n
-          ? `window ${formatUnits(win)} but ledger usage ${formatUnits(l.usageMicros)}`
+          ? `window ${formatMicros(win)} but ledger usage ${formatMicros(l.usageMicros)}`
           : '',
         b.carryGap !== 0n
-          ? `carry in ${formatUnits(l.carryInMicros)} but the previous record carried out ${formatUnits(b.carryGap + l.carryInMicros)}`
+          ? `carry in ${formatMicros(l.carryInMicros)} but the previous record carried out ${formatMicros(b.carryGap + l.carryInMicros)}`
           : '',
         b.roundingGap !== 0n
-          ? `carry in ${formatUnits(l.carryInMicros)} + billable ${formatUnits(l.billableMicros)} ≠ quantity ${l.quantity} + carry out ${formatUnits(l.carryOutMicros)}`
+          ? `carry in ${formatMicros(l.carryInMicros)} + billable ${formatMicros(l.billableMicros)} ≠ quantity ${l.quantity} + carry out ${formatMicros(l.carryOutMicros)}`
           : '',
       ].filter((s) => s);
       findings.push(
         finding(
           'conservation_windows_ledger',
           key,
-          `${parts.join('; ')} (ledger ${l.state}): ${formatUnits(b.unexplained)} unexplained`,
+          `${parts.join('; ')} (ledger ${l.state}): ${formatMicros(b.unexplained)} unexplained`,
           {
             windows_micros: win,
             expected_carry_in_micros: b.carryGap + l.carryInMicros,

@@ -1,7 +1,7 @@
 import { testLogger } from '@meterstream/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 // The real submitter writes the ledger here (its own harness: its migrations, the emulator, plans).
-import { startSubmitter, type RunningSubmitter } from '../../submitter/src/submitter.js';
+import { startSubmitter, type SubmitterHandle } from '../../submitter/src/start.js';
 import {
   M,
   SUB,
@@ -13,13 +13,14 @@ import {
   subscribe,
   type Harness,
 } from '../../submitter/src/testing/harness.js';
-import { migrateAuditor, runAuditOnce } from './auditor.js';
+import { migrateAuditor } from './migrations.js';
+import { runAuditOnce } from './auditor.js';
 import type { cloudTrailApi } from './cloudtrail.js';
-import { sleep } from './limiter.js';
+import { sleep } from '@meterstream/runtime';
 import { testAuditorConfig, testCloudTrail } from './testing.js';
 
 let h: Harness | undefined;
-let sub: RunningSubmitter | undefined;
+let sub: SubmitterHandle | undefined;
 let api: ReturnType<typeof cloudTrailApi> | undefined;
 
 afterAll(async () => {

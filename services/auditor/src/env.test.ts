@@ -1,7 +1,7 @@
 import { parseEnv } from '@meterstream/config';
 import { describe, expect, it } from 'vitest';
 import { auditorEnvSchema } from './env.js';
-import { auditorConfigFromEnv, awsOptionsFromEnv } from './main.js';
+import { auditorConfigFromEnv, awsOptionsFromEnv } from './env.js';
 
 describe('auditor env', () => {
   it('has working defaults (port 9103, 2 lookups a second, 15 min grace)', () => {

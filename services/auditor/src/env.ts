@@ -9,6 +9,9 @@ import {
   posInt,
   type Env,
 } from '@meterstream/config';
+import { DAY_MS, MINUTE_MS } from '@meterstream/runtime';
+import type { AuditorConfig } from './auditor.js';
+import type { CloudTrailApiOptions } from './cloudtrail.js';
 
 /** The auditor's configuration: parsed once at start, every broken key named. */
 export const auditorEnvSchema = z.object({
@@ -89,4 +92,64 @@ export type AuditorEnv = z.infer<typeof auditorEnvSchema>;
 /** Reads the process environment (the only place the auditor does). */
 export function loadAuditorEnv(env: Env = process.env): AuditorEnv {
   return loadEnvOrExit('auditor', auditorEnvSchema, env);
+}
+
+/** The audit loop's configuration from the parsed environment. */
+export function auditorConfigFromEnv(env: AuditorEnv): AuditorConfig {
+  return {
+    database: env.MS_CLICKHOUSE_DATABASE,
+    topology:
+      env.MS_CLICKHOUSE_TOPOLOGY === 'cluster'
+        ? { kind: 'cluster', cluster: env.MS_CLICKHOUSE_CLUSTER }
+        : { kind: 'single' },
+    deliveryGraceMs: env.MS_AUDITOR_DELIVERY_GRACE_MS,
+    initialLookbackMs: env.MS_AUDITOR_INITIAL_LOOKBACK_MS,
+    reconcileLookbackMs: env.MS_AUDITOR_RECONCILE_LOOKBACK_MS,
+    intervalMs: env.MS_AUDITOR_INTERVAL_MS,
+    pageSize: env.MS_AUDITOR_PAGE_SIZE,
+    lookupBy: env.MS_AUDITOR_LOOKUP_BY,
+    lookupRatePerSecond: env.MS_AUDITOR_LOOKUP_RATE,
+    maxRetries: env.MS_AUDITOR_MAX_RETRIES,
+    checkpointName: env.MS_AUDITOR_CHECKPOINT,
+    rescanEveryMs: env.MS_AUDITOR_RESCAN_EVERY_MS,
+    conservation: conservationFromEnv(),
+  };
+}
+
+/**
+ * The conservation audit's bounds (ADR 0007). Constants for now: an environment key each would
+ * change the generated configuration reference (docs/configuration.md).
+ */
+export const CONSERVATION_DEFAULTS = {
+  /** After an hour is frozen on every partition, the planner (every minute) has had its chance. */
+  settleMs: 30 * MINUTE_MS,
+  /** Longer than the aggregator's 168-hour dedup horizon, so an id it counted twice shows up. */
+  dedupLookbackMs: 8 * DAY_MS,
+  /** A key idle this long still has its previous record's carry checked. */
+  carryLookbackMs: 35 * DAY_MS,
+} as const;
+
+/** The conservation audit's bounds (the defaults; no environment key yet). */
+export function conservationFromEnv(): {
+  settleMs: number;
+  dedupLookbackMs: number;
+  carryLookbackMs: number;
+} {
+  return { ...CONSERVATION_DEFAULTS };
+}
+
+/** CloudTrail client options from the parsed environment. */
+export function awsOptionsFromEnv(env: AuditorEnv): CloudTrailApiOptions {
+  return {
+    region: env.MS_AWS_REGION,
+    ...(env.MS_AWS_ENDPOINT ? { endpoint: env.MS_AWS_ENDPOINT } : {}),
+    ...(env.MS_AWS_ACCESS_KEY_ID
+      ? {
+          credentials: {
+            accessKeyId: env.MS_AWS_ACCESS_KEY_ID,
+            secretAccessKey: env.MS_AWS_SECRET_ACCESS_KEY,
+          },
+        }
+      : {}),
+  };
 }

@@ -1,16 +1,4 @@
-/** Sleeps `ms`, or returns early when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+import { sleep } from '@meterstream/runtime';
 
 /**
  * Client-side request pacing: at most `perSecond` requests start in any one-second window

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { hourStart } from '@meterstream/runtime';
 
 /** The CloudTrail event source of the AWS Marketplace Metering Service. */
 export const METERING_EVENT_SOURCE = 'metering-marketplace.amazonaws.com';
@@ -116,11 +117,6 @@ export function parseTimestamp(v: unknown, what = 'timestamp'): number {
   throw new ShapeError(`${what} is not a timestamp`);
 }
 
-/** Start of the UTC hour containing `ms`. */
-export function hourOf(ms: number): number {
-  return Math.floor(ms / 3_600_000) * 3_600_000;
-}
-
 interface LoggedRecord {
   customer: string;
   customerKind: CustomerKind;
@@ -186,7 +182,7 @@ function parseUsageRecord(v: unknown, what: string): LoggedRecord {
 
 /** Identity of a record within one call: what AWS deduplicates on, plus the quantity. */
 function recordKey(r: LoggedRecord): string {
-  return JSON.stringify([r.customer, r.dimension, hourOf(r.timestampMs), r.timestampMs]);
+  return JSON.stringify([r.customer, r.dimension, hourStart(r.timestampMs), r.timestampMs]);
 }
 
 const RESULT_STATUSES = new Set(['Success', 'DuplicateRecord', 'CustomerNotSubscribed']);
@@ -212,7 +208,7 @@ function parseBatch(e: Json, base: EventBase): CloudTrailRecord[] {
       ...r,
       productCode,
       recordIndex: out.length,
-      hourMs: hourOf(r.timestampMs),
+      hourMs: hourStart(r.timestampMs),
       requestQuantity,
       status,
       meteringRecordId,
@@ -276,7 +272,7 @@ function parseMeterUsage(e: Json, base: EventBase, caller: string): CloudTrailRe
       licenseArn: '',
       dimension: str(req.usageDimension, 'requestParameters.usageDimension'),
       timestampMs,
-      hourMs: hourOf(timestampMs),
+      hourMs: hourStart(timestampMs),
       quantity,
       requestQuantity: quantity,
       status: errorCode ? 'Error' : meteringRecordId ? 'Success' : 'Error',

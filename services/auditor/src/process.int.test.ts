@@ -20,8 +20,9 @@ import {
   waitFor,
 } from '@meterstream/testing';
 import { describe, expect, it } from 'vitest';
-import { SUBMITTER_MIGRATIONS } from '../../submitter/src/schema.js';
-import { migrateAuditor, runAuditOnce, type AuditorConfig } from './auditor.js';
+import { SUBMITTER_MIGRATIONS } from '../../submitter/src/migrations.js';
+import { migrateAuditor } from './migrations.js';
+import { runAuditOnce, type AuditorConfig } from './auditor.js';
 import { EmailNotifier, SlackNotifier } from './notify.js';
 import type { LookupEventsApi } from './reader.js';
 import { AuditStore } from './store.js';

@@ -1,7 +1,7 @@
 import type { Event, LookupEventsCommandInput } from '@aws-sdk/client-cloudtrail';
 import { MeterstreamError } from '@meterstream/errors';
+import { classifyAwsError, retry, sleep } from '@meterstream/runtime';
 import type { RateLimiter } from './limiter.js';
-import { sleep } from './limiter.js';
 import { METERING_EVENT_SOURCE } from './parse.js';
 
 /** The one LookupEvents call the auditor makes; the real client or a fake in unit tests. */
@@ -38,31 +38,34 @@ export interface ReadResult {
   throttled: number;
 }
 
-const THROTTLE_NAMES = new Set([
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-]);
-
-function classify(err: unknown): 'throttled' | 'transient' | 'fatal' {
-  const e = err as {
-    name?: unknown;
-    $metadata?: { httpStatusCode?: number };
-    $retryable?: unknown;
-    code?: unknown;
-  };
-  if (typeof e?.name === 'string' && THROTTLE_NAMES.has(e.name)) return 'throttled';
-  const status = e?.$metadata?.httpStatusCode;
-  if (status === 429) return 'throttled';
-  if ((status !== undefined && status >= 500) || e?.$retryable) return 'transient';
-  if (typeof e?.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/.test(e.code))
-    return 'transient';
-  if (
-    typeof e?.name === 'string' &&
-    /^(TimeoutError|InternalServerError|ServiceUnavailable)/.test(e.name)
-  )
-    return 'transient';
-  return 'fatal';
+/**
+ * One LookupEvents request, paced by the limiter. A failure is thrown as our error, classified by
+ * the shared rule (throttled and transient ones retriable), after `attempt + 1` attempts.
+ */
+async function lookupOnce(
+  o: ReadOptions,
+  input: LookupEventsCommandInput,
+  attempt: number,
+  result: ReadResult,
+): Promise<{ Events?: Event[]; NextToken?: string }> {
+  if (o.signal?.aborted) throw new MeterstreamError('SHUTTING_DOWN', 'CloudTrail read aborted');
+  await o.limiter.acquire();
+  result.requests += 1;
+  try {
+    const page = await o.api.lookupEvents(input);
+    o.onRequest?.('ok');
+    return page;
+  } catch (err) {
+    const c = classifyAwsError(err);
+    const throttled = c.code === 'AWS_THROTTLED';
+    o.onRequest?.(throttled ? 'throttled' : 'error');
+    if (throttled) result.throttled += 1;
+    throw new MeterstreamError(
+      c.code,
+      `CloudTrail LookupEvents failed after ${attempt + 1} attempt(s)`,
+      { cause: err, retriable: c.retriable, details: { name: (err as { name?: unknown }).name } },
+    );
+  }
 }
 
 /**
@@ -84,39 +87,16 @@ export async function readCloudTrail(o: ReadOptions): Promise<ReadResult> {
   };
   let nextToken: string | undefined;
   do {
-    let attempt = 0;
-    let page: { Events?: Event[]; NextToken?: string };
-    for (;;) {
-      if (o.signal?.aborted) throw new MeterstreamError('SHUTTING_DOWN', 'CloudTrail read aborted');
-      await o.limiter.acquire();
-      result.requests += 1;
-      try {
-        page = await o.api.lookupEvents({
-          ...base,
-          ...(nextToken ? { NextToken: nextToken } : {}),
-        });
-        o.onRequest?.('ok');
-        break;
-      } catch (err) {
-        const kind = classify(err);
-        o.onRequest?.(kind === 'throttled' ? 'throttled' : 'error');
-        if (kind === 'throttled') result.throttled += 1;
-        if (kind === 'fatal' || attempt >= o.maxRetries) {
-          throw new MeterstreamError(
-            kind === 'throttled'
-              ? 'AWS_THROTTLED'
-              : kind === 'transient'
-                ? 'AWS_TRANSIENT'
-                : 'AWS_REJECTED',
-            `CloudTrail LookupEvents failed after ${attempt + 1} attempt(s)`,
-            { cause: err, details: { name: (err as { name?: unknown }).name } },
-          );
-        }
-        const backoff = Math.min(20_000, (o.backoffMs ?? 500) * 2 ** attempt);
-        attempt += 1;
-        await sleep(backoff / 2 + Math.random() * (backoff / 2), o.signal);
-      }
-    }
+    const input = { ...base, ...(nextToken ? { NextToken: nextToken } : {}) };
+    const page = await retry((attempt) => lookupOnce(o, input, attempt, result), {
+      attempts: o.maxRetries + 1,
+      baseMs: o.backoffMs ?? 500,
+      maxMs: 20_000,
+      jitter: 0.5,
+      // The signal is checked before each request (lookupOnce), so an abort ends the pass with
+      // SHUTTING_DOWN rather than the last AWS error.
+      sleep: (ms) => sleep(ms, o.signal),
+    });
     const events = page.Events ?? [];
     result.pages += 1;
     result.events += events.length;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { hourStart } from '@meterstream/runtime';
 import type { CloudTrailRecord } from './parse.js';
 
 /** Kinds of finding; the closed set the findings table, metrics and report use. */
@@ -121,6 +122,147 @@ const EXPECTED_STATUS: Partial<Record<string, string>> = {
 
 const uniq = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
 
+/** What judging one key may record: a finding (with its evidence), or an outcome. */
+interface KeyVerdict {
+  add(kind: FindingKind, detail: string, evidence?: readonly CloudTrailRecord[]): void;
+  outcome(o: KeyOutcome): void;
+}
+
+/** The CloudTrail records of a key AWS processed, and those it billed (Success). */
+interface KeyEvidence {
+  processed: CloudTrailRecord[];
+  billed: CloudTrailRecord[];
+}
+
+/** A key whose ledger state says AWS answered (accepted, duplicate, not subscribed). */
+function judgeAnswered(
+  l: LedgerRecord,
+  expected: string,
+  { processed, billed }: KeyEvidence,
+  options: ReconcileOptions,
+  v: KeyVerdict,
+): void {
+  if (processed.length === 0) {
+    const delivered = l.updatedAtMs + options.graceMs <= options.readUntilMs;
+    if (!delivered) v.outcome('pending');
+    else if (l.state === 'accepted') {
+      v.add(
+        'missing_in_cloudtrail',
+        `ledger accepted quantity ${l.quantity}; no CloudTrail record after the delivery grace`,
+      );
+    } else {
+      // Not billed either way; CloudTrail losing a non-billing answer is not a billing error.
+      v.outcome('not_billed');
+    }
+    return;
+  }
+  const quantities = uniq(
+    processed.filter((r) => r.status !== 'CustomerNotSubscribed').map((r) => r.quantity),
+  );
+  let found = false;
+  const statuses: string[] = uniq(processed.map((r) => r.status));
+  if (!statuses.includes(expected) || (l.state !== 'accepted' && billed.length > 0)) {
+    v.add('status_mismatch', `ledger state ${l.state}; CloudTrail answered ${statuses.join(', ')}`);
+    found = true;
+  }
+  if (quantities.length > 1) {
+    v.add(
+      'conflicting_duplicate',
+      `sent with ${quantities.length} different quantities: ${quantities.join(', ')}`,
+    );
+    found = true;
+  }
+  if (
+    l.state === 'accepted' &&
+    billed.length > 0 &&
+    !billed.some((r) => r.quantity === l.quantity)
+  ) {
+    v.add(
+      'quantity_mismatch',
+      `ledger quantity ${l.quantity}; CloudTrail billed ${uniq(billed.map((r) => r.quantity)).join(', ')}`,
+      billed,
+    );
+    found = true;
+  }
+  if (
+    !found &&
+    l.state === 'accepted' &&
+    l.meteringRecordId &&
+    !billed.some((r) => r.meteringRecordId === l.meteringRecordId)
+  ) {
+    v.add(
+      'status_mismatch',
+      `ledger metering record id is not among CloudTrail's: AWS holds another record`,
+      billed,
+    );
+    found = true;
+  }
+  if (!found) v.outcome('matched');
+}
+
+/**
+ * A key whose ledger believes nothing was billed (yet): rejected / expired / frozen / sending /
+ * held. A held record was never answered Success, so CloudTrail has nothing to show for it: it is
+ * pending (it may still be sent before its deadline), never missing_in_cloudtrail.
+ */
+function judgeUnbilled(
+  l: LedgerRecord,
+  billed: readonly CloudTrailRecord[],
+  options: ReconcileOptions,
+  v: KeyVerdict,
+): void {
+  const settled = billed.filter((r) => r.eventTimeMs + options.graceMs <= options.readUntilMs);
+  if (
+    billed.length > 0 &&
+    (l.state === 'rejected' || l.state === 'expired' || settled.length > 0)
+  ) {
+    v.add(
+      'status_mismatch',
+      `ledger state ${l.state}, but CloudTrail shows the record billed`,
+      billed,
+    );
+  } else if (l.state === 'frozen' || l.state === 'sending' || l.state === 'held') {
+    v.outcome('pending');
+  } else {
+    v.outcome('not_billed');
+  }
+}
+
+/** Judges one key: its ledger record (if any) against its CloudTrail records. */
+function judgeKey(
+  l: LedgerRecord | undefined,
+  evidence: KeyEvidence,
+  options: ReconcileOptions,
+  v: KeyVerdict,
+): void {
+  if (!l) {
+    if (evidence.processed.length > 0) {
+      v.add(
+        'unknown_to_ledger',
+        `CloudTrail has ${evidence.processed.length} record(s) the ledger does not know`,
+      );
+    } else {
+      v.outcome('not_billed');
+    }
+    return;
+  }
+  const expected = EXPECTED_STATUS[l.state];
+  if (expected !== undefined) judgeAnswered(l, expected, evidence, options, v);
+  else judgeUnbilled(l, evidence.billed, options, v);
+}
+
+/** An empty summary of a product and customer. */
+const emptySummary = (productCode: string, customer: string): CustomerSummary => ({
+  productCode,
+  customer,
+  matched: 0,
+  pending: 0,
+  notBilled: 0,
+  findings: {},
+  ledgerAcceptedQuantity: 0,
+  cloudTrailBilledQuantity: 0,
+});
+
 /**
  * Compares the ledger with CloudTrail per (product, customer, dimension, hour). Pure: the caller
  * loads both sides for a range of hours (CloudTrail records deduplicated by event and index).
@@ -146,28 +288,8 @@ export function reconcile(
   const findings: Finding[] = [];
   const outcomes: Record<KeyOutcome, number> = { matched: 0, pending: 0, not_billed: 0 };
   const summaries = new Map<string, CustomerSummary>();
-  const summary = (p: string, c: string): CustomerSummary => {
-    const k = JSON.stringify([p, c]);
-    let s = summaries.get(k);
-    if (!s) {
-      s = {
-        productCode: p,
-        customer: c,
-        matched: 0,
-        pending: 0,
-        notBilled: 0,
-        findings: {},
-        ledgerAcceptedQuantity: 0,
-        cloudTrailBilledQuantity: 0,
-      };
-      summaries.set(k, s);
-    }
-    return s;
-  };
-
-  for (const [key, { ledger: l, ct }] of [...byKey.entries()].sort(([a], [b]) =>
-    a < b ? -1 : 1,
-  )) {
+  const sorted = [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  for (const [key, { ledger: l, ct }] of sorted) {
     const [productCode, customer, dimension, hourMs] = JSON.parse(key) as [
       string,
       string,
@@ -176,142 +298,43 @@ export function reconcile(
     ];
     const processed = ct.filter((r) => PROCESSED.has(r.status));
     const billed = processed.filter((r) => r.status === 'Success');
-    const s = summary(productCode, customer);
+    const summaryKey = JSON.stringify([productCode, customer]);
+    const s = summaries.get(summaryKey) ?? emptySummary(productCode, customer);
+    summaries.set(summaryKey, s);
     if (l?.state === 'accepted') s.ledgerAcceptedQuantity += l.quantity;
     // AWS bills the first quantity it accepted; CloudTrail shows what it answered Success to.
     const firstBilled = [...billed].sort((a, b) => a.eventTimeMs - b.eventTimeMs)[0];
     if (firstBilled) s.cloudTrailBilledQuantity += firstBilled.quantity;
-
-    const add = (
-      kind: FindingKind,
-      detail: string,
-      evidence: readonly CloudTrailRecord[] = processed,
-    ): void => {
-      findings.push({
-        id: findingId(kind, [productCode, customer, dimension, hourMs]),
-        kind,
-        productCode,
-        customer,
-        customerKind: l?.customerKind ?? ct[0]?.customerKind ?? '',
-        dimension,
-        hourMs,
-        ledgerQuantity: l ? l.quantity : null,
-        ledgerState: l?.state ?? '',
-        cloudTrailQuantities: evidence.map((r) => r.quantity),
-        cloudTrailStatuses: evidence.map((r) => r.status),
-        eventIds: uniq(ct.map((r) => r.eventId)).sort(),
-        meteringRecordIds: uniq(evidence.map((r) => r.meteringRecordId).filter((x) => x)).sort(),
-        ledger: l ?? null,
-        detail,
-      });
-      s.findings[kind] = (s.findings[kind] ?? 0) + 1;
-    };
-    const outcome = (o: KeyOutcome): void => {
-      outcomes[o] += 1;
-      if (o === 'matched') s.matched += 1;
-      else if (o === 'pending') s.pending += 1;
-      else s.notBilled += 1;
-    };
-
-    if (!l) {
-      if (processed.length > 0) {
-        add(
-          'unknown_to_ledger',
-          `CloudTrail has ${processed.length} record(s) the ledger does not know`,
-        );
-      } else {
-        outcome('not_billed');
-      }
-      continue;
-    }
-
-    const delivered = l.updatedAtMs + options.graceMs <= options.readUntilMs;
-    const quantities = uniq(
-      processed.filter((r) => r.status !== 'CustomerNotSubscribed').map((r) => r.quantity),
-    );
-    const expected = EXPECTED_STATUS[l.state];
-    if (expected !== undefined) {
-      if (processed.length === 0) {
-        if (!delivered) outcome('pending');
-        else if (l.state === 'accepted') {
-          add(
-            'missing_in_cloudtrail',
-            `ledger accepted quantity ${l.quantity}; no CloudTrail record after the delivery grace`,
-          );
-        } else {
-          // Not billed either way; CloudTrail losing a non-billing answer is not a billing error.
-          outcome('not_billed');
-        }
-        continue;
-      }
-      let found = false;
-      const statuses: string[] = uniq(processed.map((r) => r.status));
-      if (!statuses.includes(expected) || (l.state !== 'accepted' && billed.length > 0)) {
-        add(
-          'status_mismatch',
-          `ledger state ${l.state}; CloudTrail answered ${statuses.join(', ')}`,
-        );
-        found = true;
-      }
-      if (quantities.length > 1) {
-        add(
-          'conflicting_duplicate',
-          `sent with ${quantities.length} different quantities: ${quantities.join(', ')}`,
-        );
-        found = true;
-      }
-      if (
-        l.state === 'accepted' &&
-        billed.length > 0 &&
-        !billed.some((r) => r.quantity === l.quantity)
-      ) {
-        add(
-          'quantity_mismatch',
-          `ledger quantity ${l.quantity}; CloudTrail billed ${uniq(billed.map((r) => r.quantity)).join(', ')}`,
-          billed,
-        );
-        found = true;
-      }
-      if (
-        !found &&
-        l.state === 'accepted' &&
-        l.meteringRecordId &&
-        !billed.some((r) => r.meteringRecordId === l.meteringRecordId)
-      ) {
-        add(
-          'status_mismatch',
-          `ledger metering record id is not among CloudTrail's: AWS holds another record`,
-          billed,
-        );
-        found = true;
-      }
-      if (!found) outcome('matched');
-      continue;
-    }
-    // rejected / expired / frozen / sending / held: the ledger believes nothing was billed (yet).
-    // A held record was never answered Success, so CloudTrail has nothing to show for it: it is
-    // pending (it may still be sent before its deadline), never missing_in_cloudtrail.
-    const settled = billed.filter((r) => r.eventTimeMs + options.graceMs <= options.readUntilMs);
-    if (
-      billed.length > 0 &&
-      (l.state === 'rejected' || l.state === 'expired' || settled.length > 0)
-    ) {
-      add(
-        'status_mismatch',
-        `ledger state ${l.state}, but CloudTrail shows the record billed`,
-        billed,
-      );
-    } else if (l.state === 'frozen' || l.state === 'sending' || l.state === 'held') {
-      outcome('pending');
-    } else {
-      outcome('not_billed');
-    }
+    judgeKey(l, { processed, billed }, options, {
+      add: (kind, detail, evidence = processed) => {
+        findings.push({
+          id: findingId(kind, [productCode, customer, dimension, hourMs]),
+          kind,
+          productCode,
+          customer,
+          customerKind: l?.customerKind ?? ct[0]?.customerKind ?? '',
+          dimension,
+          hourMs,
+          ledgerQuantity: l ? l.quantity : null,
+          ledgerState: l?.state ?? '',
+          cloudTrailQuantities: evidence.map((r) => r.quantity),
+          cloudTrailStatuses: evidence.map((r) => r.status),
+          eventIds: uniq(ct.map((r) => r.eventId)).sort(),
+          meteringRecordIds: uniq(evidence.map((r) => r.meteringRecordId).filter((x) => x)).sort(),
+          ledger: l ?? null,
+          detail,
+        });
+        s.findings[kind] = (s.findings[kind] ?? 0) + 1;
+      },
+      outcome: (o) => {
+        outcomes[o] += 1;
+        if (o === 'matched') s.matched += 1;
+        else if (o === 'pending') s.pending += 1;
+        else s.notBilled += 1;
+      },
+    });
   }
-  return {
-    findings,
-    outcomes,
-    summaries: [...summaries.values()].sort(bySummaryKey),
-  };
+  return { findings, outcomes, summaries: [...summaries.values()].sort(bySummaryKey) };
 }
 
 /** Report order of customer summaries: by product, then customer. */
@@ -339,7 +362,7 @@ export function unparseableFinding(
     customer: '',
     customerKind: '',
     dimension: '',
-    hourMs: Math.floor(eventTimeMs / 3_600_000) * 3_600_000,
+    hourMs: hourStart(eventTimeMs),
     ledgerQuantity: null,
     ledgerState: '',
     cloudTrailQuantities: [],

@@ -1,5 +1,5 @@
+import { formatMicros } from '@meterstream/runtime';
 import {
-  formatUnits,
   reconciliationFindingUnits,
   type Conservation,
   type EventsWindowsTotals,
@@ -18,8 +18,8 @@ import {
   reconcileRange,
   type AuditStore,
   type ConservationRangeOptions,
-  type FindingStatus,
 } from './store.js';
+import type { FindingStatus } from './findings.js';
 
 /** A finding in a report, with the operator's explanation if any. */
 export type ReportFinding = Finding & { status: FindingStatus; note: string };
@@ -58,22 +58,22 @@ function chainOf(c: Conservation, r: { summaries: CustomerSummary[]; findings: F
   const wl: WindowsLedgerTotals = c.windowsLedger;
   return {
     eventsWindows: {
-      eventsMicros: formatUnits(ew.eventsMicros),
-      tooOldMicros: formatUnits(ew.tooOldMicros),
-      windowsMicros: formatUnits(ew.windowsMicros),
-      openEventsMicros: formatUnits(ew.openEventsMicros),
-      unexplainedMicros: formatUnits(ew.unexplainedMicros),
+      eventsMicros: formatMicros(ew.eventsMicros),
+      tooOldMicros: formatMicros(ew.tooOldMicros),
+      windowsMicros: formatMicros(ew.windowsMicros),
+      openEventsMicros: formatMicros(ew.openEventsMicros),
+      unexplainedMicros: formatMicros(ew.unexplainedMicros),
     },
     windowsLedger: {
-      windows: formatUnits(wl.windowsMicros),
-      carryIn: formatUnits(wl.carryInMicros),
+      windows: formatMicros(wl.windowsMicros),
+      carryIn: formatMicros(wl.carryInMicros),
       buckets: Object.fromEntries(
         Object.entries(wl.buckets)
           .sort(([a], [b]) => (a < b ? -1 : 1))
-          .map(([k, v]) => [k, formatUnits(v)]),
+          .map(([k, v]) => [k, formatMicros(v)]),
       ),
-      unexplained: formatUnits(wl.unexplainedMicros),
-      unbilled: formatUnits(wl.unbilledMicros),
+      unexplained: formatMicros(wl.unexplainedMicros),
+      unbilled: formatMicros(wl.unbilledMicros),
     },
     ledgerCloudTrail: {
       ledgerAccepted: r.summaries.reduce((n, s) => n + s.ledgerAcceptedQuantity, 0),

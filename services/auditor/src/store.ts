@@ -18,32 +18,30 @@ import {
   type LedgerEntry,
   type WindowTotal,
 } from './conservation.js';
+import { HOUR_MS } from '@meterstream/runtime';
+import type { FindingStatus, StoredFinding } from './findings.js';
 import type { CloudTrailRecord, CustomerKind, RecordStatus } from './parse.js';
 import {
   mergeReconciliations,
   reconcile,
-  type Finding,
   type FindingKind,
   type LedgerRecord,
   type ReconcileOptions,
   type Reconciliation,
 } from './reconcile.js';
-import { AUDITOR_TABLES, FOREIGN_TABLES } from './schema.js';
-
-/** Status of a stored finding: `explained` by an operator's note, or `resolved` when gone. */
-export type FindingStatus = 'open' | 'explained' | 'resolved';
-
-/** A finding as stored. */
-export interface StoredFinding extends Finding {
-  status: FindingStatus;
-  note: string;
-  notified: boolean;
-  notifiedChannels: string[];
-  firstSeenMs: number;
-  updatedMs: number;
-}
+import { AUDITOR_TABLES, FOREIGN_TABLES } from './migrations.js';
 
 const sec = (ms: number): number => Math.floor(ms / 1000);
+
+/** The key of a row that selects `product_code, customer, dimension` and `hour_s` (epoch s). */
+function keyOfRow(r: Record<string, unknown>): RecordKey {
+  return {
+    productCode: String(r.product_code),
+    customer: String(r.customer),
+    dimension: String(r.dimension),
+    hourMs: Number(r.hour_s) * 1000,
+  };
+}
 
 let lastVersion = 0;
 /** Strictly increasing versions for ReplacingMergeTree rows written by this process. */
@@ -187,11 +185,8 @@ export class AuditStore {
       WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)} ${keyFilter(key)}
       GROUP BY product_code, customer, dimension, hour`);
     return rows.map((r) => ({
-      productCode: String(r.product_code),
-      customer: String(r.customer),
+      ...keyOfRow(r),
       customerKind: String(r.l_customer_kind),
-      dimension: String(r.dimension),
-      hourMs: Number(r.hour_s) * 1000,
       version: Number(r.v),
       state: String(r.l_state),
       quantity: Number(r.l_quantity),
@@ -240,10 +235,7 @@ export class AuditStore {
       )
       GROUP BY product_code, customer, dim, bh`);
     return rows.map((r) => ({
-      productCode: String(r.product_code),
-      customer: String(r.customer),
-      dimension: String(r.dim),
-      hourMs: Number(r.hour_s) * 1000,
+      ...keyOfRow({ ...r, dimension: r.dim }),
       micros: BigInt(String(r.micros)),
       tooOldMicros: BigInt(String(r.old_micros)),
       events: Number(r.n),
@@ -267,10 +259,7 @@ export class AuditStore {
       )
       GROUP BY product_code, customer, dimension, hour`);
     return rows.map((r) => ({
-      productCode: String(r.product_code),
-      customer: String(r.customer),
-      dimension: String(r.dimension),
-      hourMs: Number(r.hour_s) * 1000,
+      ...keyOfRow(r),
       micros: BigInt(String(r.micros)),
       partitions: Number(r.parts),
     }));
@@ -293,10 +282,7 @@ export class AuditStore {
       WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)} ${only}
       GROUP BY product_code, customer, dimension, hour`);
     return rows.map((r) => ({
-      productCode: String(r.product_code),
-      customer: String(r.customer),
-      dimension: String(r.dimension),
-      hourMs: Number(r.hour_s) * 1000,
+      ...keyOfRow(r),
       state: String(r.l_state),
       quantity: Number(r.l_quantity),
       usageMicros: BigInt(String(r.l_usage)),
@@ -612,7 +598,7 @@ export async function reconcileRange(
   toMs: number,
   options: ReconcileOptions & { chunkHours?: number; productCode?: string },
 ): Promise<Reconciliation> {
-  const step = (options.chunkHours ?? 6) * 3_600_000;
+  const step = (options.chunkHours ?? 6) * HOUR_MS;
   const keep = <T extends { productCode: string }>(xs: T[]): T[] =>
     options.productCode === undefined
       ? xs

@@ -1,7 +1,6 @@
+import { HOUR_MS } from '@meterstream/runtime';
 import type { AuditorConfig } from './auditor.js';
 import { cloudTrailApi } from './cloudtrail.js';
-
-const HOUR = 3_600_000;
 
 /** A CloudTrail client of the auditor's own (test) identity against the emulator at `url`. */
 export function testCloudTrail(url: string): ReturnType<typeof cloudTrailApi> {
@@ -22,8 +21,8 @@ export function testAuditorConfig(
     database,
     topology: { kind: 'single' },
     deliveryGraceMs: 2_500,
-    initialLookbackMs: lookbackHours * HOUR,
-    reconcileLookbackMs: lookbackHours * HOUR,
+    initialLookbackMs: lookbackHours * HOUR_MS,
+    reconcileLookbackMs: lookbackHours * HOUR_MS,
     intervalMs: 1000,
     pageSize: 50,
     lookupBy: 'EventSource',

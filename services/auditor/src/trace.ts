@@ -1,4 +1,6 @@
-import type { AuditStore, StoredFinding } from './store.js';
+import { HOUR_MS } from '@meterstream/runtime';
+import type { StoredFinding } from './findings.js';
+import type { AuditStore } from './store.js';
 
 /** The lineage of one usage event, link by link (invariant 6). */
 export interface Trace {
@@ -64,7 +66,7 @@ export async function traceEvent(store: AuditStore, eventId: string): Promise<Tr
   } else {
     t.missing.push('ledger', 'aws_result');
   }
-  const records = await store.cloudTrailRecords(key.hourMs, key.hourMs + 3_600_000, key);
+  const records = await store.cloudTrailRecords(key.hourMs, key.hourMs + HOUR_MS, key);
   t.cloudTrail = records.map((r) => ({
     eventId: r.eventId,
     eventTime: new Date(r.eventTimeMs).toISOString(),

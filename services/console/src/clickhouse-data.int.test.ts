@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allowIdentifiers, ident, migrate } from '@meterstream/clickhouse';
 import { freshDatabase, type TestDatabase } from '@meterstream/testing';
-import { AUDITOR_MIGRATIONS } from '../../auditor/src/schema.js';
+import { AUDITOR_MIGRATIONS } from '../../auditor/src/migrations.js';
 import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '../../aggregator/src/index.js';
 import { SUBMITTER_MIGRATIONS, Store } from '../../submitter/src/index.js';
 import { ClickHouseData } from './clickhouse-data.js';

@@ -1,64 +1,62 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, classifyAwsError } from './aws.js';
+import { classifyCallFailure } from './aws.js';
 
 const named = (name: string): Error => Object.assign(new Error('x'), { name });
 
-describe('classifyAwsError', () => {
+describe('classifyCallFailure', () => {
   it('retries throttling, internal errors and the unknown; expires out-of-bounds; rejects Invalid*', () => {
-    expect(classifyAwsError(named('ThrottlingException'))).toMatchObject({
+    expect(classifyCallFailure(named('ThrottlingException'))).toMatchObject({
       kind: 'retry',
       code: 'AWS_THROTTLED',
     });
-    expect(classifyAwsError(named('InternalServiceErrorException'))).toMatchObject({
+    expect(classifyCallFailure(named('InternalServiceErrorException'))).toMatchObject({
       kind: 'retry',
       code: 'AWS_TRANSIENT',
     });
-    expect(classifyAwsError(named('TimeoutError'))).toMatchObject({ kind: 'retry' });
-    expect(classifyAwsError(named('TimestampOutOfBoundsException'))).toMatchObject({
+    expect(classifyCallFailure(named('TimeoutError'))).toMatchObject({ kind: 'retry' });
+    expect(classifyCallFailure(named('TimestampOutOfBoundsException'))).toMatchObject({
       kind: 'expired',
     });
+    // A 4xx of a name we do not know is a rejection by the shared rule, but it names no record:
+    // the records are resent (identically) until their deadline, never ended as rejected.
+    const denied = Object.assign(named('AccessDeniedException'), {
+      $metadata: { httpStatusCode: 403 },
+    });
+    expect(classifyCallFailure(denied)).toMatchObject({ kind: 'retry', code: 'AWS_REJECTED' });
     for (const n of ['InvalidCustomerIdentifierException', 'InvalidTagException']) {
-      expect(classifyAwsError(named(n))).toMatchObject({ kind: 'rejected', awsError: n });
+      expect(classifyCallFailure(named(n))).toMatchObject({ kind: 'rejected', awsError: n });
     }
   });
 
   it('holds what the seller can fix: account-level errors, for the whole call', () => {
-    expect(classifyAwsError(named('DisabledApiException'))).toMatchObject({
+    expect(classifyCallFailure(named('DisabledApiException'))).toMatchObject({
       kind: 'held',
       scope: 'account',
       reason: 'aws_api_disabled',
     });
-    expect(classifyAwsError(named('InvalidEndpointRegionException'))).toMatchObject({
+    expect(classifyCallFailure(named('InvalidEndpointRegionException'))).toMatchObject({
       kind: 'held',
       scope: 'account',
       reason: 'aws_wrong_region',
     });
-    expect(classifyAwsError(named('InvalidProductCodeException'))).toMatchObject({
+    expect(classifyCallFailure(named('InvalidProductCodeException'))).toMatchObject({
       kind: 'held',
       scope: 'account',
       reason: 'aws_invalid_product',
     });
     // A dimension the listing lacks: one record's cause, found by bisecting, then held.
-    expect(classifyAwsError(named('InvalidUsageDimensionException'))).toMatchObject({
+    expect(classifyCallFailure(named('InvalidUsageDimensionException'))).toMatchObject({
       kind: 'held',
       scope: 'record',
       reason: 'aws_invalid_dimension',
     });
-    expect(classifyAwsError(named('InvalidLicenseException'))).toMatchObject({
+    expect(classifyCallFailure(named('InvalidLicenseException'))).toMatchObject({
       kind: 'held',
       scope: 'record',
       reason: 'aws_invalid_license',
     });
-    expect(classifyAwsError(named('InvalidCustomerIdentifierException'))).toMatchObject({
+    expect(classifyCallFailure(named('InvalidCustomerIdentifierException'))).toMatchObject({
       kind: 'rejected',
     });
-  });
-});
-
-describe('backoffMs', () => {
-  it('is full jitter under an exponential cap', () => {
-    expect(backoffMs(3, 100, 10_000, () => 0.999)).toBe(799);
-    expect(backoffMs(30, 100, 10_000, () => 0.5)).toBe(5000);
-    expect(backoffMs(1, 100, 10_000, () => 0)).toBe(0);
   });
 });

@@ -6,6 +6,8 @@ import {
 } from '@aws-sdk/client-marketplace-metering';
 import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
 import { MeterstreamError } from '@meterstream/errors';
+import { classifyAwsError } from '@meterstream/runtime';
+import type { SubmitterEnv } from './env.js';
 import type { HeldReason } from './ledger.js';
 
 /** How the submitter reaches AWS (or the emulator). */
@@ -15,6 +17,17 @@ export interface AwsConfig {
   accessKeyId: string;
   secretAccessKey: string;
   timeoutMs: number;
+}
+
+/** The submitter's AWS settings from its environment (the service and the CLI). */
+export function awsConfigFromEnv(env: SubmitterEnv): AwsConfig {
+  return {
+    endpoint: env.MS_AWS_ENDPOINT,
+    region: env.MS_AWS_REGION,
+    accessKeyId: env.MS_AWS_ACCESS_KEY_ID,
+    secretAccessKey: env.MS_AWS_SECRET_ACCESS_KEY,
+    timeoutMs: env.MS_AWS_TIMEOUT_MS,
+  };
 }
 
 function clientConfig(c: AwsConfig): Record<string, unknown> {
@@ -42,7 +55,13 @@ export function entitlementClient(c: AwsConfig): MarketplaceEntitlementServiceCl
 
 /** What a failed call means for the records in it. */
 export type CallFailure =
-  | { kind: 'retry'; code: 'AWS_THROTTLED' | 'AWS_TRANSIENT'; awsError: string; message: string }
+  | {
+      kind: 'retry';
+      /** As classified; an unknown rejection is retried too (see {@link classifyCallFailure}). */
+      code: 'AWS_THROTTLED' | 'AWS_TRANSIENT' | 'AWS_REJECTED';
+      awsError: string;
+      message: string;
+    }
   | { kind: 'expired'; awsError: string; message: string }
   | { kind: 'rejected'; awsError: string; message: string }
   | {
@@ -84,21 +103,21 @@ const HOLDING: Readonly<Record<string, { scope: 'account' | 'record'; reason: He
 };
 
 /**
- * Classifies an error of one BatchMeterUsage call. Anything not known to be final is retried:
- * resending an identical frozen record is always safe, and the deadline (TimestampOutOfBounds)
- * ends the retries of a record that never gets through.
+ * What an error of one BatchMeterUsage call means for its records. The error is classified once,
+ * by the shared rule ({@link classifyAwsError}); on top of it, the named errors above hold or
+ * reject. Everything else is retried, a rejection AWS gave for an unknown reason included (an
+ * expired credential, a denied IAM policy): it names no record, and ending the records as
+ * `rejected` would lose them for good, while resending an identical frozen record is always safe
+ * and the deadline (TimestampOutOfBounds) ends the retries of a record that never gets through.
  */
-export function classifyAwsError(err: unknown): CallFailure {
-  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const name = e.name ?? 'Error';
-  const message = (e.message ?? String(err)).slice(0, 300);
-  if (name === 'ThrottlingException')
-    return { kind: 'retry', code: 'AWS_THROTTLED', awsError: name, message };
-  if (name === 'TimestampOutOfBoundsException') return { kind: 'expired', awsError: name, message };
-  const hold = HOLDING[name];
-  if (hold) return { kind: 'held', ...hold, awsError: name, message };
-  if (REJECTING.has(name)) return { kind: 'rejected', awsError: name, message };
-  return { kind: 'retry', code: 'AWS_TRANSIENT', awsError: name, message };
+export function classifyCallFailure(err: unknown): CallFailure {
+  const c = classifyAwsError(err);
+  const failure = { awsError: c.name, message: c.message };
+  if (c.code === 'AWS_TIMESTAMP_OUT_OF_BOUNDS') return { kind: 'expired', ...failure };
+  const hold = HOLDING[c.name];
+  if (hold) return { kind: 'held', ...hold, ...failure };
+  if (REJECTING.has(c.name)) return { kind: 'rejected', ...failure };
+  return { kind: 'retry', code: c.code, ...failure };
 }
 
 /** The outcome of one call: results per record and the records AWS did not process. */
@@ -125,7 +144,7 @@ export async function batchMeterUsage(
     );
     return { results: out.Results ?? [], unprocessed: out.UnprocessedRecords ?? [] };
   } catch (err) {
-    const f = classifyAwsError(err);
+    const f = classifyCallFailure(err);
     const code =
       f.kind === 'retry'
         ? f.code
@@ -134,6 +153,7 @@ export async function batchMeterUsage(
           : 'AWS_REJECTED';
     throw new MeterstreamError(code, `BatchMeterUsage failed: ${f.awsError}`, {
       cause: err,
+      retriable: f.kind === 'retry',
       details: { failure: f },
     });
   }
@@ -142,16 +162,5 @@ export async function batchMeterUsage(
 /** The classified failure inside an error thrown by {@link batchMeterUsage}. */
 export function failureOf(err: unknown): CallFailure {
   const d = (err as { details?: { failure?: CallFailure } }).details;
-  return d?.failure ?? classifyAwsError(err);
-}
-
-/** Full-jitter exponential backoff: a random delay in [0, min(max, base·2^attempt)). */
-export function backoffMs(
-  attempt: number,
-  baseMs: number,
-  maxMs: number,
-  random: () => number = Math.random,
-): number {
-  const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
-  return Math.floor(random() * cap);
+  return d?.failure ?? classifyCallFailure(err);
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testLogger } from '@meterstream/testing';
-import { startSubmitter } from './submitter.js';
+import { startSubmitter } from './start.js';
 import {
   HOUR,
   M,

@@ -3,10 +3,10 @@ import { isEntryPoint } from '@meterstream/config';
 import { ClickHouse, migrate } from '@meterstream/clickhouse';
 import { createLogger } from '@meterstream/observability';
 import { loadPlans, validatePlanDir, type Plan } from '@meterstream/plans';
-import { entitlementClient } from './aws.js';
+import { awsConfigFromEnv, entitlementClient } from './aws.js';
 import { syncEntitlements } from './entitlements.js';
 import { loadSubmitterEnv, type SubmitterEnv } from './env.js';
-import { SUBMITTER_MIGRATIONS } from './schema.js';
+import { SUBMITTER_MIGRATIONS } from './migrations.js';
 import { Store, type Subscription } from './store.js';
 
 const HELP = `meterstream-submitter — metering plans, customers and contracts
@@ -152,13 +152,7 @@ export async function runCli(
       (p) => p.pricingModel === 'contract' && (!rest[0] || p.productCode === rest[0]),
     );
     return withStore(config, async (store) => {
-      const client = entitlementClient({
-        endpoint: config.MS_AWS_ENDPOINT,
-        region: config.MS_AWS_REGION,
-        accessKeyId: config.MS_AWS_ACCESS_KEY_ID,
-        secretAccessKey: config.MS_AWS_SECRET_ACCESS_KEY,
-        timeoutMs: config.MS_AWS_TIMEOUT_MS,
-      });
+      const client = entitlementClient(awsConfigFromEnv(config));
       try {
         const results = await syncEntitlements(
           {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testLogger, waitFor } from '@meterstream/testing';
 import { heldReasonOf, type LedgerRecord } from './ledger.js';
 import { OPEN_END_MS, monthStartOf } from './entitlements.js';
-import { startSubmitter, type RunningSubmitter } from './submitter.js';
+import { startSubmitter, type SubmitterHandle } from './start.js';
 import {
   CONTRACT,
   CONTRACT_ARN,
@@ -23,7 +23,7 @@ import {
 // entitlements itself and bills the hour once the term is known; a renewal is a new term.
 
 let h: Harness;
-let s: RunningSubmitter | undefined;
+let s: SubmitterHandle | undefined;
 
 const record = async (customer: string, hour: number): Promise<LedgerRecord | undefined> =>
   (await h.store.ledgerAll(hour)).find(
@@ -62,7 +62,7 @@ afterAll(async () => {
 
 describe('contract entitlements', () => {
   it('holds 80 used of 100 while the entitlement is missing, syncs it itself, then bills 0', async () => {
-    const sub = s as RunningSubmitter;
+    const sub = s as SubmitterHandle;
     const acct = '210000000001';
     const H = hoursAgo(10);
     await subscribe(h, CONTRACT, acct, { account: true, licenseArn: CONTRACT_ARN });
@@ -122,7 +122,7 @@ describe('contract entitlements', () => {
   });
 
   it('counts usage against the term its hour falls in: old-term usage does not eat a renewal', async () => {
-    const sub = s as RunningSubmitter;
+    const sub = s as SubmitterHandle;
     const acct = '210000000002';
     const start = hoursAgo(20);
     const renewedAt = hoursAgo(12);

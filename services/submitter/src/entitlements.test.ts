@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PlanCatalog, validatePlan } from '@meterstream/plans';
-import { MICROS, VersionClock, heldReasonOf, recordKey, type LedgerRecord } from './ledger.js';
+import { MICROS } from '@meterstream/runtime';
+import { VersionClock, heldReasonOf, recordKey, type LedgerRecord } from './ledger.js';
 import { OPEN_END_MS, monthStartOf, termAt, termFor } from './entitlements.js';
 import { freeze, type FreezeContext, type FreezeResult } from './planner.js';
 import type { Entitlement, Store, UsageWindow } from './store.js';

@@ -3,8 +3,10 @@ import {
   type MarketplaceEntitlementServiceClient,
   type Entitlement as AwsEntitlement,
 } from '@aws-sdk/client-marketplace-entitlement-service';
-import { MeterstreamError } from '@meterstream/errors';
-import { backoffMs, classifyAwsError } from './aws.js';
+import { MeterstreamError, toMeterstreamError } from '@meterstream/errors';
+import type { Logger } from '@meterstream/observability';
+import { classifyAwsError, retry } from '@meterstream/runtime';
+import type { SubmitterMetrics } from './metrics.js';
 import type { Entitlement, Store, Subscription } from './store.js';
 
 /** A contract with no ExpirationDate runs "forever" (the same far end the registry uses). */
@@ -77,39 +79,43 @@ export interface EntitlementFetchOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Pulls every page of GetEntitlements for a product, backing off on throttling. */
+/**
+ * Pulls every page of GetEntitlements for a product. A page that fails for a reason that may pass
+ * (throttling, a transient error: the shared rule) is tried again up to `maxAttempts` more times
+ * with full-jitter backoff; the first retry waits up to 2 · `backoffBaseMs`, as the sender's do.
+ */
 export async function fetchEntitlements(
   client: MarketplaceEntitlementServiceClient,
   productCode: string,
   options: EntitlementFetchOptions,
 ): Promise<AwsEntitlement[]> {
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const out: AwsEntitlement[] = [];
   let token: string | undefined;
-  let attempt = 0;
-  let more = true;
-  while (more) {
+  do {
+    const input = {
+      ProductCode: productCode,
+      MaxResults: 25,
+      ...(token ? { NextToken: token } : {}),
+    };
     try {
-      const page = await client.send(
-        new GetEntitlementsCommand({
-          ProductCode: productCode,
-          MaxResults: 25,
-          ...(token ? { NextToken: token } : {}),
-        }),
-      );
+      const page = await retry(() => client.send(new GetEntitlementsCommand(input)), {
+        attempts: (options.maxAttempts ?? 8) + 1,
+        baseMs: 2 * options.backoffBaseMs,
+        maxMs: options.backoffMaxMs,
+        jitter: 1,
+        retriable: (err) => classifyAwsError(err).retriable,
+        ...(options.sleep ? { sleep: options.sleep } : {}),
+      });
       out.push(...(page.Entitlements ?? []));
       token = page.NextToken;
-      more = token !== undefined;
-      attempt = 0;
     } catch (err) {
-      const f = classifyAwsError(err);
-      if (f.kind !== 'retry' || ++attempt > (options.maxAttempts ?? 8))
-        throw new MeterstreamError('AWS_REJECTED', `GetEntitlements failed: ${f.awsError}`, {
-          cause: err,
-        });
-      await sleep(backoffMs(attempt, options.backoffBaseMs, options.backoffMaxMs));
+      throw new MeterstreamError(
+        'AWS_REJECTED',
+        `GetEntitlements failed: ${classifyAwsError(err).name}`,
+        { cause: err },
+      );
     }
-  }
+  } while (token !== undefined);
   return out;
 }
 
@@ -200,4 +206,54 @@ export async function syncEntitlements(
     results.push({ productCode, entitlements: ents.length, terms: terms.length });
   }
   return results;
+}
+
+/** What {@link missingEntitlementSync} needs. */
+export interface MissingEntitlementSyncDeps {
+  store: Store;
+  client: MarketplaceEntitlementServiceClient;
+  fetch: EntitlementFetchOptions;
+  /** Least time between two syncs of one product (MS_SUBMITTER_ENTITLEMENT_SYNC_MIN_INTERVAL_MS). */
+  minIntervalMs: number;
+  now: () => number;
+  metrics: SubmitterMetrics;
+  logger: Logger;
+}
+
+/**
+ * Usage held for a missing entitlement triggers a GetEntitlements sync of its product, at most
+ * once per `minIntervalMs` per product (this instance's clock). A failed sync is logged and
+ * counted; the records stay held and the next due run tries again. The returned function syncs
+ * the due products and returns the terms written.
+ */
+export function missingEntitlementSync(
+  deps: MissingEntitlementSyncDeps,
+): (products: readonly string[], runId: string) => Promise<number> {
+  const { metrics: m, logger } = deps;
+  /** When this instance last synced each product's entitlements. */
+  const lastSync = new Map<string, number>();
+  return async (products, runId) => {
+    const at = deps.now();
+    const due = products.filter((p) => at - (lastSync.get(p) ?? -Infinity) >= deps.minIntervalMs);
+    let terms = 0;
+    for (const p of due) {
+      lastSync.set(p, at);
+      try {
+        const [r] = await syncEntitlements(deps, [p], at);
+        terms += r?.terms ?? 0;
+        m.entitlementSyncs.inc({ outcome: 'ok' });
+        logger.info(
+          { runId, product: p, entitlements: r?.entitlements ?? 0, terms: r?.terms ?? 0 },
+          'entitlements synced for usage held without an entitlement',
+        );
+      } catch (err) {
+        m.entitlementSyncs.inc({ outcome: 'failed' });
+        logger.warn(
+          { err: toMeterstreamError(err).toJSON(), runId, product: p },
+          'entitlement sync failed; the usage stays held',
+        );
+      }
+    }
+    return terms;
+  };
 }

@@ -6,7 +6,7 @@ import { freshName, testLogger } from '@meterstream/testing';
 import { VersionClock, heldReasonOf } from './ledger.js';
 import { freeze } from './planner.js';
 import { Store } from './store.js';
-import { startSubmitter, type RunningSubmitter } from './submitter.js';
+import { startSubmitter, type SubmitterHandle } from './start.js';
 import {
   HOUR,
   M,
@@ -36,7 +36,7 @@ const ACCT_ARN = 'arn:aws:license-manager::123456789012:license:l-acct1';
 const UNLISTED = 'ms-unlisted';
 
 let h: Harness;
-const running: RunningSubmitter[] = [];
+const running: SubmitterHandle[] = [];
 const mailbox = `${freshName('held')}@test.example`.toLowerCase();
 /** Notices of the HELD product go to this test file's own mailbox. */
 const NOTIFY = `notify:\n  emails: [${mailbox}]\n  slackWebhooks: []\n`;
@@ -45,7 +45,7 @@ const planYaml = (code: string, dims: string[], extra = ''): string =>
   `productCode: ${code}\nname: ${code}\npricingModel: subscription\n${extra}versions:\n  - effectiveFrom: 2025-01-01T00:00:00Z\n    dimensions:\n` +
   dims.map((d) => `      - { name: ${d}, unit: u, pricePerUnit: "1" }\n`).join('');
 
-async function start(now?: () => number): Promise<RunningSubmitter> {
+async function start(now?: () => number): Promise<SubmitterHandle> {
   const s = await startSubmitter(h.config(), {
     logger: testLogger('submitter-held'),
     ...(now ? { now } : {}),
@@ -54,7 +54,7 @@ async function start(now?: () => number): Promise<RunningSubmitter> {
   return s;
 }
 
-async function stop(s: RunningSubmitter): Promise<void> {
+async function stop(s: SubmitterHandle): Promise<void> {
   await s.close();
   running.splice(running.indexOf(s), 1);
 }

@@ -1,6 +1,6 @@
 export * from './env.js';
 export * from './ledger.js';
-export * from './schema.js';
+export * from './migrations.js';
 export * from './store.js';
 export * from './aws.js';
 export * from './ownership.js';
@@ -8,5 +8,7 @@ export * from './planner.js';
 export * from './sender.js';
 export * from './notify.js';
 export * from './metrics.js';
-export * from './submitter.js';
+export * from './runs.js';
+export * from './control.js';
+export * from './start.js';
 export * from './entitlements.js';

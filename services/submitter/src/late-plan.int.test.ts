@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testLogger } from '@meterstream/testing';
 import { heldReasonOf } from './ledger.js';
-import { startSubmitter, type RunningSubmitter } from './submitter.js';
+import { startSubmitter, type SubmitterHandle } from './start.js';
 import {
   HOUR,
   M,
@@ -27,7 +27,7 @@ const DROP = 'ms-drop';
 const FIX = 'ms-fix';
 
 let h: Harness;
-const running: RunningSubmitter[] = [];
+const running: SubmitterHandle[] = [];
 
 const planYaml = (code: string, versions: { from: string; dims: [string, string][] }[]): string =>
   `productCode: ${code}\nname: ${code}\npricingModel: subscription\nversions:\n` +
@@ -41,7 +41,7 @@ const planYaml = (code: string, versions: { from: string; dims: [string, string]
     )
     .join('');
 
-async function start(): Promise<RunningSubmitter> {
+async function start(): Promise<SubmitterHandle> {
   const s = await startSubmitter(h.config(), { logger: testLogger('submitter-late-plan') });
   running.push(s);
   return s;

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isMeterstreamError } from '@meterstream/errors';
+import { MICROS } from '@meterstream/runtime';
 import {
   LEDGER_TRANSITIONS,
-  MICROS,
   VersionClock,
   applyCarry,
   assertTransition,

@@ -1,4 +1,5 @@
 import { MeterstreamError } from '@meterstream/errors';
+import { AWS_MAX_QUANTITY, HOUR_MS, MICROS } from '@meterstream/runtime';
 
 /** States of one ledger record (one product, customer, dimension and hour). */
 export type LedgerState =
@@ -89,9 +90,6 @@ export function heldReasonOf(reason: string): HeldReason | undefined {
   const code = reason.slice(0, Math.max(0, reason.indexOf(':')));
   return (HELD_REASONS as readonly string[]).includes(code) ? (code as HeldReason) : undefined;
 }
-
-/** The largest Quantity AWS accepts in one usage record. */
-export const AWS_MAX_QUANTITY = 2_147_483_647n;
 
 /** True when `state` is final. */
 export function isTerminal(state: LedgerState): boolean {
@@ -186,9 +184,6 @@ export class VersionClock {
     return v;
   }
 }
-
-export const MICROS = 1_000_000n;
-const HOUR_MS = 3_600_000;
 
 /**
  * Rounding with carry (DESIGN invariant 5): bill floor(carry + billable), carry the fraction on.

@@ -2,6 +2,8 @@ import { createTransport, type Transporter } from 'nodemailer';
 import type { Plan } from '@meterstream/plans';
 import type { Logger } from '@meterstream/observability';
 import { MeterstreamError } from '@meterstream/errors';
+import { retry } from '@meterstream/runtime';
+import type { SubmitterEnv } from './env.js';
 import type { LedgerRecord } from './ledger.js';
 import type { SubmitterMetrics } from './metrics.js';
 
@@ -14,6 +16,28 @@ export interface NotifyConfig {
   attempts: number;
   timeoutMs: number;
   extraEmails: string[];
+}
+
+/** The notification settings from the submitter's environment. */
+export function notifyConfigFromEnv(env: SubmitterEnv): NotifyConfig {
+  return {
+    smtp: env.MS_SMTP_HOST
+      ? {
+          host: env.MS_SMTP_HOST,
+          port: env.MS_SMTP_PORT,
+          secure: env.MS_SMTP_SECURE,
+          user: env.MS_SMTP_USER,
+          password: env.MS_SMTP_PASSWORD,
+          from: env.MS_SMTP_FROM,
+        }
+      : undefined,
+    slackEnabled: env.MS_SLACK_ENABLED,
+    attempts: env.MS_NOTIFY_ATTEMPTS,
+    timeoutMs: env.MS_NOTIFY_TIMEOUT_MS,
+    extraEmails: env.MS_NOTIFY_EXTRA_EMAILS.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  };
 }
 
 /** What one product's notice says. */
@@ -93,8 +117,6 @@ export function slackPayload(s: ProductSummary): Record<string, unknown> {
   return { text: `Metering run ${s.runId} ${s.productCode}: ${summary}`, blocks };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Sends notices per product to the plan's recipients. Never throws and is never awaited by
  * metering: a failing channel is retried, logged and counted, and changes no ledger record.
@@ -146,20 +168,24 @@ export class Notifier {
     void p.finally(() => this.inflight.delete(p));
   }
 
+  /** Tries a notice `attempts` times, waiting 400 ms, 800 ms, … between tries; never throws. */
   private async retry(channel: 'email' | 'slack', op: () => Promise<void>): Promise<void> {
-    for (let attempt = 1; attempt <= this.config.attempts; attempt++) {
-      try {
-        await op();
-        this.metrics.notifications.inc({ channel, outcome: 'sent' });
-        return;
-      } catch (err) {
-        this.metrics.notifications.inc({
-          channel,
-          outcome: attempt < this.config.attempts ? 'retried' : 'failed',
-        });
-        this.logger.warn({ err: (err as Error).message, channel, attempt }, 'notification failed');
-        if (attempt < this.config.attempts) await sleep(200 * 2 ** attempt);
-      }
+    const failed = (err: unknown, attempt: number, outcome: 'retried' | 'failed'): void => {
+      this.metrics.notifications.inc({ channel, outcome });
+      this.logger.warn({ err: (err as Error).message, channel, attempt }, 'notification failed');
+    };
+    try {
+      await retry(op, {
+        attempts: this.config.attempts,
+        baseMs: 400,
+        maxMs: Number.MAX_SAFE_INTEGER,
+        jitter: 0,
+        retriable: () => true,
+        onRetry: (err, attempt) => failed(err, attempt + 1, 'retried'),
+      });
+      this.metrics.notifications.inc({ channel, outcome: 'sent' });
+    } catch (err) {
+      failed(err, this.config.attempts, 'failed');
     }
   }
 

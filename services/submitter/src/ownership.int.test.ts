@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshName, testLogger, waitFor } from '@meterstream/testing';
 import { applyCarry } from './ledger.js';
-import { startSubmitter, type RunningSubmitter } from './submitter.js';
+import { startSubmitter, type SubmitterHandle } from './start.js';
 import {
   SUB,
   billedMap,
@@ -17,7 +17,7 @@ import {
 let h: Harness;
 const HOURS = Array.from({ length: 12 }, (_, i) => hoursAgo(12 - i));
 const expected = new Map<string, number>();
-const running: RunningSubmitter[] = [];
+const running: SubmitterHandle[] = [];
 
 beforeAll(async () => {
   h = await startHarness();
@@ -50,7 +50,7 @@ describe('two submitter instances', () => {
   it('send each key from exactly one instance, through a join and a leave mid-work', async () => {
     const topic = freshName('submitter.work').replace(/_/g, '.');
     const group = freshName('submitter');
-    const start = (name: string): Promise<RunningSubmitter> =>
+    const start = (name: string): Promise<SubmitterHandle> =>
       startSubmitter(
         h.config({
           MS_SUBMITTER_OWNERSHIP: 'kafka',

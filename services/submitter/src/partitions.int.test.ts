@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ident } from '@meterstream/clickhouse';
 import { testLogger } from '@meterstream/testing';
-import { TABLES } from './schema.js';
-import { startSubmitter, type RunningSubmitter } from './submitter.js';
+import { TABLES } from './migrations.js';
+import { startSubmitter, type SubmitterHandle } from './start.js';
 import {
   M,
   SUB,
@@ -22,7 +22,7 @@ import {
 // different partitioners) give one window per partition; all of them are usage.
 
 let h: Harness;
-let sub: RunningSubmitter | undefined;
+let sub: SubmitterHandle | undefined;
 
 beforeAll(async () => {
   h = await startHarness();

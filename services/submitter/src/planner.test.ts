@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PlanCatalog, validatePlan } from '@meterstream/plans';
-import { MICROS, VersionClock, heldReasonOf, type LedgerRecord } from './ledger.js';
+import { MICROS } from '@meterstream/runtime';
+import { VersionClock, heldReasonOf, type LedgerRecord } from './ledger.js';
 import { freeze, type FreezeContext } from './planner.js';
 import type { Store, Subscription, UsageWindow } from './store.js';
 

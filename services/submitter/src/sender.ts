@@ -1,7 +1,8 @@
 import type { MarketplaceMeteringClient, UsageRecord } from '@aws-sdk/client-marketplace-metering';
 import type { PlanCatalog } from '@meterstream/plans';
 import type { Logger } from '@meterstream/observability';
-import { backoffMs, batchMeterUsage, failureOf } from './aws.js';
+import { backoffDelay, sleep as sleepFor } from '@meterstream/runtime';
+import { batchMeterUsage, failureOf, type CallFailure, type CallOutcome } from './aws.js';
 import {
   HELD_REASONS,
   PLANNER_HELD_REASONS,
@@ -51,11 +52,8 @@ export interface SenderContext {
 /** One ledger change the sender decided. */
 type Outcome = { to: LedgerState; changes: Partial<LedgerRecord> };
 
-const HOUR_MS = 3_600_000;
 /** Our clock may run ahead of AWS's: only expire locally well past the deadline. */
 const LOCAL_EXPIRY_GRACE_MS = 15 * 60_000;
-
-const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function toUsageRecord(r: LedgerRecord): UsageRecord {
   return {
@@ -92,25 +90,50 @@ export async function sendOpen(
   open: LedgerRecord[],
   nowMs: number,
 ): Promise<LedgerRecord[]> {
-  const { config, logger, metrics } = ctx;
+  const { config, metrics } = ctx;
   const final: LedgerRecord[] = [];
-  const local: LedgerRecord[] = [];
-  const toSend: LedgerRecord[] = [];
   const subs = new Map<string, Subscription>();
   if (open.some((r) => r.customerKind === 'account')) {
     for (const s of await ctx.store.subscriptions()) subs.set(`${s.productCode}|${s.customer}`, s);
   }
+  const { local, toSend } = triage(ctx, open, subs, nowMs);
+  if (local.length > 0) {
+    await ctx.store.writeLedger(local);
+    final.push(...local);
+    // Counted like the results of a call, so the alerts on records_total see local endings too.
+    for (const r of local) metrics.records.inc({ state: r.state });
+  }
+  watchDeadlines(ctx, toSend, nowMs);
+  toSend.sort((a, b) => a.deadline - b.deadline || a.hour - b.hour);
+  for (let i = 0; i < toSend.length; i += config.waveSize) {
+    if (ctx.stopping?.()) break;
+    const wave = toSend
+      .slice(i, i + config.waveSize)
+      .filter((r) => ctx.ownership.maySend(r.workPartition));
+    if (wave.length === 0) continue;
+    final.push(...(await sendWave(ctx, wave)));
+  }
+  setHeldGauge(metrics, open, final);
+  return final;
+}
+
+/**
+ * Sorts the open records: `local` are the changes decided without AWS (expired past the deadline,
+ * held for what we know locally), `toSend` the records to send now.
+ */
+function triage(
+  ctx: SenderContext,
+  open: readonly LedgerRecord[],
+  subs: ReadonlyMap<string, Subscription>,
+  nowMs: number,
+): { local: LedgerRecord[]; toSend: LedgerRecord[] } {
+  const local: LedgerRecord[] = [];
+  const toSend: LedgerRecord[] = [];
   for (const r of open) {
     if (nowMs >= r.deadline + LOCAL_EXPIRY_GRACE_MS) {
       const held = r.state === 'held' ? `; it was held: ${r.reason}` : '';
-      local.push(
-        transition(
-          r,
-          'expired',
-          { reason: `past the AWS deadline ${new Date(r.deadline).toISOString()}${held}` },
-          ctx.clock,
-        ),
-      );
+      const reason = `past the AWS deadline ${new Date(r.deadline).toISOString()}${held}`;
+      local.push(transition(r, 'expired', { reason }, ctx.clock));
       continue;
     }
     // Only a record that never left us may be held for what we know locally: one that was sent
@@ -127,7 +150,6 @@ export async function sendOpen(
       }
       continue;
     }
-    const next = withCurrentLicense(r, subs);
     // AWS refused this license; until the registry has another one, a call would only be refused
     // again. It stays held (until its deadline) and goes the run after a subscription sync.
     const registry = subs.get(`${r.productCode}|${r.customer}`)?.licenseArn;
@@ -137,23 +159,20 @@ export async function sendOpen(
       (registry === undefined || registry === r.licenseArn)
     )
       continue;
-    toSend.push(next);
+    toSend.push(withCurrentLicense(r, subs));
   }
-  if (local.length > 0) {
-    await ctx.store.writeLedger(local);
-    final.push(...local);
-    // Counted like the results of a call, so the alerts on records_total see local endings too.
-    for (const r of local) metrics.records.inc({ state: r.state });
-  }
+  return { local, toSend };
+}
 
-  // Near-deadline alerts and revenue at risk.
+/** Near-deadline alerts, revenue at risk and the age of the oldest unsent hour. */
+function watchDeadlines(ctx: SenderContext, toSend: readonly LedgerRecord[], nowMs: number): void {
   let atRisk = 0;
   let oldest = 0;
   for (const r of toSend) {
     oldest = Math.max(oldest, nowMs - r.hour);
-    if (r.deadline - nowMs <= config.deadlineAlertMs) {
+    if (r.deadline - nowMs <= ctx.config.deadlineAlertMs) {
       atRisk += revenueOf(r);
-      logger.warn(
+      ctx.logger.warn(
         {
           product: r.productCode,
           dimension: r.dimension,
@@ -165,20 +184,8 @@ export async function sendOpen(
       );
     }
   }
-  metrics.revenueAtRisk.set(atRisk);
-  metrics.oldestUnsentHourAge.set(oldest / 1000);
-
-  toSend.sort((a, b) => a.deadline - b.deadline || a.hour - b.hour);
-  for (let i = 0; i < toSend.length; i += config.waveSize) {
-    if (ctx.stopping?.()) break;
-    const wave = toSend
-      .slice(i, i + config.waveSize)
-      .filter((r) => ctx.ownership.maySend(r.workPartition));
-    if (wave.length === 0) continue;
-    final.push(...(await sendWave(ctx, wave)));
-  }
-  setHeldGauge(metrics, open, final);
-  return final;
+  ctx.metrics.revenueAtRisk.set(atRisk);
+  ctx.metrics.oldestUnsentHourAge.set(oldest / 1000);
 }
 
 /** Why a record cannot be sent now, from what we know without asking AWS; undefined: send it. */
@@ -367,11 +374,10 @@ async function sendBatch(
   ctx: SenderContext,
   batch: LedgerRecord[],
 ): Promise<Map<LedgerRecord, Outcome>> {
-  const { config, metrics } = ctx;
-  const sleep = ctx.sleep ?? sleepReal;
+  const { config } = ctx;
+  const wait = ctx.sleep ?? sleepFor;
   const outcomes = new Map<LedgerRecord, Outcome>();
   let pending = batch;
-  const productCode = batch[0]?.productCode ?? '';
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt >= config.maxAttemptsPerRun) {
       for (const r of pending) {
@@ -385,118 +391,155 @@ async function sendBatch(
       }
       break;
     }
-    if (attempt > 0)
-      await sleep(backoffMs(attempt, config.backoffBaseMs, config.backoffMaxMs, ctx.random));
+    if (attempt > 0) {
+      const backoff = { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs, jitter: 1 };
+      await wait(backoffDelay(attempt, ctx.random ? { ...backoff, random: ctx.random } : backoff));
+    }
     // Shutting down: leave the rest `sending`; the next process resends them identically.
     if (ctx.stopping?.()) break;
     // Ownership is checked before every call: a lost bucket stops here, the new owner resends.
     const stillOwned = pending.filter((r) => ctx.ownership.maySend(r.workPartition));
     if (stillOwned.length < pending.length) pending = stillOwned;
     if (pending.length === 0) break;
-    const byKey = new Map(
-      pending.map((r) => [matchKey(r.customer, r.dimension, new Date(r.hour)), r]),
-    );
-    const started = performance.now();
-    try {
-      const out = await batchMeterUsage(ctx.client, productCode, pending.map(toUsageRecord));
-      metrics.awsLatency.observe(
-        { operation: 'BatchMeterUsage', outcome: 'ok' },
-        (performance.now() - started) / 1000,
-      );
-      for (const res of out.results) {
-        const u = res.UsageRecord;
-        const r = byKey.get(
-          matchKey(u?.CustomerIdentifier ?? u?.CustomerAWSAccountId, u?.Dimension, u?.Timestamp),
-        );
-        if (!r) continue;
-        byKey.delete(matchKey(r.customer, r.dimension, new Date(r.hour)));
-        const attempts = r.attempts + attempt;
-        if (res.Status === 'Success') {
-          outcomes.set(r, {
-            to: 'accepted',
-            changes: {
-              awsStatus: 'Success',
-              meteringRecordId: res.MeteringRecordId ?? '',
-              attempts,
-              reason: '',
-            },
-          });
-        } else if (res.Status === 'CustomerNotSubscribed') {
-          outcomes.set(r, {
-            to: 'not_subscribed',
-            changes: {
-              awsStatus: 'CustomerNotSubscribed',
-              attempts,
-              reason: 'AWS: the customer is not subscribed to the product',
-            },
-          });
-        } else {
-          // AWS answers an identical resend with Success; DuplicateRecord means it holds ANOTHER
-          // quantity for this key. Ours is frozen and never changes, so this is a conflict.
-          outcomes.set(r, {
-            to: 'duplicate',
-            changes: {
-              awsStatus: String(res.Status ?? 'DuplicateRecord'),
-              attempts,
-              reason: `AWS holds a different quantity for this key; our frozen quantity ${r.quantity} was not billed (sent ${attempts} time(s))`,
-            },
-          });
-        }
-      }
-      // Records AWS did not answer for (UnprocessedRecords, or missing) go again.
-      pending = [...byKey.values()];
-      if (out.unprocessed.length > 0)
-        metrics.awsErrors.inc(
-          { operation: 'BatchMeterUsage', error: 'UnprocessedRecords' },
-          out.unprocessed.length,
-        );
-    } catch (err) {
-      const f = failureOf(err);
-      metrics.awsLatency.observe(
-        { operation: 'BatchMeterUsage', outcome: 'error' },
-        (performance.now() - started) / 1000,
-      );
-      metrics.awsErrors.inc({ operation: 'BatchMeterUsage', error: f.awsError });
-      if (f.kind === 'retry') continue;
-      if (f.kind === 'held' && f.scope === 'account') {
-        for (const r of pending) {
-          outcomes.set(r, {
-            to: 'held',
-            changes: {
-              awsStatus: f.awsError,
-              reason: heldReason(f.reason, `AWS ${f.awsError}: ${f.message}`),
-              attempts: r.attempts + attempt,
-            },
-          });
-        }
-        pending = [];
-        break;
-      }
-      if (pending.length > 1) {
-        // A batch-level rejection names no record: split until the culprit is alone.
-        const mid = Math.ceil(pending.length / 2);
-        const [left, right] = await Promise.all([
-          sendBatch(ctx, pending.slice(0, mid)),
-          sendBatch(ctx, pending.slice(mid)),
-        ]);
-        for (const [r, o] of [...left, ...right]) outcomes.set(r, o);
-        pending = [];
-        break;
-      }
-      const r = pending[0] as LedgerRecord;
-      const message = `AWS ${f.awsError}: ${f.message}`;
-      outcomes.set(r, {
-        to: f.kind === 'expired' ? 'expired' : f.kind === 'held' ? 'held' : 'rejected',
-        changes: {
-          awsStatus: f.awsError,
-          reason: f.kind === 'held' ? heldReason(f.reason, message) : message,
-          attempts: r.attempts + attempt,
-        },
-      });
-      pending = [];
-    }
+    pending = await callOnce(ctx, pending, attempt, outcomes);
   }
   return outcomes;
 }
 
-export { HOUR_MS };
+/**
+ * One BatchMeterUsage call of `pending` (the `attempt`-th of this run): sets the outcome of every
+ * record the call decided and returns the records to send again.
+ */
+async function callOnce(
+  ctx: SenderContext,
+  pending: LedgerRecord[],
+  attempt: number,
+  outcomes: Map<LedgerRecord, Outcome>,
+): Promise<LedgerRecord[]> {
+  const { metrics } = ctx;
+  const productCode = pending[0]?.productCode ?? '';
+  const started = performance.now();
+  const latency = (outcome: 'ok' | 'error'): void =>
+    metrics.awsLatency.observe(
+      { operation: 'BatchMeterUsage', outcome },
+      (performance.now() - started) / 1000,
+    );
+  let out: CallOutcome;
+  try {
+    out = await batchMeterUsage(ctx.client, productCode, pending.map(toUsageRecord));
+  } catch (err) {
+    const f = failureOf(err);
+    latency('error');
+    metrics.awsErrors.inc({ operation: 'BatchMeterUsage', error: f.awsError });
+    if (f.kind === 'retry') return pending;
+    await settleFailure(ctx, pending, attempt, f, outcomes);
+    return [];
+  }
+  latency('ok');
+  const byKey = new Map(
+    pending.map((r) => [matchKey(r.customer, r.dimension, new Date(r.hour)), r]),
+  );
+  for (const res of out.results) {
+    const u = res.UsageRecord;
+    const r = byKey.get(
+      matchKey(u?.CustomerIdentifier ?? u?.CustomerAWSAccountId, u?.Dimension, u?.Timestamp),
+    );
+    if (!r) continue;
+    byKey.delete(matchKey(r.customer, r.dimension, new Date(r.hour)));
+    outcomes.set(r, resultOutcome(r, res.Status, res.MeteringRecordId, r.attempts + attempt));
+  }
+  if (out.unprocessed.length > 0)
+    metrics.awsErrors.inc(
+      { operation: 'BatchMeterUsage', error: 'UnprocessedRecords' },
+      out.unprocessed.length,
+    );
+  // Records AWS did not answer for (UnprocessedRecords, or missing) go again.
+  return [...byKey.values()];
+}
+
+/** The ledger change of AWS's result for one record. */
+function resultOutcome(
+  r: LedgerRecord,
+  status: string | undefined,
+  meteringRecordId: string | undefined,
+  attempts: number,
+): Outcome {
+  if (status === 'Success') {
+    return {
+      to: 'accepted',
+      changes: {
+        awsStatus: 'Success',
+        meteringRecordId: meteringRecordId ?? '',
+        attempts,
+        reason: '',
+      },
+    };
+  }
+  if (status === 'CustomerNotSubscribed') {
+    return {
+      to: 'not_subscribed',
+      changes: {
+        awsStatus: 'CustomerNotSubscribed',
+        attempts,
+        reason: 'AWS: the customer is not subscribed to the product',
+      },
+    };
+  }
+  // AWS answers an identical resend with Success; DuplicateRecord means it holds ANOTHER
+  // quantity for this key. Ours is frozen and never changes, so this is a conflict.
+  return {
+    to: 'duplicate',
+    changes: {
+      awsStatus: String(status ?? 'DuplicateRecord'),
+      attempts,
+      reason: `AWS holds a different quantity for this key; our frozen quantity ${r.quantity} was not billed (sent ${attempts} time(s))`,
+    },
+  };
+}
+
+/**
+ * The outcomes of a call that failed for good: every record held for an account-level cause; a
+ * batch split in halves until the culprit of a batch-level rejection is alone; a lone record
+ * expired, held or rejected.
+ */
+async function settleFailure(
+  ctx: SenderContext,
+  pending: LedgerRecord[],
+  attempt: number,
+  f: Exclude<CallFailure, { kind: 'retry' }>,
+  outcomes: Map<LedgerRecord, Outcome>,
+): Promise<void> {
+  const message = `AWS ${f.awsError}: ${f.message}`;
+  if (f.kind === 'held' && f.scope === 'account') {
+    for (const r of pending) {
+      outcomes.set(r, {
+        to: 'held',
+        changes: {
+          awsStatus: f.awsError,
+          reason: heldReason(f.reason, message),
+          attempts: r.attempts + attempt,
+        },
+      });
+    }
+    return;
+  }
+  if (pending.length > 1) {
+    // A batch-level rejection names no record: split until the culprit is alone.
+    const mid = Math.ceil(pending.length / 2);
+    const [left, right] = await Promise.all([
+      sendBatch(ctx, pending.slice(0, mid)),
+      sendBatch(ctx, pending.slice(mid)),
+    ]);
+    for (const [r, o] of [...left, ...right]) outcomes.set(r, o);
+    return;
+  }
+  const r = pending[0] as LedgerRecord;
+  outcomes.set(r, {
+    to: f.kind === 'expired' ? 'expired' : f.kind === 'held' ? 'held' : 'rejected',
+    changes: {
+      awsStatus: f.awsError,
+      reason: f.kind === 'held' ? heldReason(f.reason, message) : message,
+      attempts: r.attempts + attempt,
+    },
+  });
+}

@@ -8,7 +8,8 @@ import {
   type SqlFragment,
 } from '@meterstream/clickhouse';
 import { isMeterstreamError } from '@meterstream/errors';
-import { TABLES } from './schema.js';
+import { hourStart, retry } from '@meterstream/runtime';
+import { TABLES } from './migrations.js';
 import type { LedgerRecord, LedgerState } from './ledger.js';
 
 const s = (ms: number): number => Math.floor(ms / 1000);
@@ -66,13 +67,26 @@ const LEDGER_SELECT = raw(
 
 type LedgerRow = Record<string, string | number>;
 
-function fromRow(r: LedgerRow): LedgerRecord {
+/** The key columns of a ledger or window row (`hour_s`: the hour in epoch seconds). */
+function keyOfRow(r: LedgerRow): {
+  productCode: string;
+  customer: string;
+  customerKind: 'identifier' | 'account';
+  dimension: string;
+  hour: number;
+} {
   return {
     productCode: String(r.product_code),
     customer: String(r.customer),
     customerKind: r.customer_kind === 'account' ? 'account' : 'identifier',
     dimension: String(r.dimension),
     hour: ms(r.hour_s),
+  };
+}
+
+function fromRow(r: LedgerRow): LedgerRecord {
+  return {
+    ...keyOfRow(r),
     version: BigInt(String(r.version)),
     state: String(r.state) as LedgerState,
     quantity: Number(r.quantity),
@@ -96,14 +110,12 @@ function fromRow(r: LedgerRow): LedgerRecord {
   };
 }
 
-const HOUR_MS = 3_600_000;
-
 /**
  * The origin hour of a record's usage as stored: a row written without it (0, or anything not an
  * hour before the record's own) is a record whose usage is all of its own hour.
  */
 export function usageFromHourOf(hourMs: number, storedMs: number): number {
-  const from = Math.floor(storedMs / HOUR_MS) * HOUR_MS;
+  const from = hourStart(storedMs);
   return from > 0 && from < hourMs ? from : hourMs;
 }
 
@@ -137,24 +149,32 @@ function toRow(r: LedgerRecord): Record<string, unknown> {
   };
 }
 
+/** A usage window from the rows of {@link Store.pendingWindows} and {@link Store.windowsBetween}. */
+function windowFromRow(r: LedgerRow): UsageWindow {
+  return {
+    ...keyOfRow(r),
+    quantityMicros: BigInt(String(r.q)),
+    usageFromHour: usageFromHourOf(ms(r.hour_s), ms(r.from_s)),
+  };
+}
+
 const inList = (values: readonly number[]): SqlFragment =>
   raw(`(${values.map((v) => String(Math.trunc(v))).join(', ')})`);
 
 /**
  * Retries a ClickHouse call that failed because the server was unreachable (including a pooled
- * keep-alive socket the server had already closed). Safe for every call here: reads are
- * idempotent, and a repeated insert repeats identical rows, which the ReplacingMergeTree tables
- * collapse (same key, same version).
+ * keep-alive socket the server had already closed): 4 attempts, 100, 200 and 400 ms apart. Safe
+ * for every call here: reads are idempotent, and a repeated insert repeats identical rows, which
+ * the ReplacingMergeTree tables collapse (same key, same version).
  */
-async function retrying<T>(op: () => Promise<T>, attempts = 4): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await op();
-    } catch (err) {
-      if (i >= attempts || !isMeterstreamError(err, 'CLICKHOUSE_UNAVAILABLE')) throw err;
-      await new Promise((r) => setTimeout(r, 100 * 3 ** (i - 1)));
-    }
-  }
+function retrying<T>(op: () => Promise<T>): Promise<T> {
+  return retry(op, {
+    attempts: 4,
+    baseMs: 100,
+    maxMs: 1_000,
+    jitter: 0,
+    retriable: (err) => isMeterstreamError(err, 'CLICKHOUSE_UNAVAILABLE'),
+  });
 }
 
 /** A ClickHouse client whose calls retry on unavailability. */
@@ -299,24 +319,11 @@ export class Store {
   async pendingWindows(fromHour: number, partitions: number): Promise<UsageWindow[]> {
     const closed = await this.closedThrough(partitions);
     const from = new Date(fromHour);
-    const rows = await this.ch.query<Record<string, string | number>>(
-      sql`SELECT product_code, customer, any(ck) AS customer_kind, dimension, toUnixTimestamp(hour) AS hour_s,
-            toString(sum(pq)) AS q, toUnixTimestamp(min(pf)) AS from_s
-          FROM (${this
-            .perPartitionWindows(sql`hour >= ${from} AND (product_code, customer, dimension, hour) NOT IN
-            (SELECT product_code, customer, dimension, hour FROM ${this.t(TABLES.ledger)} WHERE hour >= ${from})`)})
-          GROUP BY product_code, customer, dimension, hour
-          HAVING max(early) = 1 OR toUnixTimestamp(hour) <= ${Math.floor(closed / 1000)}`,
+    return this.summedWindows(
+      sql`hour >= ${from} AND (product_code, customer, dimension, hour) NOT IN
+            (SELECT product_code, customer, dimension, hour FROM ${this.t(TABLES.ledger)} WHERE hour >= ${from})`,
+      sql`HAVING max(early) = 1 OR toUnixTimestamp(hour) <= ${Math.floor(closed / 1000)}`,
     );
-    return rows.map((r) => ({
-      productCode: String(r.product_code),
-      customer: String(r.customer),
-      customerKind: r.customer_kind === 'account' ? 'account' : 'identifier',
-      dimension: String(r.dimension),
-      hour: ms(r.hour_s),
-      quantityMicros: BigInt(String(r.q)),
-      usageFromHour: usageFromHourOf(ms(r.hour_s), ms(r.from_s)),
-    }));
   }
 
   /**
@@ -334,6 +341,18 @@ export class Store {
       GROUP BY product_code, customer, dimension, hour, kafka_partition`;
   }
 
+  /** Windows matching `where` summed over their partitions (see {@link perPartitionWindows}). */
+  private async summedWindows(where: SqlFragment, having = raw('')): Promise<UsageWindow[]> {
+    const rows = await this.ch.query<Record<string, string | number>>(
+      sql`SELECT product_code, customer, any(ck) AS customer_kind, dimension, toUnixTimestamp(hour) AS hour_s,
+            toString(sum(pq)) AS q, toUnixTimestamp(min(pf)) AS from_s
+          FROM (${this.perPartitionWindows(where)})
+          GROUP BY product_code, customer, dimension, hour
+          ${having}`,
+    );
+    return rows.map(windowFromRow);
+  }
+
   /** Usage per key and hour of contract keys within [fromHour, toHour), for cumulative overage. */
   async windowsBetween(
     productCodes: readonly string[],
@@ -341,21 +360,9 @@ export class Store {
     toHour: number,
   ): Promise<UsageWindow[]> {
     if (productCodes.length === 0) return [];
-    const rows = await this.ch.query<Record<string, string | number>>(
-      sql`SELECT product_code, customer, any(ck) AS customer_kind, dimension, toUnixTimestamp(hour) AS hour_s,
-            toString(sum(pq)) AS q, toUnixTimestamp(min(pf)) AS from_s
-          FROM (${this.perPartitionWindows(sql`product_code IN ${raw(`(${productCodes.map(quoteString).join(', ')})`)} AND hour >= ${new Date(fromHour)} AND hour < ${new Date(toHour)}`)})
-          GROUP BY product_code, customer, dimension, hour`,
+    return this.summedWindows(
+      sql`product_code IN ${raw(`(${productCodes.map(quoteString).join(', ')})`)} AND hour >= ${new Date(fromHour)} AND hour < ${new Date(toHour)}`,
     );
-    return rows.map((r) => ({
-      productCode: String(r.product_code),
-      customer: String(r.customer),
-      customerKind: r.customer_kind === 'account' ? 'account' : 'identifier',
-      dimension: String(r.dimension),
-      hour: ms(r.hour_s),
-      quantityMicros: BigInt(String(r.q)),
-      usageFromHour: usageFromHourOf(ms(r.hour_s), ms(r.from_s)),
-    }));
   }
 
   /** (hour, bucket) pairs whose zero records were already written. */

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshName, testLogger } from '@meterstream/testing';
 import { batchMeterUsage, meteringClient } from './aws.js';
-import { startSubmitter, type RunningSubmitter } from './submitter.js';
+import { startSubmitter, type SubmitterHandle } from './start.js';
 import {
   BAD,
   CONTRACT,
@@ -21,7 +21,7 @@ import {
 } from './testing/harness.js';
 
 let h: Harness;
-let sub: RunningSubmitter;
+let sub: SubmitterHandle;
 let slack: Server;
 const slackBodies: { blocks?: unknown[]; text?: string }[] = [];
 let slackFailuresLeft = 1;

@@ -24,7 +24,7 @@ import {
 } from '../../../../emulators/aws/src/index.js';
 import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '../../../aggregator/src/migrations.js';
 import { parseSubmitterEnv, type SubmitterEnv } from '../env.js';
-import { SUBMITTER_MIGRATIONS, TABLES } from '../schema.js';
+import { SUBMITTER_MIGRATIONS, TABLES } from '../migrations.js';
 import type { LedgerRecord } from '../ledger.js';
 import { Store } from '../store.js';
 

@@ -1,4 +1,12 @@
-import { allowIdentifiers, renderCreateTable, type Migration } from '@meterstream/clickhouse';
+import {
+  allowIdentifiers,
+  migrate,
+  renderCreateTable,
+  type ClickHouse,
+  type Migration,
+  type Topology,
+} from '@meterstream/clickhouse';
+import type { Logger } from '@meterstream/observability';
 
 /** Tables the auditor owns (ADR 0001). */
 export const AUDITOR_TABLES = {
@@ -130,3 +138,13 @@ export const AUDITOR_MIGRATIONS: readonly Migration[] = [
     ],
   },
 ];
+
+/** Creates or upgrades the auditor's tables. */
+export async function migrateAuditor(
+  ch: ClickHouse,
+  database: string,
+  topology: Topology,
+  logger?: Logger,
+): Promise<void> {
+  await migrate(ch, 'auditor', AUDITOR_MIGRATIONS, { database, topology }, logger);
+}
