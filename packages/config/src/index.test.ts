@@ -6,9 +6,12 @@ import {
   clickhouseEnv,
   clickhouseFromEnv,
   csv,
+  DEFAULT_KAFKA_CLIENT,
   describeEnv,
   envReader,
+  kafkaClientEnv,
   kafkaEnv,
+  kafkaFromEnv,
   parseEnv,
   port,
 } from './index.js';
@@ -99,6 +102,25 @@ describe('clickhouseFromEnv', () => {
       MS_CLICKHOUSE_CLUSTER: 'c1',
     });
     expect(clickhouseFromEnv(env).topology).toEqual({ kind: 'cluster', cluster: 'c1' });
+  });
+});
+
+describe('kafkaFromEnv', () => {
+  const schema = z.object(kafkaClientEnv);
+  it('uses the default client and names the service in the client id', () => {
+    expect(kafkaFromEnv(parseEnv(schema, {}), 'ingest')).toEqual({
+      client: DEFAULT_KAFKA_CLIENT,
+      brokers: ['127.0.0.1:9092'],
+      clientId: 'meterstream-ingest',
+    });
+  });
+  it('takes MS_KAFKA_CLIENT and refuses an unknown client', () => {
+    const env = parseEnv(schema, { MS_KAFKA_CLIENT: 'platformatic', MS_KAFKA_CLIENT_ID: 'x' });
+    expect(kafkaFromEnv(env, 'console')).toMatchObject({
+      client: 'platformatic',
+      clientId: 'x-console',
+    });
+    expect(() => parseEnv(schema, { MS_KAFKA_CLIENT: 'rdkafka' })).toThrow(/MS_KAFKA_CLIENT/);
   });
 });
 

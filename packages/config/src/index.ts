@@ -108,12 +108,55 @@ export const logLevel = z
   .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   .default('info');
 
-/** Kafka and schema registry settings shared by every service that touches Kafka. */
-export const kafkaEnv = {
+/** The Kafka client implementations of `@meterstream/kafka`, as `MS_KAFKA_CLIENT` names them. */
+export const KAFKA_CLIENT_KINDS = ['kafkajs', 'platformatic'] as const;
+
+/** One of {@link KAFKA_CLIENT_KINDS}. */
+export type KafkaClientKind = (typeof KAFKA_CLIENT_KINDS)[number];
+
+/**
+ * The Kafka client of every process (services, tests, benchmarks) unless `MS_KAFKA_CLIENT` says
+ * otherwise. Changing the default is this one line.
+ */
+export const DEFAULT_KAFKA_CLIENT: KafkaClientKind = 'kafkajs';
+
+/** The Kafka connection settings every service that talks to Kafka has. */
+export const kafkaClientEnv = {
   MS_KAFKA_BROKERS: csv('127.0.0.1:9092').describe(
     'Kafka bootstrap brokers, comma-separated host:port',
   ),
   MS_KAFKA_CLIENT_ID: z.string().min(1).default('meterstream').describe('Kafka client id prefix'),
+  MS_KAFKA_CLIENT: z
+    .enum(KAFKA_CLIENT_KINDS)
+    .default(DEFAULT_KAFKA_CLIENT)
+    .describe(
+      'Kafka client library: kafkajs or platformatic (@platformatic/kafka); same behaviour, different speed',
+    ),
+};
+
+/** What `createKafkaClient` (@meterstream/kafka) needs from the environment, besides a logger. */
+export interface KafkaConnection {
+  client: KafkaClientKind;
+  brokers: string[];
+  /** `<MS_KAFKA_CLIENT_ID>-<service>`. */
+  clientId: string;
+}
+
+/** The Kafka connection of `service` from a parsed environment that spreads {@link kafkaClientEnv}. */
+export function kafkaFromEnv(
+  env: { MS_KAFKA_CLIENT: KafkaClientKind; MS_KAFKA_BROKERS: string[]; MS_KAFKA_CLIENT_ID: string },
+  service: string,
+): KafkaConnection {
+  return {
+    client: env.MS_KAFKA_CLIENT,
+    brokers: env.MS_KAFKA_BROKERS,
+    clientId: `${env.MS_KAFKA_CLIENT_ID}-${service}`,
+  };
+}
+
+/** Kafka and schema registry settings shared by every service that touches Kafka. */
+export const kafkaEnv = {
+  ...kafkaClientEnv,
   MS_SCHEMA_REGISTRY_URL: url('http://127.0.0.1:8081/apis/ccompat/v7').describe(
     'Confluent-compatible schema registry base URL',
   ),

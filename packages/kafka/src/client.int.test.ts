@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshName, testLogger, testStack, waitFor } from '@meterstream/testing';
+import { MeterstreamError } from '@meterstream/errors';
+import { FaultProxy, freshName, testLogger, testStack, waitFor } from '@meterstream/testing';
 import {
   createKafkaClient,
   KAFKA_CLIENT_KINDS,
@@ -37,6 +38,9 @@ afterAll(async () => {
   await admin.deleteTopics(topics).catch(() => undefined);
   await admin.disconnect();
 });
+
+/** The shared client of `kind`. */
+const c = (kind: KafkaClientKind): KafkaClient => clients.get(kind)!;
 
 function client(kind: KafkaClientKind): KafkaClient {
   return createKafkaClient({
@@ -275,6 +279,47 @@ describe.each(KAFKA_CLIENT_KINDS)('Kafka client contract: %s', (kind) => {
     } finally {
       await admin.disconnect();
     }
+  });
+
+  it('routes every connection, bootstrap and advertised brokers, through `route`', async () => {
+    const proxy = FaultProxy.to(brokers[0]!);
+    await proxy.up();
+    const seen = new Set<string>();
+    const routed = createKafkaClient({
+      client: kind,
+      // Not an address at all: only the route makes it reachable.
+      brokers: ['bootstrap.invalid:1'],
+      clientId: 'contract-routed',
+      logger: testLogger('kafka'),
+      connectionTimeoutMs: 1_000,
+      requestTimeoutMs: 3_000,
+      route: (b) => (seen.add(`${b.host}:${b.port}`), { host: '127.0.0.1', port: proxy.port }),
+    });
+    const topic = await freshTopic(c(kind), 1);
+    const producer = routed.producer({
+      retry: { retries: 1, initialRetryTimeMs: 50, maxRetryTimeMs: 100 },
+    });
+    try {
+      await producer.connect();
+      await producer.send(topic, [{ key: 'k', value: Buffer.from('through the proxy') }]);
+      expect(seen.has('bootstrap.invalid:1')).toBe(true);
+      // The broker the cluster advertises was routed too (not dialled directly).
+      expect(seen.size).toBeGreaterThanOrEqual(2);
+      await proxy.down();
+      // With the proxy down nothing reaches the broker: no connection went around it. (One retry
+      // means one retry with either client: @platformatic/kafka alone would retry for ever.)
+      await expect(
+        producer.send(topic, [{ key: 'k', value: Buffer.from('lost') }]),
+      ).rejects.toBeInstanceOf(MeterstreamError);
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+      await proxy.down();
+    }
+    const admin = c(kind).admin();
+    await admin.connect();
+    const [offsets] = await admin.topicOffsets(topic);
+    await admin.disconnect();
+    expect(offsets!.high).toBe('1');
   });
 
   it('maps an unreachable broker to retriable KAFKA_UNAVAILABLE', async () => {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { KafkaClientKind } from '@meterstream/config';
 import type { MeterstreamError } from '@meterstream/errors';
 import { KafkajsClient } from './kafkajs.js';
 import { PlatformaticClient } from './platformatic.js';
@@ -14,13 +15,15 @@ import { PlatformaticClient } from './platformatic.js';
  * - every error that leaves a method is a {@link MeterstreamError}: broker unreachable, timed out
  *   or a retriable protocol answer → `KAFKA_UNAVAILABLE` (retriable), anything else → `KAFKA_ERROR`.
  */
-export type KafkaClientKind = 'kafkajs' | 'platformatic';
+export type { KafkaClientKind } from '@meterstream/config';
+/** The client kinds (`MS_KAFKA_CLIENT`), and the one used when none is chosen. */
+export { DEFAULT_KAFKA_CLIENT, KAFKA_CLIENT_KINDS } from '@meterstream/config';
 
-/** The client kinds, for config schemas (`z.enum(KAFKA_CLIENT_KINDS)`). */
-export const KAFKA_CLIENT_KINDS = [
-  'kafkajs',
-  'platformatic',
-] as const satisfies readonly KafkaClientKind[];
+/** A broker address. */
+export interface BrokerAddress {
+  host: string;
+  port: number;
+}
 
 /** Options for {@link createKafkaClient}. */
 export interface KafkaClientOptions {
@@ -34,6 +37,12 @@ export interface KafkaClientOptions {
   requestTimeoutMs?: number;
   /** Opening a connection (default: kafkajs 1 s, platformatic 5 s). */
   connectionTimeoutMs?: number;
+  /**
+   * Where a connection to `broker` really goes, for every connection of the client: bootstrap and
+   * the brokers the cluster advertises. For tests that put a TCP proxy in front of the broker (a
+   * broker outage); default: the broker's own address.
+   */
+  route?: (broker: BrokerAddress) => BrokerAddress;
 }
 
 /** How often and how patiently a failed request is retried inside the client. */

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import {
   Partitioners,
   type Admin,
@@ -5,6 +6,7 @@ import {
   type EachBatchPayload,
   type ICustomPartitioner,
   type IHeaders,
+  type ISocketFactory,
   type Kafka,
   type KafkaConfig,
   type KafkaMessage,
@@ -13,6 +15,7 @@ import {
 } from 'kafkajs';
 import type {
   BatchContext,
+  BrokerAddress,
   ConsumedMessage,
   ConsumerOptions,
   KafkaAdmin,
@@ -43,10 +46,22 @@ export function kafkajsRetry(policy: RetryPolicy): RetryOptions {
   };
 }
 
+/** A kafkajs `socketFactory` that connects to `route(broker)` instead of the broker itself. */
+export function routedSocketFactory(
+  route: (broker: BrokerAddress) => BrokerAddress,
+): ISocketFactory {
+  return ({ host, port, onConnect }) => {
+    const s = connect(route({ host, port }), onConnect);
+    s.setKeepAlive(true, 60_000);
+    return s;
+  };
+}
+
 /** Client-wide kafkajs settings from our options (unset ones keep kafkajs's defaults). */
 export function kafkajsConfig(options: KafkaClientOptions): Partial<KafkaConfig> {
   return {
     ...(options.retry ? { retry: kafkajsRetry(options.retry) } : {}),
+    ...(options.route ? { socketFactory: routedSocketFactory(options.route) } : {}),
     ...(options.requestTimeoutMs !== undefined ? { requestTimeout: options.requestTimeoutMs } : {}),
     ...(options.connectionTimeoutMs !== undefined
       ? { connectionTimeout: options.connectionTimeoutMs }

@@ -1,5 +1,8 @@
 import {
   Admin,
+  Connection,
+  instancesChannel,
+  kOptions,
   ListOffsetTimestamps,
   Producer,
   type BaseOptions,
@@ -8,6 +11,7 @@ import {
 } from '@platformatic/kafka';
 import { sleep } from '@meterstream/runtime';
 import type {
+  BrokerAddress,
   ConsumerOptions,
   KafkaAdmin,
   KafkaClient,
@@ -35,11 +39,42 @@ export function platformaticRetry(
   return { retries: policy.retries, retryDelay };
 }
 
+/** What we put in a client's `context`: the library hands it to every connection it opens. */
+interface RoutedContext {
+  msRoute: (broker: BrokerAddress) => BrokerAddress;
+}
+
+let routing = false;
+
+/**
+ * Sends the connections of clients created with a {@link RoutedContext} to `msRoute(broker)`.
+ * The library has no socket hook, but it announces every new connection on its `instances`
+ * diagnostics channel before connecting it: we give such a connection its own `connect`, which
+ * changes the address and nothing else.
+ */
+function routeConnections(): void {
+  if (routing) return;
+  routing = true;
+  instancesChannel.subscribe((message) => {
+    const { type, instance } = message as { type?: string; instance?: unknown };
+    if (type !== 'connection' || !(instance instanceof Connection)) return;
+    const route = (instance.context as Partial<RoutedContext> | undefined)?.msRoute;
+    if (!route) return;
+    const original = instance.connect.bind(instance);
+    instance.connect = ((host: string, port: number, callback?: never) => {
+      const to = route({ host, port });
+      return original(to.host, to.port, callback);
+    }) as typeof instance.connect;
+  });
+}
+
 /** Client-wide @platformatic/kafka settings from our options (unset ones keep its defaults). */
 export function platformaticBase(options: KafkaClientOptions): BaseOptions {
+  if (options.route) routeConnections();
   return {
     clientId: options.clientId,
     bootstrapBrokers: options.brokers,
+    ...(options.route ? { context: { msRoute: options.route } satisfies RoutedContext } : {}),
     ...(options.retry ? platformaticRetry(options.retry) : {}),
     ...(options.requestTimeoutMs !== undefined ? { timeout: options.requestTimeoutMs } : {}),
     ...(options.connectionTimeoutMs !== undefined
@@ -104,6 +139,12 @@ class PlatformaticProducer implements KafkaProducer {
         headerValue: (v) => bytes(v),
       },
     });
+    // The library turns fewer than 2 retries of an idempotent producer into unbounded ones; a
+    // caller that bounds them (ingest: an answer before the HTTP timeout) gets what it asked for.
+    if (options.retry && options.retry.retries < 2) {
+      (this.producer as unknown as Record<symbol, BaseOptions>)[kOptions]!.retries =
+        options.retry.retries;
+    }
   }
 
   /** Fetches the producer id now, so that a broker that cannot be reached fails here. */
