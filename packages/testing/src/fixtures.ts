@@ -1,6 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { ClickHouse, allowIdentifiers } from '@meterstream/clickhouse';
-import { createKafka, ensureTopic, type Kafka } from '@meterstream/kafka';
+import {
+  createKafka,
+  createKafkaClient,
+  DEFAULT_KAFKA_CLIENT,
+  ensureTopic,
+  KAFKA_CLIENT_KINDS,
+  type Kafka,
+  type KafkaClient,
+  type KafkaClientKind,
+  type KafkaClientOptions,
+} from '@meterstream/kafka';
 import { createLogger, type Logger } from '@meterstream/observability';
 import { nativeEndpoints, stackMode, type StackEndpoints } from './stack.js';
 
@@ -27,6 +37,32 @@ export function freshName(prefix: string): string {
 export function testLogger(name = 'test'): Logger {
   return createLogger(name, {
     level: (process.env.MS_TEST_LOG as 'debug' | undefined) ?? 'silent',
+  });
+}
+
+/**
+ * The Kafka client the services under test use: `MS_TEST_KAFKA_CLIENT` (`kafkajs` or
+ * `platformatic`), else the services' default. Runs the same tests on either client.
+ */
+export function testKafkaClientKind(): KafkaClientKind {
+  const kind = process.env.MS_TEST_KAFKA_CLIENT;
+  if (kind === undefined || kind === '') return DEFAULT_KAFKA_CLIENT;
+  if (!(KAFKA_CLIENT_KINDS as readonly string[]).includes(kind))
+    throw new Error(`MS_TEST_KAFKA_CLIENT must be one of ${KAFKA_CLIENT_KINDS.join(', ')}`);
+  return kind as KafkaClientKind;
+}
+
+/** A Kafka client of {@link testKafkaClientKind} on the test broker (options override). */
+export async function testKafkaClient(
+  clientId: string,
+  options: Partial<KafkaClientOptions> = {},
+): Promise<KafkaClient> {
+  return createKafkaClient({
+    client: testKafkaClientKind(),
+    brokers: (await testStack()).kafkaBrokers,
+    clientId,
+    logger: testLogger('kafka'),
+    ...options,
   });
 }
 

@@ -33,7 +33,7 @@ describe('examples/produce-avro.mjs (the direct Avro path)', () => {
       },
     );
     const out = JSON.parse(stdout) as { produced: string[] };
-    const got = await readAll(t.kafka, t.topic, createSchemaRegistry(stack.schemaRegistryUrl));
+    const got = await readAll(t.topic, createSchemaRegistry(stack.schemaRegistryUrl));
     expect(got.map((g) => g.event.id).sort()).toEqual([...out.produced].sort());
     for (const g of got) {
       expect(checkUsageEvent(g.event)).toEqual([]);

@@ -1,5 +1,6 @@
 // Entry point of the ingest service: `node dist/main.js` (configuration: src/env.ts).
-import { createKafka, createSchemaRegistry } from '@meterstream/kafka';
+import { kafkaFromEnv } from '@meterstream/config';
+import { createKafkaClient, createSchemaRegistry } from '@meterstream/kafka';
 import { Metrics, runService } from '@meterstream/observability';
 import { loadPlans } from '@meterstream/plans';
 import { loadIngestEnv } from './env.js';
@@ -14,11 +15,7 @@ await runService(
     startIngest(env, {
       logger,
       metrics: new Metrics('meterstream_ingest'),
-      kafka: createKafka({
-        brokers: env.MS_KAFKA_BROKERS,
-        clientId: `${env.MS_KAFKA_CLIENT_ID}-ingest`,
-        logger,
-      }),
+      kafka: createKafkaClient({ ...kafkaFromEnv(env, 'ingest'), logger }),
       registry: createSchemaRegistry(env.MS_SCHEMA_REGISTRY_URL),
       plans: await loadPlans(env.MS_PLANS_DIR),
     }),

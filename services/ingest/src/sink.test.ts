@@ -1,21 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import type { Producer } from '@meterstream/kafka';
+import type { KafkaProducer, ProduceMessage } from '@meterstream/kafka';
 import { KafkaSink, type OutRecord } from './sink.js';
 
 function fakeProducer(behaviour: (n: number) => Promise<void>): {
-  producer: Producer;
+  producer: KafkaProducer;
   calls: number[];
 } {
   const calls: number[] = [];
-  const producer = {
+  const producer: KafkaProducer = {
     connect: async () => undefined,
     disconnect: async () => undefined,
-    send: async ({ messages }: { messages: unknown[] }) => {
+    send: async (_topic: string, messages: ProduceMessage[]) => {
       calls.push(messages.length);
       await behaviour(messages.length);
       return [];
     },
-  } as unknown as Producer;
+  };
   return { producer, calls };
 }
 

@@ -1,8 +1,7 @@
-import type { Producer } from '@meterstream/kafka';
-import { toKafkaError } from '@meterstream/kafka';
+import { toKafkaError, type KafkaProducer } from '@meterstream/kafka';
 import { MeterstreamError } from '@meterstream/errors';
 
-/** One Kafka record to produce. */
+/** One Kafka record to produce (placed by the Java murmur2 partitioner on its key). */
 export interface OutRecord {
   key: string;
   value: Buffer;
@@ -52,8 +51,8 @@ interface Chunk {
 
 /**
  * Sends to Kafka with group commit: requests that arrive while a produce call is in flight are
- * coalesced into the next call. The idempotent kafkajs producer serializes produce requests per
- * broker anyway, so one call at a time loses nothing and turns many small requests into few big
+ * coalesced into the next call. The idempotent producer (either client) serializes produce
+ * requests per broker anyway, so one call at a time loses nothing and turns many small requests into few big
  * ones. A request resolves when every record of it was acknowledged; a request that waited
  * longer than `timeoutMs` is rejected (its unsent chunks are dropped, so a 503 usually means
  * "nothing written" — and when part was written, the client's re-send with the same ids is
@@ -64,7 +63,7 @@ export class KafkaSink implements EventSink {
   private sending = false;
   private reserved = 0;
   private idle: (() => void)[] = [];
-  private producer: Producer | undefined;
+  private producer: KafkaProducer | undefined;
   private broken = false;
   private producers = 0;
 
@@ -73,7 +72,7 @@ export class KafkaSink implements EventSink {
    *   sink throws its producer away and makes a new one before the next send — see {@link flush}.
    */
   constructor(
-    private readonly newProducer: () => Producer,
+    private readonly newProducer: () => KafkaProducer,
     private readonly options: KafkaSinkOptions,
   ) {}
 
@@ -94,7 +93,7 @@ export class KafkaSink implements EventSink {
     await p?.disconnect();
   }
 
-  private async current(): Promise<Producer> {
+  private async current(): Promise<KafkaProducer> {
     if (this.producer && !this.broken) return this.producer;
     const old = this.producer;
     this.producer = undefined;
@@ -207,7 +206,7 @@ export class KafkaSink implements EventSink {
       this.pump();
     };
     this.current()
-      .then((producer) => producer.send({ topic: this.options.topic, acks: -1, messages }))
+      .then((producer) => producer.send(this.options.topic, messages))
       .then(
         () => {
           for (const c of batch) if (--c.parent.remaining === 0) this.settle(c.parent);
@@ -217,10 +216,11 @@ export class KafkaSink implements EventSink {
           // kafkajs rolls the idempotence sequence back when a send fails, but the broker may have
           // written the batch before the connection broke. The next batch would then reuse those
           // sequence numbers and could be discarded by the broker as a "duplicate" while answered
-          // as success. A new producer gets a new producer id, so that cannot happen.
+          // as success. A new producer gets a new producer id, so that cannot happen (ADR 0003;
+          // @platformatic/kafka fetches a new id by itself, the replacement costs it nothing).
           this.broken = true;
           const e = toKafkaError(err, 'produce');
-          // Whatever kafkajs says, an unsaved event is "try again later" for the client (503).
+          // Whatever the client says, an unsaved event is "try again later" for the client (503).
           const retriable = e.retriable
             ? e
             : new MeterstreamError('KAFKA_UNAVAILABLE', e.message, { cause: err });

@@ -5,9 +5,8 @@ import {
   registerAvro,
   toKafkaError,
   toRegistryError,
-  type Admin,
-  type Kafka,
-  type Producer,
+  type KafkaAdmin,
+  type KafkaClient,
   type SchemaRegistry,
 } from '@meterstream/kafka';
 import type { Logger, Metrics, ServiceHandle } from '@meterstream/observability';
@@ -15,7 +14,6 @@ import { USAGE_EVENT_AVRO, usageEventSubject, type UsageEvent } from '@meterstre
 import { ingestServerConfig, type IngestEnv } from './env.js';
 import { KeyStore } from './keys.js';
 import { ingestMetrics, produceObserver } from './metrics.js';
-import { CachingDefaultPartitioner } from './partitioner.js';
 import type { PlanLookup } from './plans.js';
 import { buildServer } from './server.js';
 import { KafkaSink } from './sink.js';
@@ -24,7 +22,8 @@ import { KafkaSink } from './sink.js';
 export interface IngestDeps {
   logger: Logger;
   metrics: Metrics;
-  kafka: Kafka;
+  /** The Kafka client (either implementation, `MS_KAFKA_CLIENT`). */
+  kafka: KafkaClient;
   registry: SchemaRegistry;
   plans: PlanLookup;
   /** Defaults to a {@link KeyStore} on `env.MS_INGEST_KEYS_FILE`. */
@@ -99,18 +98,12 @@ async function usageEncoder(
 
 /** The sink of accepted events: idempotent producers (acks=all), replaced after a failed send. */
 function createSink(env: IngestEnv, deps: IngestDeps, onSendOk: (ok: boolean) => void): KafkaSink {
-  const newProducer = (): Producer =>
-    deps.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      // Java-compatible murmur2 on the key: the same partition as any other producer of ADR 0001 keys.
-      createPartitioner: CachingDefaultPartitioner,
-      // Bounded retries: a request must get its answer (503) while the client still waits. The
-      // sink replaces the producer after a failed send (new producer id), which keeps the
-      // idempotence guarantee that unbounded retries would otherwise be needed for.
-      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
-    });
+  // Java-compatible murmur2 on the key (the interface's partitioner): the same partition as any
+  // other producer of ADR 0001 keys. Bounded retries: a request must get its answer (503) while
+  // the client still waits. The sink replaces the producer after a failed send (new producer id),
+  // which keeps the idempotence guarantee that unbounded retries would otherwise be needed for.
+  const newProducer = () =>
+    deps.kafka.producer({ retry: { retries: 5, initialRetryTimeMs: 100, maxRetryTimeMs: 2_000 } });
   const observe = produceObserver(deps.metrics);
   return new KafkaSink(newProducer, {
     topic: env.MS_USAGE_TOPIC,
@@ -130,7 +123,7 @@ function createSink(env: IngestEnv, deps: IngestDeps, onSendOk: (ok: boolean) =>
  * Readiness (for /readyz): Kafka and the registry answer, and the last send succeeded. Probed at
  * most every 5 s: /readyz must stay cheap under frequent polling.
  */
-function readiness(admin: Admin, registry: SchemaRegistry, topic: string, log: Logger) {
+function readiness(admin: KafkaAdmin, registry: SchemaRegistry, topic: string, log: Logger) {
   let probe: { at: number; ok: boolean } = { at: 0, ok: true };
   let lastSendOk = true;
   const ready = async (): Promise<boolean> => {

@@ -3,17 +3,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseEnv } from '@meterstream/config';
+import { kafkaFromEnv, parseEnv } from '@meterstream/config';
 import {
-  createKafka,
+  createKafkaClient,
   createSchemaRegistry,
-  type Kafka,
-  type KafkaMessage,
+  type ConsumedMessage,
+  type KafkaClient,
   type SchemaRegistry,
 } from '@meterstream/kafka';
 import { Metrics, type Logger } from '@meterstream/observability';
 import { loadPlans } from '@meterstream/plans';
-import { testLogger, testStack } from '@meterstream/testing';
+import { testKafkaClient, testKafkaClientKind, testLogger, testStack } from '@meterstream/testing';
 import type { UsageEvent } from '@meterstream/schemas';
 import { startIngest, type IngestHandle } from '../start.js';
 import { ingestEnvSchema } from '../env.js';
@@ -55,11 +55,14 @@ export interface TestIngest {
   close(): Promise<void>;
 }
 
-/** Starts ingest in-process against the test stack, on a random port and `topic`. */
+/**
+ * Starts ingest in-process against the test stack, on a random port and `topic`, with the Kafka
+ * client of `MS_TEST_KAFKA_CLIENT` (or the given one).
+ */
 export async function startTestIngest(options: {
   topic: string;
   env?: Record<string, string>;
-  kafka?: Kafka;
+  kafka?: KafkaClient;
   logger?: Logger;
 }): Promise<TestIngest> {
   const stack = await testStack();
@@ -72,6 +75,7 @@ export async function startTestIngest(options: {
   await writeKeyFile(keysFile, { version: 1, keys: [a.stored, b.stored, c.stored] });
   const env = parseEnv(ingestEnvSchema, {
     MS_KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+    MS_KAFKA_CLIENT: testKafkaClientKind(),
     MS_SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
     MS_USAGE_TOPIC: options.topic,
     MS_INGEST_HOST: '127.0.0.1',
@@ -81,9 +85,7 @@ export async function startTestIngest(options: {
     ...options.env,
   });
   const logger = options.logger ?? testLogger('ingest');
-  const kafka =
-    options.kafka ??
-    createKafka({ brokers: env.MS_KAFKA_BROKERS, clientId: 'ingest-test', logger });
+  const kafka = options.kafka ?? createKafkaClient({ ...kafkaFromEnv(env, 'test'), logger });
   const registry = createSchemaRegistry(env.MS_SCHEMA_REGISTRY_URL);
   const metrics = new Metrics('meterstream_ingest', { defaultMetrics: false });
   const keys = new KeyStore(keysFile);
@@ -162,11 +164,11 @@ export interface ReadBack {
 }
 
 /** Total messages in `topic` (sum of high watermarks). */
-export async function topicCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
+export async function topicCount(topic: string): Promise<number> {
+  const admin = (await testKafkaClient('readback')).admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
+    const offsets = await admin.topicOffsets(topic);
     return offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
   } finally {
     await admin.disconnect();
@@ -174,21 +176,15 @@ export async function topicCount(kafka: Kafka, topic: string): Promise<number> {
 }
 
 /** Reads every message now in `topic` and decodes it with the registry. */
-export async function readAll(
-  kafka: Kafka,
-  topic: string,
-  registry: SchemaRegistry,
-): Promise<ReadBack[]> {
-  const total = await topicCount(kafka, topic);
+export async function readAll(topic: string, registry: SchemaRegistry): Promise<ReadBack[]> {
+  const total = await topicCount(topic);
   const out: ReadBack[] = [];
   if (total === 0) return out;
-  const consumer = kafka.consumer({
+  const consumer = (await testKafkaClient('readback')).consumer({
     groupId: `readback-${topic}-${Date.now()}`,
-    maxWaitTimeInMs: 200,
+    maxWaitTimeMs: 200,
   });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const raw: { partition: number; message: KafkaMessage }[] = [];
+  const raw: ConsumedMessage[] = [];
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`read ${raw.length} of ${total} messages`)),
@@ -196,8 +192,13 @@ export async function readAll(
     );
     consumer
       .run({
-        eachBatch: async ({ batch }) => {
-          for (const message of batch.messages) raw.push({ partition: batch.partition, message });
+        topics: [topic],
+        fromBeginning: true,
+        eachBatch: async ({ batch, resolveOffset }) => {
+          for (const message of batch.messages) {
+            raw.push(message);
+            resolveOffset(message.offset);
+          }
           if (raw.length >= total) {
             clearTimeout(timer);
             resolve();
@@ -207,11 +208,11 @@ export async function readAll(
       .catch(reject);
   });
   await consumer.disconnect();
-  for (const { partition, message } of raw) {
+  for (const message of raw) {
     out.push({
       key: message.key?.toString('utf8') ?? '',
-      partition,
-      kind: message.headers?.['ms-kind']?.toString(),
+      partition: message.partition,
+      kind: message.headers['ms-kind']?.toString(),
       event: (await registry.decode(message.value!)) as UsageEvent,
     });
   }
