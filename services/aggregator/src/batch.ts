@@ -1,4 +1,4 @@
-import type { EachBatchPayload, KafkaMessage } from '@meterstream/kafka';
+import type { BatchContext, ConsumedMessage } from '@meterstream/kafka';
 import { DAY_MS, MINUTE_MS } from '@meterstream/runtime';
 import type { ProductResolver } from './config.js';
 import type { SchemaCache } from './decode.js';
@@ -54,7 +54,7 @@ class BatchOutput {
   ) {}
 
   /** Keeps a message that cannot be counted in `usage_rejects`, with its reason. */
-  reject(m: KafkaMessage, reason: string): void {
+  reject(m: ConsumedMessage, reason: string): void {
     this.deps.metrics.rejected.inc({ reason });
     this.rejects.push({
       kafka_partition: this.w.partition,
@@ -109,13 +109,12 @@ class BatchOutput {
 export async function processBatch(
   deps: BatchDeps,
   w: PartitionWorker,
-  payload: EachBatchPayload,
+  { batch, resolveOffset }: BatchContext,
   ctx: WorkContext,
 ): Promise<void> {
-  const { batch } = payload;
   await w.ensureLoaded(ctx);
   const now = deps.clock();
-  const out = new BatchOutput(deps, w, ctx, payload.resolveOffset);
+  const out = new BatchOutput(deps, w, ctx, resolveOffset);
   for (const m of batch.messages) {
     const d = await deps.schemas.decode(m, ctx);
     if (d.kind === 'reject') out.reject(m, d.reason);
@@ -133,7 +132,7 @@ export async function processBatch(
 async function applyFreeze(
   w: PartitionWorker,
   out: BatchOutput,
-  m: KafkaMessage,
+  m: ConsumedMessage,
   cmd: FreezeCommandValue,
   ctx: WorkContext,
 ): Promise<void> {
@@ -153,7 +152,7 @@ async function applyFreeze(
 /** The event with its key and exact quantity; undefined when something it needs is missing. */
 function readUsage(
   ev: UsageEventValue,
-  m: KafkaMessage,
+  m: ConsumedMessage,
   catalog: ProductResolver | undefined,
 ): Usage | undefined {
   const customer = ev.customerIdentifier ?? ev.customerAwsAccountId;
@@ -188,7 +187,7 @@ async function acceptUsage(
   deps: BatchDeps,
   w: PartitionWorker,
   out: BatchOutput,
-  m: KafkaMessage,
+  m: ConsumedMessage,
   value: UsageEventValue,
   now: number,
   ctx: WorkContext,

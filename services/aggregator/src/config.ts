@@ -1,7 +1,10 @@
 import type { Topology } from '@meterstream/clickhouse';
+import type { KafkaClientKind } from '@meterstream/kafka';
 
 /** Everything the aggregator needs to run (built by `aggregatorConfigFromEnv`, directly in tests). */
 export interface AggregatorConfig {
+  /** The Kafka client library (`MS_KAFKA_CLIENT`); default `DEFAULT_KAFKA_CLIENT`. */
+  kafkaClient?: KafkaClientKind;
   brokers: string[];
   clientId: string;
   topic: string;

@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka } from '@meterstream/kafka';
+import type { BatchContext, KafkaClient, KafkaConsumer } from '@meterstream/kafka';
 import type { Logger } from '@meterstream/observability';
 import { sleep } from '@meterstream/runtime';
 import type { AggregatorConfig } from './config.js';
@@ -7,7 +7,7 @@ import { BatchAborted, type PartitionWorker, type WorkContext } from './partitio
 /** Processes one batch on its partition's worker (see `processBatch`). */
 export type BatchHandler = (
   w: PartitionWorker,
-  payload: EachBatchPayload,
+  batch: BatchContext,
   ctx: WorkContext,
 ) => Promise<void>;
 
@@ -17,7 +17,7 @@ export type BatchHandler = (
  * and the batches in flight. Offsets are committed by the insert pipeline, never automatically.
  */
 export class ConsumerGroup {
-  readonly consumer: Consumer;
+  readonly consumer: KafkaConsumer;
   readonly assigned = new Set<number>();
   readonly workers = new Map<number, PartitionWorker>();
   /** Bumped by every rebalance: work started in an older generation is abandoned. */
@@ -26,34 +26,27 @@ export class ConsumerGroup {
   stopping = false;
   /** Resolves when the consumer has joined its group the first time. */
   readonly firstJoin: Promise<void>;
+  private joinedOnce: () => void = () => undefined;
   private activeBatches = 0;
 
   constructor(
-    kafka: Kafka,
+    kafka: KafkaClient,
     private readonly config: AggregatorConfig,
     private readonly logger: Logger,
     private readonly newWorker: (partition: number) => PartitionWorker,
   ) {
     this.consumer = kafka.consumer({
       groupId: config.groupId,
-      sessionTimeout: config.sessionTimeoutMs,
-      rebalanceTimeout: Math.max(config.sessionTimeoutMs, 60_000),
-      heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
+      sessionTimeoutMs: config.sessionTimeoutMs,
+      rebalanceTimeoutMs: Math.max(config.sessionTimeoutMs, 60_000),
+      heartbeatIntervalMs: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
       // ~1 MB per partition per fetch keeps batches (and the memory they hold) bounded while
       // still making ClickHouse inserts of thousands of rows.
       maxBytesPerPartition: config.maxBytesPerPartition ?? 1024 * 1024,
       maxBytes: 10 * 1024 * 1024,
-      maxWaitTimeInMs: 250,
+      maxWaitTimeMs: 250,
     });
-    let joinedOnce: () => void = () => undefined;
-    this.firstJoin = new Promise((resolve) => (joinedOnce = resolve));
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      this.assign(new Set(e.payload.memberAssignment[config.topic] ?? []));
-      joinedOnce();
-    });
-    this.consumer.on(this.consumer.events.CRASH, (e) => {
-      logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
-    });
+    this.firstJoin = new Promise((resolve) => (this.joinedOnce = resolve));
   }
 
   /** Joined its group and not stopping. */
@@ -76,6 +69,12 @@ export class ConsumerGroup {
     return this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.config.topic, ...o })));
   }
 
+  /** A rebalance took our partitions: the work on them stops (it is stale from now on). */
+  private revoked(): void {
+    this.generation++;
+    this.assigned.clear();
+  }
+
   private assign(mine: Set<number>): void {
     this.generation++;
     this.assigned.clear();
@@ -92,24 +91,27 @@ export class ConsumerGroup {
       { partitions: [...mine].sort((a, b) => a - b), generation: this.generation },
       'partitions assigned',
     );
+    this.joinedOnce();
   }
 
   /** Joins the group and hands every non-empty batch to `handle`, one at a time per partition. */
   async run(handle: BatchHandler): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.config.topic, fromBeginning: true });
+    const { topic } = this.config;
     await this.consumer.run({
-      eachBatchAutoResolve: false,
+      topics: [topic],
+      fromBeginning: true,
       // Offsets are committed by the insert pipeline, only after their rows are in ClickHouse.
-      autoCommit: false,
       partitionsConsumedConcurrently: this.config.concurrency ?? 6,
-      eachBatch: (payload) => this.eachBatch(handle, payload),
+      onRevoked: () => this.revoked(),
+      onAssigned: ({ partitions }) => this.assign(new Set(partitions[topic] ?? [])),
+      onCrash: (err, restart) => this.logger.error({ err, restart }, 'consumer crashed'),
+      eachBatch: (batch) => this.eachBatch(handle, batch),
     });
   }
 
-  private async eachBatch(handle: BatchHandler, payload: EachBatchPayload): Promise<void> {
-    const { batch, heartbeat, isRunning, isStale } = payload;
-    if (batch.isEmpty() || this.stopping) return;
+  private async eachBatch(handle: BatchHandler, b: BatchContext): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale } = b;
+    if (batch.messages.length === 0 || this.stopping) return;
     this.activeBatches++;
     const w = this.worker(batch.partition);
     const gen = this.generation;
@@ -118,7 +120,7 @@ export class ConsumerGroup {
       heartbeat,
     };
     try {
-      await w.runExclusive(() => handle(w, payload, ctx));
+      await w.runExclusive(() => handle(w, b, ctx));
     } catch (err) {
       w.invalidate();
       if (err instanceof BatchAborted) {
@@ -142,7 +144,7 @@ export class ConsumerGroup {
   /** Stops fetching: no new batch starts (the ones in flight go on). */
   pause(): void {
     this.stopping = true;
-    this.consumer.pause([{ topic: this.config.topic }]);
+    this.consumer.pause([this.config.topic]);
   }
 
   /** Waits (until `deadline`) for the batches in flight to finish. */

@@ -51,16 +51,14 @@ afterEach(async () => {
 
 /** Whether the group has committed less than the topic holds: a kill now interrupts work. */
 async function workPending(t: Case): Promise<boolean> {
-  const admin = t.topic.kafka.admin();
+  const admin = t.kafka.admin();
   await admin.connect();
   try {
     const [high, committed] = await Promise.all([
-      admin.fetchTopicOffsets(t.topic.topic),
-      admin.fetchOffsets({ groupId: t.topic.groupId, topics: [t.topic.topic] }),
+      admin.topicOffsets(t.topic.topic),
+      admin.groupOffsets(t.topic.groupId, t.topic.topic),
     ]);
-    const done = new Map<number, bigint>();
-    for (const x of committed)
-      for (const p of x.partitions) done.set(p.partition, BigInt(p.offset));
+    const done = new Map(committed.map((c) => [c.partition, BigInt(c.offset)]));
     return high.some((h) => (done.get(h.partition) ?? -1n) < BigInt(h.high));
   } finally {
     await admin.disconnect();

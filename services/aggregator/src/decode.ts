@@ -1,6 +1,6 @@
 import type { Type } from 'avsc';
 import { isRetriable } from '@meterstream/errors';
-import { toRegistryError, type KafkaMessage, type SchemaRegistry } from '@meterstream/kafka';
+import { toRegistryError, type ConsumedMessage, type SchemaRegistry } from '@meterstream/kafka';
 import type { Logger } from '@meterstream/observability';
 import { retry, sleep } from '@meterstream/runtime';
 import { BatchAborted, type WorkContext } from './partition.js';
@@ -12,10 +12,8 @@ export type Decoded =
   | { kind: 'freeze'; value: FreezeCommandValue }
   | { kind: 'usage'; value: unknown };
 
-function header(m: KafkaMessage, name: string): string | undefined {
-  const h = m.headers?.[name];
-  const v = Array.isArray(h) ? h[0] : h;
-  return v === undefined ? undefined : v.toString();
+function header(m: ConsumedMessage, name: string): string | undefined {
+  return m.headers[name]?.toString();
 }
 
 /**
@@ -69,7 +67,7 @@ export class SchemaCache {
    * Decodes one message of the usage topic (Confluent wire format: magic byte 0, schema id, Avro).
    * A freeze command is told by its header or by its Avro type.
    */
-  async decode(m: KafkaMessage, ctx: WorkContext): Promise<Decoded> {
+  async decode(m: ConsumedMessage, ctx: WorkContext): Promise<Decoded> {
     const value = m.value;
     if (!value || value.length < 5 || value[0] !== 0)
       return { kind: 'reject', reason: 'not_wire_format' };

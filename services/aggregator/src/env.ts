@@ -4,6 +4,7 @@ import {
   clickhouseFromEnv,
   envReader,
   kafkaEnv,
+  kafkaFromEnv,
   nonNegInt,
   observabilityEnv,
   port,
@@ -68,9 +69,11 @@ export const loadAggregatorEnv = (): AggregatorEnv => reader.load(process.env);
 
 /** Builds the aggregator's configuration from its parsed environment. */
 export function aggregatorConfigFromEnv(env: AggregatorEnv): AggregatorConfig {
+  const { client, brokers, clientId } = kafkaFromEnv(env, 'aggregator');
   return {
-    brokers: env.MS_KAFKA_BROKERS,
-    clientId: `${env.MS_KAFKA_CLIENT_ID}-aggregator`,
+    kafkaClient: client,
+    brokers,
+    clientId,
     topic: env.MS_USAGE_TOPIC,
     topicPartitions: env.MS_USAGE_TOPIC_PARTITIONS,
     topicReplication: env.MS_USAGE_TOPIC_REPLICATION,

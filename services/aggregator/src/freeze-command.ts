@@ -2,7 +2,7 @@ import {
   SchemaType,
   toKafkaError,
   toRegistryError,
-  type Producer,
+  type KafkaProducer,
   type SchemaRegistry,
 } from '@meterstream/kafka';
 import {
@@ -22,7 +22,7 @@ const schemaIds = new WeakMap<SchemaRegistry, Map<string, number>>();
  * hour of that key; later usage of the hour is carried to the next open hour.
  */
 export async function produceFreezeCommand(
-  producer: Producer,
+  producer: KafkaProducer,
   registry: SchemaRegistry,
   cmd: FreezeCommandValue,
   topic = 'usage.events',
@@ -44,17 +44,13 @@ export async function produceFreezeCommand(
   }
   const value = await registry.encode(id, { ...cmd, hour: hourOf(cmd.hour) });
   try {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: [
-        {
-          key: messageKey(cmd.productCode, cmd.customer),
-          value,
-          headers: { [KIND_HEADER]: 'freeze' },
-        },
-      ],
-    });
+    await producer.send(topic, [
+      {
+        key: messageKey(cmd.productCode, cmd.customer),
+        value,
+        headers: { [KIND_HEADER]: 'freeze' },
+      },
+    ]);
   } catch (err) {
     throw toKafkaError(err, 'send FreezeCommand');
   }

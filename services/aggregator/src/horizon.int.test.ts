@@ -52,7 +52,7 @@ describe('aggregator: dedup horizon and far-future events', () => {
     const T = clock.hoursAgo(3) + 10 * 60_000;
     const key = { productCode: 'prodH', customerIdentifier: 'cust-h', dimension: 'requests' };
     const first = message(cs, usageEvent({ ...key, id: 'x', quantity: '5', timestamp: T }));
-    await cs.producer.send({ topic: cs.topic.topic, acks: -1, messages: [first] });
+    await cs.producer.send(cs.topic.topic, [first]);
     agg = await startAggregator(testConfig(cs, { idleMs: 500 }), {
       logger: testLogger('agg'),
       now,
@@ -73,11 +73,7 @@ describe('aggregator: dedup horizon and far-future events', () => {
       quantity: '2',
       timestamp: now() - 30 * HOUR_MS,
     });
-    await cs.producer.send({
-      topic: cs.topic.topic,
-      acks: -1,
-      messages: [first, message(cs, old)],
-    });
+    await cs.producer.send(cs.topic.topic, [first, message(cs, old)]);
     await waitFor('both messages handled', async () => {
       const [e] = await cs.db.ch.query<{ n: string }>(
         `SELECT count() AS n FROM ${cs.db.name}.usage_events`,
@@ -139,7 +135,7 @@ describe('aggregator: dedup horizon and far-future events', () => {
       cs,
       usageEvent({ ...key, customerIdentifier: 'cust-n', id: 'n', quantity: '1', timestamp: T }),
     );
-    await cs.producer.send({ topic: cs.topic.topic, acks: -1, messages: [y2100, y2200, normal] });
+    await cs.producer.send(cs.topic.topic, [y2100, y2200, normal]);
     agg = await startAggregator(testConfig(cs, { idleMs: 500 }), {
       logger: testLogger('agg'),
       now: clock.now,

@@ -1,4 +1,4 @@
-import type { Admin, Kafka } from '@meterstream/kafka';
+import type { KafkaAdmin, KafkaClient } from '@meterstream/kafka';
 import type { Logger } from '@meterstream/observability';
 import type { AggregatorConfig } from './config.js';
 import type { ConsumerGroup } from './consumer.js';
@@ -12,13 +12,13 @@ import { BatchAborted, type PartitionWorker, type WorkContext } from './partitio
  * would carry the backlog's usage into later hours.
  */
 export class IdleFreezer {
-  private readonly admin: Admin;
+  private readonly admin: KafkaAdmin;
   private readonly ticking = new Set<number>();
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    kafka: Kafka,
+    kafka: KafkaClient,
     private readonly group: ConsumerGroup,
     private readonly config: AggregatorConfig,
     private readonly clock: () => number,
@@ -53,13 +53,10 @@ export class IdleFreezer {
     const { topic, groupId } = this.config;
     const out = new Map<number, boolean>();
     const [high, committed] = await Promise.all([
-      this.admin.fetchTopicOffsets(topic),
-      this.admin.fetchOffsets({ groupId, topics: [topic] }),
+      this.admin.topicOffsets(topic),
+      this.admin.groupOffsets(groupId, topic),
     ]);
-    const commits = new Map<number, bigint>();
-    for (const t of committed) {
-      for (const c of t.partitions) commits.set(c.partition, BigInt(c.offset));
-    }
+    const commits = new Map(committed.map((c) => [c.partition, BigInt(c.offset)]));
     for (const h of high) {
       const hw = BigInt(h.high);
       const low = BigInt(h.low);

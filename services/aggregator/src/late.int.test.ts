@@ -40,11 +40,10 @@ describe('aggregator: late usage', () => {
       quantity: '16',
       timestamp: Date.now() - 30 * HOUR_MS,
     });
-    await c.producer.send({
-      topic: c.topic.topic,
-      acks: -1,
-      messages: [...onTime, ahead].map((e) => message(c as Case, e)),
-    });
+    await c.producer.send(
+      c.topic.topic,
+      [...onTime, ahead].map((e) => message(c as Case, e)),
+    );
     agg = await startAggregator(testConfig(c, { idleMs: 60_000 }), { logger: testLogger('agg') });
     await waitFor('H frozen', async () => {
       const r = await c?.db.ch.query<{ n: string }>(
@@ -52,11 +51,10 @@ describe('aggregator: late usage', () => {
       );
       return Number(r?.[0]?.n) > 0 ? true : undefined;
     });
-    await c.producer.send({
-      topic: c.topic.topic,
-      acks: -1,
-      messages: [late, tooOld].map((e) => message(c as Case, e)),
-    });
+    await c.producer.send(
+      c.topic.topic,
+      [late, tooOld].map((e) => message(c as Case, e)),
+    );
     const rows = await waitFor('late rows', async () => {
       const r = await c?.db.ch.query<{ id: string; eh: number; bh: number; too_old: number }>(
         `SELECT id, toUInt32(event_hour) AS eh, toUInt32(billing_hour) AS bh, too_old FROM ${db}.usage_events WHERE id IN ('d', 'old') ORDER BY id`,
@@ -134,15 +132,14 @@ describe('aggregator: late usage', () => {
     const k1 = { productCode: 'prodE', customerIdentifier: 'cust-1' };
     const k2 = { productCode: 'prodE', customerIdentifier: 'cust-2' };
     const t = Date.now() - 1000;
-    await c.producer.send({
-      topic: c.topic.topic,
-      acks: -1,
-      messages: [
+    await c.producer.send(
+      c.topic.topic,
+      [
         usageEvent({ ...k1, id: 'k1a', quantity: '1', timestamp: t }),
         usageEvent({ ...k1, id: 'k1b', quantity: '2', dimension: 'storage', timestamp: t }),
         usageEvent({ ...k2, id: 'k2a', quantity: '7', timestamp: t }),
       ].map((e) => message(c as Case, e)),
-    });
+    );
     await produceFreezeCommand(
       c.producer,
       c.registry,
@@ -158,13 +155,12 @@ describe('aggregator: late usage', () => {
       },
       c.topic.topic,
     );
-    await c.producer.send({
-      topic: c.topic.topic,
-      acks: -1,
-      messages: [usageEvent({ ...k1, id: 'k1c', quantity: '5', timestamp: t })].map((e) =>
+    await c.producer.send(
+      c.topic.topic,
+      [usageEvent({ ...k1, id: 'k1c', quantity: '5', timestamp: t })].map((e) =>
         message(c as Case, e),
       ),
-    });
+    );
     agg = await startAggregator(testConfig(c, { idleMs: 60_000 }), { logger: testLogger('agg') });
     const rows = await waitFor('4 rows', async () => {
       const r = await c?.db.ch.query<{ id: string; bh: number }>(
@@ -207,13 +203,12 @@ describe('aggregator: late usage', () => {
     // After a restart the early freeze still holds (rebuilt from usage_windows).
     await agg.close();
     agg = await startAggregator(testConfig(c, { idleMs: 60_000 }), { logger: testLogger('agg2') });
-    await c.producer.send({
-      topic: c.topic.topic,
-      acks: -1,
-      messages: [
-        usageEvent({ ...k1, id: 'k1d', quantity: '1', dimension: 'seats', timestamp: t }),
-      ].map((e) => message(c as Case, e)),
-    });
+    await c.producer.send(
+      c.topic.topic,
+      [usageEvent({ ...k1, id: 'k1d', quantity: '1', dimension: 'seats', timestamp: t })].map((e) =>
+        message(c as Case, e),
+      ),
+    );
     const d = await waitFor('k1d', async () => {
       const r = await c?.db.ch.query<{ bh: number }>(
         `SELECT toUInt32(billing_hour) AS bh FROM ${db}.usage_events WHERE id = 'k1d'`,

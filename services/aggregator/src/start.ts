@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { ClickHouse, migrate } from '@meterstream/clickhouse';
 import {
   checkTopicPartitions,
-  createKafka,
+  createKafkaClient,
   createSchemaRegistry,
+  DEFAULT_KAFKA_CLIENT,
   ensureTopic,
-  type Kafka,
+  type KafkaClient,
   type SchemaRegistry,
 } from '@meterstream/kafka';
 import {
@@ -35,7 +36,8 @@ export interface AggregatorDeps {
   /** The process's metrics registry; a fresh one when absent. */
   metrics?: Metrics;
   catalog?: ProductResolver;
-  kafka?: Kafka;
+  /** The Kafka client; by default one of `config.kafkaClient` on `config.brokers`. */
+  kafka?: KafkaClient;
   registry?: SchemaRegistry;
   /**
    * The wall clock for processing-time decisions (idle freezes, too-old checks, future-skew cap);
@@ -79,7 +81,7 @@ async function migrateWhenUp(
 }
 
 /** Creates the usage topic if needed; refuses one created elsewhere with another partition count. */
-async function prepareTopic(kafka: Kafka, config: AggregatorConfig): Promise<void> {
+async function prepareTopic(kafka: KafkaClient, config: AggregatorConfig): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -97,7 +99,7 @@ async function prepareTopic(kafka: Kafka, config: AggregatorConfig): Promise<voi
 /** The aggregator's parts, wired to each other but not started (nothing connects yet). */
 interface Parts {
   ch: ClickHouse;
-  kafka: Kafka;
+  kafka: KafkaClient;
   pipeline: InsertPipeline;
   consumers: ConsumerGroup;
   idle: IdleFreezer;
@@ -123,7 +125,13 @@ function assemble(
   });
   const store = new AggregatorStore(ch, config.clickhouse.database, config.dedupHorizonHours);
   const kafka =
-    deps.kafka ?? createKafka({ brokers: config.brokers, clientId: config.clientId, logger });
+    deps.kafka ??
+    createKafkaClient({
+      client: config.kafkaClient ?? DEFAULT_KAFKA_CLIENT,
+      brokers: config.brokers,
+      clientId: config.clientId,
+      logger,
+    });
   const registry = deps.registry ?? createSchemaRegistry(config.registryUrl);
   const closing = { deadline: Number.POSITIVE_INFINITY };
   const insertRows = config.insertRows ?? 100_000;
@@ -211,7 +219,7 @@ export async function startAggregator(
     await ops?.close();
     throw err;
   }
-  await consumers.run((w, payload, ctx) => processBatch(parts.batchDeps, w, payload, ctx));
+  await consumers.run((w, batch, ctx) => processBatch(parts.batchDeps, w, batch, ctx));
   await parts.idle.start();
   logger.info({ opsPort: ops?.port }, 'aggregator started');
   let closed: Promise<void> | undefined;

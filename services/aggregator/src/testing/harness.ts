@@ -5,13 +5,16 @@ import { sleep } from '@meterstream/runtime';
 import {
   createSchemaRegistry,
   registerAvro,
-  type Message,
-  type Producer,
+  type KafkaClient,
+  type KafkaProducer,
+  type ProduceMessage,
   type SchemaRegistry,
 } from '@meterstream/kafka';
 import {
   freshDatabase,
   freshTopic,
+  testKafkaClient,
+  testKafkaClientKind,
   testStack,
   type StackEndpoints,
   type TestDatabase,
@@ -39,7 +42,9 @@ export interface Case {
   registry: SchemaRegistry;
   schemaId: number;
   type: avro.Type;
-  producer: Producer;
+  /** A client of the kind under test (`MS_TEST_KAFKA_CLIENT`), and a producer of it. */
+  kafka: KafkaClient;
+  producer: KafkaProducer;
   close(): Promise<void>;
 }
 
@@ -49,7 +54,8 @@ export async function setupCase(prefix: string, partitions: number): Promise<Cas
   const db = await freshDatabase(prefix);
   const registry = createSchemaRegistry(stack.schemaRegistryUrl);
   const schemaId = await registerAvro(registry, usageEventSubject(topic.topic), USAGE_EVENT_SCHEMA);
-  const producer = topic.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const kafka = await testKafkaClient(`${prefix}-test`);
+  const producer = kafka.producer();
   await producer.connect();
   return {
     stack,
@@ -59,6 +65,7 @@ export async function setupCase(prefix: string, partitions: number): Promise<Cas
     registry,
     schemaId,
     type: avro.Type.forSchema(USAGE_EVENT_SCHEMA as unknown as avro.Schema),
+    kafka,
     producer,
     close: async () => {
       await producer.disconnect();
@@ -71,6 +78,7 @@ export async function setupCase(prefix: string, partitions: number): Promise<Cas
 /** Aggregator settings for tests: short timers, a fresh group and database. */
 export function testConfig(c: Case, overrides: Partial<AggregatorConfig> = {}): AggregatorConfig {
   return {
+    kafkaClient: testKafkaClientKind(),
     brokers: c.stack.kafkaBrokers,
     clientId: 'aggregator-test',
     topic: c.topic.topic,
@@ -98,6 +106,7 @@ export function testConfig(c: Case, overrides: Partial<AggregatorConfig> = {}): 
 export function testEnv(c: Case, extra: Record<string, string> = {}): Record<string, string> {
   return {
     MS_KAFKA_BROKERS: c.stack.kafkaBrokers.join(','),
+    MS_KAFKA_CLIENT: testKafkaClientKind(),
     MS_SCHEMA_REGISTRY_URL: c.stack.schemaRegistryUrl,
     MS_USAGE_TOPIC: c.topic.topic,
     MS_USAGE_TOPIC_PARTITIONS: String(c.partitions),
@@ -118,7 +127,7 @@ export function testEnv(c: Case, extra: Record<string, string> = {}): Record<str
 
 /** A generated load: messages to send and the exact expected totals per key. */
 export interface Load {
-  messages: Message[];
+  messages: ProduceMessage[];
   /** `${product}|${customer}|${dimension}` → micros of unique events. */
   expected: Map<string, bigint>;
   uniqueEvents: number;
@@ -152,7 +161,7 @@ export function usageEvent(
   };
 }
 
-export function message(c: Case, ev: UsageEventValue): Message {
+export function message(c: Case, ev: UsageEventValue): ProduceMessage {
   return {
     key: messageKey(ev.productCode ?? '', ev.customerIdentifier ?? ''),
     value: encode(c, ev),
@@ -200,13 +209,9 @@ export function makeLoad(c: Case, n: number, dupRate: number, now = Date.now()):
   return { messages: events.map((e) => message(c, e)), expected, uniqueEvents: n, totalMicros };
 }
 
-export async function produce(c: Case, messages: Message[], chunk = 5000): Promise<void> {
+export async function produce(c: Case, messages: ProduceMessage[], chunk = 5000): Promise<void> {
   for (let i = 0; i < messages.length; i += chunk) {
-    await c.producer.send({
-      topic: c.topic.topic,
-      acks: -1,
-      messages: messages.slice(i, i + chunk),
-    });
+    await c.producer.send(c.topic.topic, messages.slice(i, i + chunk));
   }
 }
 
