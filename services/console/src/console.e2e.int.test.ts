@@ -14,6 +14,7 @@ import {
   freshDatabase,
   freshTopic,
   testClock,
+  testKafkaClientKind,
   testStack,
   type TestDatabase,
   type TestTopic,
@@ -150,6 +151,7 @@ beforeAll(async () => {
 
   aggregator = await startAggregator(
     {
+      kafkaClient: testKafkaClientKind(),
       brokers: stack.kafkaBrokers,
       clientId: 'console-e2e-aggregator',
       topic: topic.topic,
@@ -178,6 +180,7 @@ beforeAll(async () => {
       MS_CLICKHOUSE_URL: stack.clickhouseUrl,
       MS_CLICKHOUSE_DATABASE: db.name,
       MS_KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+      MS_KAFKA_CLIENT: testKafkaClientKind(),
       MS_USAGE_TOPIC: topic.topic,
       MS_USAGE_TOPIC_PARTITIONS: String(PARTITIONS),
       MS_AWS_ENDPOINT: emu.url,
@@ -270,6 +273,7 @@ beforeAll(async () => {
       MS_CLICKHOUSE_URL: stack.clickhouseUrl,
       MS_CLICKHOUSE_DATABASE: db.name,
       MS_KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+      MS_KAFKA_CLIENT: testKafkaClientKind(),
       MS_SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
       MS_USAGE_TOPIC: topic.topic,
       MS_USAGE_TOPIC_PARTITIONS: String(PARTITIONS),

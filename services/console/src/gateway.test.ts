@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Message, Producer, SchemaRegistry } from '@meterstream/kafka';
+import type { KafkaProducer, ProduceMessage, SchemaRegistry } from '@meterstream/kafka';
 import { testLogger } from '@meterstream/testing';
 import type { ClickHouse } from '@meterstream/clickhouse';
 import { KafkaSubmissionGateway } from './gateway.js';
@@ -59,10 +59,13 @@ const submission: Submission = {
 describe('KafkaSubmissionGateway', () => {
   it('sends usage events then one FreezeCommand per customer, in one send, keyed per customer', async () => {
     const registry = fakeRegistry();
-    const sends: { topic: string; acks?: number; messages: Message[] }[] = [];
+    const sends: { topic: string; messages: ProduceMessage[] }[] = [];
     const producer = {
-      send: async (r: (typeof sends)[number]) => void sends.push(r),
-    } as unknown as Producer;
+      send: async (topic: string, messages: ProduceMessage[]) => {
+        sends.push({ topic, messages });
+        return [];
+      },
+    } as unknown as KafkaProducer;
     const gw = new KafkaSubmissionGateway({
       producer,
       registry,
@@ -80,7 +83,7 @@ describe('KafkaSubmissionGateway', () => {
       'usage.events-io.meterstream.FreezeCommand',
     ]);
     expect(sends).toHaveLength(1);
-    expect(sends[0]?.acks).toBe(-1);
+    expect(sends[0]?.topic).toBe('usage.events');
     const msgs = sends[0]?.messages ?? [];
     const decoded = msgs.map((m) => ({
       key: String(m.key),
@@ -130,7 +133,7 @@ describe('KafkaSubmissionGateway', () => {
       send: async () => {
         throw Object.assign(new Error('broker down'), { name: 'KafkaJSConnectionError' });
       },
-    } as unknown as Producer;
+    } as unknown as KafkaProducer;
     const gw = new KafkaSubmissionGateway({
       producer,
       registry: fakeRegistry(),

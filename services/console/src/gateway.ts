@@ -4,8 +4,8 @@ import { allowIdentifiers, sql } from '@meterstream/clickhouse';
 import {
   registerAvro,
   toKafkaError,
-  type Message,
-  type Producer,
+  type KafkaProducer,
+  type ProduceMessage,
   type SchemaRegistry,
 } from '@meterstream/kafka';
 import type { Logger } from '@meterstream/observability';
@@ -26,7 +26,7 @@ import { lineKey, type Submission, type SubmissionGateway } from './model.js';
 
 /** Settings of {@link KafkaSubmissionGateway}. */
 export interface KafkaGatewayOptions {
-  producer: Producer;
+  producer: KafkaProducer;
   registry: SchemaRegistry;
   topic: string;
   /** Submitter control API base URL (`POST /v1/run`). */
@@ -76,9 +76,9 @@ export class KafkaSubmissionGateway implements SubmissionGateway {
   }
 
   /** The messages of a submission: its usage events, then one FreezeCommand per customer. */
-  async messages(s: Submission): Promise<Message[]> {
+  async messages(s: Submission): Promise<ProduceMessage[]> {
     const ids = await this.schemaIds();
-    const out: Message[] = [];
+    const out: ProduceMessage[] = [];
     for (const l of s.lines) {
       const ev: UsageEvent = {
         id: l.eventId,
@@ -126,7 +126,7 @@ export class KafkaSubmissionGateway implements SubmissionGateway {
     if (this.closed) throw new MeterstreamError('SHUTTING_DOWN', 'console is shutting down');
     const messages = await this.messages(s);
     try {
-      await this.o.producer.send({ topic: this.o.topic, acks: -1, messages });
+      await this.o.producer.send(this.o.topic, messages);
     } catch (err) {
       throw toKafkaError(err, 'send manual usage');
     }

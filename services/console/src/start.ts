@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { Partitioners } from 'kafkajs';
 import { ClickHouse } from '@meterstream/clickhouse';
+import { kafkaFromEnv } from '@meterstream/config';
 import {
-  createKafka,
+  createKafkaClient,
   createSchemaRegistry,
   ensureTopic,
   toKafkaError,
-  type Producer,
+  type KafkaProducer,
 } from '@meterstream/kafka';
 import { Metrics, type Logger, type ServiceHandle } from '@meterstream/observability';
 import { loadPlans, type PlanCatalog } from '@meterstream/plans';
@@ -51,12 +51,8 @@ class Closers {
 }
 
 /** The usage topic (created when missing) and an idempotent producer to it. */
-async function connectProducer(env: ConsoleEnv, logger: Logger): Promise<Producer> {
-  const kafka = createKafka({
-    brokers: env.MS_KAFKA_BROKERS,
-    clientId: `${env.MS_KAFKA_CLIENT_ID}-console`,
-    logger,
-  });
+async function connectProducer(env: ConsoleEnv, logger: Logger): Promise<KafkaProducer> {
+  const kafka = createKafkaClient({ ...kafkaFromEnv(env, 'console'), logger });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -71,11 +67,7 @@ async function connectProducer(env: ConsoleEnv, logger: Logger): Promise<Produce
   // Idempotent, one request in flight: usage then its FreezeCommand stay in order on a partition.
   // The Java-compatible partitioner, as ingest uses: one customer's usage from every producer
   // lands on the same partition, whatever produced it.
-  const producer: Producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  const producer = kafka.producer();
   try {
     await producer.connect();
   } catch (err) {
