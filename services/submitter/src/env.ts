@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   bool,
   clickhouseEnv,
+  kafkaClientEnv,
   kafkaEnv,
   loadEnvOrExit,
   nonNegInt,
@@ -16,8 +17,7 @@ import {
 export const submitterEnvSchema = z.object({
   ...clickhouseEnv,
   ...observabilityEnv,
-  MS_KAFKA_BROKERS: kafkaEnv.MS_KAFKA_BROKERS,
-  MS_KAFKA_CLIENT_ID: kafkaEnv.MS_KAFKA_CLIENT_ID,
+  ...kafkaClientEnv,
   MS_USAGE_TOPIC: kafkaEnv.MS_USAGE_TOPIC,
   MS_USAGE_TOPIC_PARTITIONS: posInt(6).describe(
     'Partitions of usage.events: an hour is frozen topic-wide when window_freezes has all of them; must equal the partition count of the topic (checked at start)',

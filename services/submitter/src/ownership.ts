@@ -1,4 +1,9 @@
-import { createKafka, ensureTopic, type Consumer } from '@meterstream/kafka';
+import {
+  createKafkaClient,
+  ensureTopic,
+  type KafkaClientKind,
+  type KafkaConsumer,
+} from '@meterstream/kafka';
 import type { Logger } from '@meterstream/observability';
 
 /**
@@ -35,6 +40,8 @@ export class StaticOwnership implements Ownership {
 
 /** Settings of {@link KafkaOwnership}. */
 export interface KafkaOwnershipConfig {
+  /** The Kafka client library (`MS_KAFKA_CLIENT`). */
+  client: KafkaClientKind;
   brokers: string[];
   clientId: string;
   topic: string;
@@ -50,8 +57,9 @@ export interface KafkaOwnershipConfig {
  * Bucket ownership through a Kafka consumer group on a control topic (`submitter.work`, one
  * partition per bucket, no messages needed). The group coordinator assigns each partition to one
  * live member. Three rules make that an exclusion of senders, not just of consumers:
- * - on `REBALANCING` an instance stops at once (eager protocol: nobody gets the new assignment
- *   before every member has rejoined, i.e. given its buckets up);
+ * - when a rebalance starts (`onRevoked`) an instance stops at once (eager protocol: nobody gets
+ *   the new assignment before every member has rejoined, i.e. given its buckets up); a crash, a
+ *   stop or a lost connection revokes too;
  * - a new owner waits `handoverMs` (> the AWS call timeout) before sending, so a call the old
  *   owner started before giving up has ended;
  * - an instance that has not had a successful heartbeat for half the session timeout stops by
@@ -60,7 +68,7 @@ export interface KafkaOwnershipConfig {
  */
 export class KafkaOwnership implements Ownership {
   readonly partitions: number;
-  private consumer: Consumer | undefined;
+  private consumer: KafkaConsumer | undefined;
   private readonly acquiredAt = new Map<number, number>();
   private lastHeartbeat = 0;
   private joined = false;
@@ -76,7 +84,8 @@ export class KafkaOwnership implements Ownership {
   }
 
   async start(): Promise<void> {
-    const kafka = createKafka({
+    const kafka = createKafkaClient({
+      client: this.config.client,
       brokers: this.config.brokers,
       clientId: this.config.clientId,
       logger: this.logger,
@@ -94,35 +103,42 @@ export class KafkaOwnership implements Ownership {
     }
     const consumer = kafka.consumer({
       groupId: this.config.groupId,
-      sessionTimeout: this.config.sessionTimeoutMs,
-      rebalanceTimeout: this.config.sessionTimeoutMs,
-      heartbeatInterval: Math.max(250, Math.floor(this.config.sessionTimeoutMs / 10)),
-      maxWaitTimeInMs: Math.max(100, Math.floor(this.config.sessionTimeoutMs / 10)),
+      sessionTimeoutMs: this.config.sessionTimeoutMs,
+      rebalanceTimeoutMs: this.config.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.max(250, Math.floor(this.config.sessionTimeoutMs / 10)),
+      maxWaitTimeMs: Math.max(100, Math.floor(this.config.sessionTimeoutMs / 10)),
     });
     this.consumer = consumer;
-    const { GROUP_JOIN, REBALANCING, HEARTBEAT, CRASH, STOP, DISCONNECT } = consumer.events;
-    consumer.on(REBALANCING, () => this.revokeAll('rebalancing'));
-    consumer.on(CRASH, () => this.revokeAll('crash'));
-    consumer.on(STOP, () => this.revokeAll('stop'));
-    consumer.on(DISCONNECT, () => this.revokeAll('disconnect'));
-    consumer.on(HEARTBEAT, () => {
-      this.lastHeartbeat = this.now();
+    await consumer.run({
+      topics: [this.config.topic],
+      fromBeginning: false,
+      // A rebalance, a crash, a stop or a lost connection: the client revokes before anything else.
+      onRevoked: () => this.revokeAll('revoked'),
+      onCrash: () => this.revokeAll('crash'),
+      onHeartbeat: () => {
+        this.lastHeartbeat = this.now();
+      },
+      onAssigned: ({ generation, partitions }) =>
+        this.assigned(partitions[this.config.topic] ?? [], generation),
+      // The control topic carries no messages; any that appear are passed over.
+      eachBatch: async ({ batch, resolveOffset }) => {
+        const last = batch.messages[batch.messages.length - 1];
+        if (last) resolveOffset(last.offset);
+      },
     });
-    consumer.on(GROUP_JOIN, (e) => {
-      const assigned = new Set((e.payload.memberAssignment[this.config.topic] ?? []).map(Number));
-      const now = this.now();
-      for (const p of [...this.acquiredAt.keys()]) if (!assigned.has(p)) this.acquiredAt.delete(p);
-      for (const p of assigned) if (!this.acquiredAt.has(p)) this.acquiredAt.set(p, now);
-      this.lastHeartbeat = now;
-      this.joined = true;
-      this.logger.info(
-        { buckets: [...assigned].sort((a, b) => a - b), generation: e.payload.groupId },
-        'work buckets assigned',
-      );
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.config.topic, fromBeginning: false });
-    await consumer.run({ eachMessage: async () => {} });
+  }
+
+  private assigned(buckets: number[], generation: number): void {
+    const assigned = new Set(buckets);
+    const now = this.now();
+    for (const p of [...this.acquiredAt.keys()]) if (!assigned.has(p)) this.acquiredAt.delete(p);
+    for (const p of assigned) if (!this.acquiredAt.has(p)) this.acquiredAt.set(p, now);
+    this.lastHeartbeat = now;
+    this.joined = true;
+    this.logger.info(
+      { buckets: [...assigned].sort((a, b) => a - b), generation },
+      'work buckets assigned',
+    );
   }
 
   private revokeAll(why: string): void {

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { ClickHouse, migrate } from '@meterstream/clickhouse';
-import { checkTopicPartitions, createKafka } from '@meterstream/kafka';
+import { kafkaFromEnv } from '@meterstream/config';
+import { checkTopicPartitions, createKafkaClient } from '@meterstream/kafka';
 import {
   Metrics,
   startOpsServer,
@@ -52,11 +53,7 @@ export type RunningSubmitter = SubmitterHandle;
  * by ingest or the aggregator; a missing one is waited for briefly.
  */
 async function checkUsageTopic(config: SubmitterEnv, logger: Logger): Promise<void> {
-  const kafka = createKafka({
-    brokers: config.MS_KAFKA_BROKERS,
-    clientId: `${config.MS_KAFKA_CLIENT_ID}-submitter-check`,
-    logger,
-  });
+  const kafka = createKafkaClient({ ...kafkaFromEnv(config, 'submitter-check'), logger });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -105,8 +102,7 @@ function ownershipOf(config: SubmitterEnv, instanceId: string, logger: Logger): 
     return new StaticOwnership(config.MS_SUBMITTER_WORK_PARTITIONS);
   return new KafkaOwnership(
     {
-      brokers: config.MS_KAFKA_BROKERS,
-      clientId: `${config.MS_KAFKA_CLIENT_ID}-submitter-${instanceId}`,
+      ...kafkaFromEnv(config, `submitter-${instanceId}`),
       topic: config.MS_SUBMITTER_WORK_TOPIC,
       partitions: config.MS_SUBMITTER_WORK_PARTITIONS,
       groupId: config.MS_SUBMITTER_GROUP_ID,
