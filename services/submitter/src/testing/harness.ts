@@ -248,10 +248,9 @@ export async function insertWindows(
     lateMicros?: bigint;
   }[],
 ): Promise<void> {
-  const { ident } = await import('@meterstream/clickhouse');
   const now = Math.floor(clock.now() / 1000);
   await ch.insert(
-    ident(`${database}.${TABLES.usageWindows}`),
+    TABLES.usageWindows.in(database),
     rows.map((r) => ({
       product_code: r.productCode,
       customer: r.customer,
@@ -281,7 +280,6 @@ export async function freezeHours(
   database: string,
   hours: number[],
 ): Promise<void> {
-  const { ident } = await import('@meterstream/clickhouse');
   const now = Math.floor(clock.now() / 1000);
   const rows = hours.flatMap((h) =>
     Array.from({ length: USAGE_PARTITIONS }, (_, p) => ({
@@ -293,7 +291,7 @@ export async function freezeHours(
       owner: 'test',
     })),
   );
-  await ch.insert(ident(`${database}.${TABLES.windowFreezes}`), rows);
+  await ch.insert(TABLES.windowFreezes.in(database), rows);
 }
 
 /** Billed quantity per `product|customerKey|dimension|hourIso`. */
