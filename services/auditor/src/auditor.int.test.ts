@@ -23,8 +23,8 @@ import type { Notifier } from './notify.js';
 import type { Finding } from './reconcile.js';
 import { AuditStore } from './store.js';
 // The other side of the contract comes from its owners' migrations (ADR 0001), not our own DDL.
-import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '../../aggregator/src/migrations.js';
-import { SUBMITTER_MIGRATIONS } from '../../submitter/src/migrations.js';
+import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '@meterstream/aggregator';
+import { SUBMITTER_MIGRATIONS } from '@meterstream/submitter';
 
 const H = 3_600_000;
 const DELIVERY_DELAY_MS = 300;

@@ -18,14 +18,14 @@ import {
   type TestDatabase,
   type TestTopic,
 } from '@meterstream/testing';
-import { startEmulator, type RunningEmulator } from '../../../emulators/aws/src/index.js';
-import { startAggregator, type Aggregator } from '../../aggregator/src/index.js';
+import { startEmulator, type RunningEmulator } from '@meterstream/aws-emulator';
+import { startAggregator, type Aggregator } from '@meterstream/aggregator';
 import {
   parseSubmitterEnv,
   startSubmitter,
   Store,
   type RunningSubmitter,
-} from '../../submitter/src/index.js';
+} from '@meterstream/submitter';
 import { parseConsoleEnv } from './env.js';
 import type { User } from './model.js';
 import { startConsole, type ConsoleHandle } from './start.js';

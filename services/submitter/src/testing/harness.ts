@@ -17,12 +17,8 @@ import {
   type TestDatabase,
   type TestTopic,
 } from '@meterstream/testing';
-import {
-  startEmulator,
-  type Exchange,
-  type RunningEmulator,
-} from '../../../../emulators/aws/src/index.js';
-import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '../../../aggregator/src/migrations.js';
+import { startEmulator, type Exchange, type RunningEmulator } from '@meterstream/aws-emulator';
+import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '@meterstream/aggregator';
 import { parseSubmitterEnv, type SubmitterEnv } from '../env.js';
 import { SUBMITTER_MIGRATIONS, TABLES } from '../migrations.js';
 import type { LedgerRecord } from '../ledger.js';
