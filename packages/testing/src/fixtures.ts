@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ClickHouse, allowIdentifiers } from '@meterstream/clickhouse';
 import { createKafka, ensureTopic, type Kafka } from '@meterstream/kafka';
 import { createLogger, type Logger } from '@meterstream/observability';
+import { sleep } from '@meterstream/runtime';
 import { nativeEndpoints, stackMode, type StackEndpoints } from './stack.js';
 
 let containerEndpoints: Promise<StackEndpoints> | undefined;
@@ -109,6 +110,6 @@ export async function waitFor<T>(
     if (v !== undefined) return v;
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }
