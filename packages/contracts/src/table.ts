@@ -32,6 +32,19 @@ export function defineTable(
   };
 }
 
+/**
+ * The columns that say whose usage a record is, in the order the CloudTrail and console tables
+ * were created with (a table's DDL never changes once created).
+ */
+export const USAGE_KEY_COLUMNS = [
+  'product_code String',
+  'customer String',
+  'customer_kind String',
+  'license_arn String',
+  'dimension String',
+  'hour DateTime',
+] as const;
+
 /** Epoch ms → the whole seconds a `DateTime` column is written with. */
 export const toSeconds = (ms: number): number => Math.floor(ms / 1000);
 

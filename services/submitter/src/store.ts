@@ -10,7 +10,7 @@ import {
   LEDGER,
   SUBSCRIPTIONS,
   bigint,
-  customerKindOf,
+  keyFromRow,
   entitlementFromRow,
   entitlementRows,
   fromSeconds,
@@ -18,7 +18,6 @@ import {
   ledgerToRow,
   subscriptionFromRow,
   subscriptionToRow,
-  text,
   toSeconds,
   usageFromHourOf,
   type Entitlement,
@@ -43,15 +42,11 @@ type LedgerRow = Row;
 
 /** A usage window from the rows of {@link Store.pendingWindows} and {@link Store.windowsBetween}. */
 function windowFromRow(r: LedgerRow): UsageWindow {
-  const hour = fromSeconds(r.hour_s);
+  const key = keyFromRow(r);
   return {
-    productCode: text(r.product_code),
-    customer: text(r.customer),
-    customerKind: customerKindOf(r.customer_kind),
-    dimension: text(r.dimension),
-    hour,
+    ...key,
     quantityMicros: bigint(r.q),
-    usageFromHour: usageFromHourOf(hour, fromSeconds(r.from_s)),
+    usageFromHour: usageFromHourOf(key.hour, fromSeconds(r.from_s)),
   };
 }
 
