@@ -15,7 +15,7 @@ import {
   usageEventSubject,
   type UsageEventValue,
 } from '../../aggregator/src/index.js';
-import type { LedgerRecord } from '../../submitter/src/ledger.js';
+import type { LedgerRecord } from '@meterstream/contracts';
 import { startSubmitter, type SubmitterHandle } from '../../submitter/src/start.js';
 import {
   CONTRACT,
