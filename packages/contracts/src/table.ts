@@ -57,5 +57,9 @@ export const text = (v: unknown): string => (v === null || v === undefined ? '' 
 /** A 64-bit integer read with `toString(…)`. */
 export const bigint = (v: unknown): bigint => BigInt(text(v) || '0');
 
+/** A `JSON.stringify` replacer that writes 64-bit values (bigint) as decimal strings. */
+export const bigintAsString = (_key: string, v: unknown): unknown =>
+  typeof v === 'bigint' ? v.toString() : v;
+
 /** A row as ClickHouse returns it in `FORMAT JSON` (numbers may come as strings). */
 export type Row = Record<string, unknown>;
