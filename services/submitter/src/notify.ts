@@ -1,4 +1,4 @@
-import { smtpFromEnv } from '@meterstream/config';
+import { smtpFromEnv, type SmtpConnection } from '@meterstream/config';
 import { createTransport, type Transporter } from 'nodemailer';
 import type { Plan } from '@meterstream/plans';
 import type { Logger } from '@meterstream/observability';
@@ -10,9 +10,7 @@ import type { SubmitterMetrics } from './metrics.js';
 
 /** Notification settings. */
 export interface NotifyConfig {
-  smtp?:
-    | { host: string; port: number; secure: boolean; user: string; password: string; from: string }
-    | undefined;
+  smtp?: SmtpConnection | undefined;
   slackEnabled: boolean;
   attempts: number;
   timeoutMs: number;
