@@ -39,10 +39,15 @@ function common(sub: Subscription, v: ViewContext): Json {
   });
 }
 
+/** The contract's price: 100 USD per unit bought (the emulator's rate card), 0 for pay-as-you-go. */
+const UNIT_PRICE = 100;
+
 /** The agreement as DescribeAgreement answers it. */
 export function describeView(sub: Subscription, v: ViewContext): Json {
+  const value = (sub.terms ?? []).reduce((n, t) => n + t.quantity * UNIT_PRICE, 0);
   return defined({
     ...common(sub, v),
+    estimatedCharges: { currencyCode: 'USD', agreementValue: String(value) },
     endTimeBehavior: sub.endTime ? { type: 'EXPIRE', reasonCode: 'NO_RENEWAL_TERM' } : undefined,
   });
 }
@@ -88,7 +93,10 @@ export function termsView(sub: Subscription, v: ViewContext): Json[] {
               multipleDimensionSelection: 'Allowed',
               quantityConfiguration: 'Allowed',
             },
-            rateCard: sub.terms.map((t) => ({ dimensionKey: t.dimension, price: '100' })),
+            rateCard: sub.terms.map((t) => ({
+              dimensionKey: t.dimension,
+              price: String(UNIT_PRICE),
+            })),
           },
         ],
         configuration: {
