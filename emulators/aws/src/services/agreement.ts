@@ -2,7 +2,7 @@ import { AwsError } from '../aws-error.js';
 import type { EmulatorContext } from '../context.js';
 import type { Registry } from '../registry.js';
 import type { Subscription } from '../state.js';
-import { decodeToken, encodeToken, queryHash, str, validate, type Json } from '../wire.js';
+import { offsetPage, queryHash, validate, type Json, type PageRequest } from '../wire.js';
 import {
   describeView,
   entitlementView,
@@ -66,6 +66,16 @@ function compareBy(
   };
 }
 
+/** Paging of the Agreement API: `maxResults` (default 50) and `nextToken` bound to the query. */
+function agreementPage(input: Json, query: unknown[]): PageRequest {
+  return {
+    maxResults: typeof input.maxResults === 'number' ? input.maxResults : 50,
+    token: input.nextToken,
+    query: queryHash(query),
+    errorType: 'ValidationException',
+  };
+}
+
 /**
  * The Agreement Service (AWS JSON 1.0, `AWSMPCommerceService_v20200301`) as the seller sees it:
  * every subscription of a 12-digit buyer account is one purchase agreement, proposed by the
@@ -90,24 +100,15 @@ export class Agreements {
     const sort = (input.sort as { sortBy?: string; sortOrder?: string } | undefined) ?? {};
     const sortKey = SORT_KEYS[sort.sortBy ?? 'EndTime'];
     if (!sortKey) throw new AwsError('ValidationException', `Cannot sort by ${sort.sortBy}`);
-    const maxResults = typeof input.maxResults === 'number' ? input.maxResults : 50;
-    const query = queryHash([filters, sort]);
-    const offset =
-      input.nextToken !== undefined
-        ? decodeToken(str(input.nextToken) ?? '', query, 'ValidationException').t
-        : 0;
     const all = this.agreements()
       .filter((s) =>
         filters.every((f) => (FILTERS[f.name] as Filter)(s, f.values[0] ?? '', this.view(s))),
       )
       .sort(compareBy(sortKey, sort.sortOrder === 'DESCENDING'));
+    const { page, next } = offsetPage(all, agreementPage(input, [filters, sort]));
     return {
-      agreementViewSummaries: all
-        .slice(offset, offset + maxResults)
-        .map((s) => summaryView(s, this.view(s))),
-      ...(offset + maxResults < all.length
-        ? { nextToken: encodeToken(offset + maxResults, '', query) }
-        : {}),
+      agreementViewSummaries: page.map((s) => summaryView(s, this.view(s))),
+      ...(next ? { nextToken: next } : {}),
     };
   }
 
@@ -132,20 +133,10 @@ export class Agreements {
     return this.page('agreementEntitlements', items, input);
   }
 
-  /** One page of `items` (maxResults, default 50; nextToken bound to the agreement). */
+  /** One page of an agreement's `items` (its nextToken is bound to the agreement). */
   private page(member: string, items: Json[], input: Json): Json {
-    const maxResults = typeof input.maxResults === 'number' ? input.maxResults : 50;
-    const query = queryHash([member, input.agreementId]);
-    const offset =
-      input.nextToken !== undefined
-        ? decodeToken(str(input.nextToken) ?? '', query, 'ValidationException').t
-        : 0;
-    return {
-      [member]: items.slice(offset, offset + maxResults),
-      ...(offset + maxResults < items.length
-        ? { nextToken: encodeToken(offset + maxResults, '', query) }
-        : {}),
-    };
+    const { page, next } = offsetPage(items, agreementPage(input, [member, input.agreementId]));
+    return { [member]: page, ...(next ? { nextToken: next } : {}) };
   }
 
   /** Subscriptions that are agreements: those of a 12-digit buyer account. */
