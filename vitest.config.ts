@@ -4,18 +4,31 @@ import { defineConfig } from 'vitest/config';
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
 // Tests import workspace packages from source, so `npm test` does not depend on a stale dist/.
-const alias = {
-  '@meterstream/errors': here('./packages/errors/src/index.ts'),
-  '@meterstream/runtime': here('./packages/runtime/src/index.ts'),
-  '@meterstream/contracts': here('./packages/contracts/src/index.ts'),
-  '@meterstream/config': here('./packages/config/src/index.ts'),
-  '@meterstream/observability': here('./packages/observability/src/index.ts'),
-  '@meterstream/clickhouse': here('./packages/clickhouse/src/index.ts'),
-  '@meterstream/kafka': here('./packages/kafka/src/index.ts'),
-  '@meterstream/plans': here('./packages/plans/src/index.ts'),
-  '@meterstream/testing': here('./packages/testing/src/index.ts'),
-  '@meterstream/schemas': here('./schemas/src/index.ts'),
+// A test reaches another service only through that service's public index (`@meterstream/<svc>`)
+// or its test harness (`@meterstream/submitter/testing`), never through a path into its src/.
+const packages: Record<string, string> = {
+  '@meterstream/errors': './packages/errors/src/index.ts',
+  '@meterstream/runtime': './packages/runtime/src/index.ts',
+  '@meterstream/contracts': './packages/contracts/src/index.ts',
+  '@meterstream/config': './packages/config/src/index.ts',
+  '@meterstream/observability': './packages/observability/src/index.ts',
+  '@meterstream/clickhouse': './packages/clickhouse/src/index.ts',
+  '@meterstream/kafka': './packages/kafka/src/index.ts',
+  '@meterstream/plans': './packages/plans/src/index.ts',
+  '@meterstream/testing': './packages/testing/src/index.ts',
+  '@meterstream/schemas': './schemas/src/index.ts',
+  '@meterstream/aws-emulator': './emulators/aws/src/index.ts',
+  '@meterstream/ingest': './services/ingest/src/index.ts',
+  '@meterstream/aggregator': './services/aggregator/src/index.ts',
+  '@meterstream/submitter': './services/submitter/src/index.ts',
+  '@meterstream/submitter/testing': './services/submitter/src/testing/harness.ts',
+  '@meterstream/auditor': './services/auditor/src/index.ts',
+  '@meterstream/console': './services/console/src/index.ts',
 };
+const alias = Object.entries(packages).map(([name, path]) => ({
+  find: new RegExp(`^${name.replace(/\//g, '\\/')}$`),
+  replacement: here(path),
+}));
 
 const roots = [
   'packages/*/src',

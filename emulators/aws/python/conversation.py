@@ -2,7 +2,8 @@
 
 Usage: python conversation.py http://127.0.0.1:4566
 
-Uses the unmodified boto3 clients (meteringmarketplace, marketplace-entitlement, cloudtrail) through
+Uses the unmodified boto3 clients (meteringmarketplace, marketplace-entitlement, cloudtrail,
+marketplace-agreement) through
 their endpoint_url, with dummy credentials; sets up products through the emulator's admin API.
 The emulator must be fresh (or reset): the script resets it first.
 """
@@ -21,6 +22,9 @@ ENDPOINT = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:4566"
 PRODUCT = "prod-py"
 ACCOUNT = "123456789012"
 LICENSE = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0"
+NEW_PRODUCT = "prod-py-new"
+NEW_LICENSE = "arn:aws:license-manager::123456789012:license:l-00000000000000001"
+NEW_LICENSE_2 = "arn:aws:license-manager::123456789012:license:l-00000000000000002"
 
 
 def admin(method, path, body=None):
@@ -161,7 +165,48 @@ def main():
         except ClientError as err:
             burst.append(err.response["Error"]["Code"])
     assert "ThrottlingException" in burst, burst
+
+    concurrent_agreements(metering, hour)
     print("conversation OK")
+
+
+def concurrent_agreements(metering, hour):
+    """A new-integration buyer: fulfillment token -> ResolveCustomer -> LicenseArn-only batches."""
+    admin("PUT", f"/_admin/products/{NEW_PRODUCT}", {"dimensions": ["api_calls"], "licenseArn": True, "newIntegration": True})
+    for license_arn in (NEW_LICENSE, NEW_LICENSE_2):
+        admin("POST", "/_admin/subscriptions", {"productCode": NEW_PRODUCT, "customerAwsAccountId": ACCOUNT, "licenseArn": license_arn})
+    token = admin("POST", "/_admin/registration-tokens", {"licenseArn": NEW_LICENSE})["token"]
+    who = metering.resolve_customer(RegistrationToken=token)
+    assert who["CustomerAWSAccountId"] == ACCOUNT and who["LicenseArn"] == NEW_LICENSE, who
+    assert who["ProductCode"] == NEW_PRODUCT and "CustomerIdentifier" not in who, who
+    assert who["Metadata"]["AgreementId"].startswith("agmt-"), who
+    assert error_code(lambda: metering.resolve_customer(RegistrationToken="bogus")) == "InvalidTokenException"
+
+    # No ProductCode: the licenses name the product; two licenses of one account are billed apart.
+    def lic(license_arn, quantity):
+        return {"Timestamp": hour, "Dimension": "api_calls", "QuantityAsDecimal": quantity, "CustomerAWSAccountId": ACCOUNT, "LicenseArn": license_arn}
+
+    out = metering.batch_meter_usage(UsageRecords=[lic(who["LicenseArn"], "1.5"), lic(NEW_LICENSE_2, "2")])
+    assert [r["Status"] for r in out["Results"]] == ["Success", "Success"], out
+    again = metering.batch_meter_usage(UsageRecords=[lic(NEW_LICENSE, "1.500000"), lic(NEW_LICENSE_2, "2.1")])
+    assert [r["Status"] for r in again["Results"]] == ["Success", "DuplicateRecord"], again
+    legacy = {"Timestamp": hour, "Dimension": "api_calls", "Quantity": 1, "CustomerIdentifier": "cust-legacy"}
+    assert error_code(lambda: metering.batch_meter_usage(ProductCode=NEW_PRODUCT, UsageRecords=[legacy])) == "InvalidCustomerIdentifierException"
+    other = lic(NEW_LICENSE, "1")
+    other["CustomerAWSAccountId"] = "999999999999"
+    assert error_code(lambda: metering.batch_meter_usage(UsageRecords=[other])) == "InvalidLicenseException"
+    billed = admin("GET", f"/_admin/billing?productCode={NEW_PRODUCT}")["records"]
+    assert sorted((b["licenseArn"], b["quantity"]) for b in billed) == [(NEW_LICENSE, "1.5"), (NEW_LICENSE_2, "2")], billed
+
+    # The Agreement API (JSON 1.0) sees the license's agreement.
+    agreements = client("marketplace-agreement")
+    found = agreements.search_agreements(
+        catalog="AWSMarketplace",
+        filters=[{"name": "AgreementType", "values": ["PurchaseAgreement"]}, {"name": "LicenseArn", "values": [NEW_LICENSE]}],
+    )["agreementViewSummaries"]
+    assert [a["agreementId"] for a in found] == [who["Metadata"]["AgreementId"]], found
+    entitlements = agreements.get_agreement_entitlements(agreementId=found[0]["agreementId"])["agreementEntitlements"]
+    assert [(e["licenseArn"], e["status"]) for e in entitlements] == [(NEW_LICENSE, "PROVISIONED")], entitlements
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { accountId, licenseArn, parse, productCode, termsSchema, zodError } from './admin-body.js';
+import { lifecycleRoutes } from './admin-lifecycle.js';
 import type { EmulatorCore } from './core.js';
 import { faultsSchema } from './state.js';
 
@@ -7,11 +9,10 @@ const productBody = z
   .object({
     dimensions: z.array(z.string().min(1).max(255)).min(1),
     licenseArn: z.boolean().default(false),
+    newIntegration: z.boolean().optional(),
   })
   .strict();
-const productCode = z.string().regex(/^[-a-zA-Z0-9/=:_.@]{1,255}$/, 'not a valid product code');
-const accountId = z.string().regex(/^[0-9]{1,255}$/, 'must be digits');
-const licenseArn = z.string().startsWith('arn:aws').optional();
+
 const oneCustomer = {
   message: 'customerIdentifier or customerAwsAccountId is required',
 };
@@ -24,7 +25,11 @@ const subscriptionBody = z
     productCode,
     customerIdentifier: z.string().min(1).max(255).optional(),
     customerAwsAccountId: accountId.optional(),
-    licenseArn,
+    licenseArn: licenseArn.optional(),
+    startTime: z.iso.datetime().optional(),
+    endTime: z.iso.datetime().optional(),
+    offerId: z.string().min(1).max(64).optional(),
+    terms: termsSchema.optional(),
   })
   .strict()
   .refine(hasCustomer, oneCustomer);
@@ -34,7 +39,7 @@ const entitlementBody = z
     dimension: z.string().min(1),
     customerIdentifier: z.string().min(1).optional(),
     customerAwsAccountId: accountId.optional(),
-    licenseArn,
+    licenseArn: licenseArn.optional(),
     value: z
       .object({
         integerValue: z.number().int().optional(),
@@ -51,28 +56,6 @@ const entitlementBody = z
   .strict()
   .refine(hasCustomer, oneCustomer);
 const clockBody = z.object({ offsetMs: z.number().int() }).strict();
-
-/** A 400 body naming every invalid field. */
-export function zodError(err: z.ZodError): {
-  error: string;
-  issues: { path: string; message: string }[];
-} {
-  return {
-    error: 'invalid request body',
-    issues: err.issues.map((i) => ({
-      path: i.path.map(String).join('.') || '(root)',
-      message: i.message,
-    })),
-  };
-}
-
-/** The body parsed by `schema`, or undefined after answering 400. */
-function parse<T>(schema: z.ZodType<T>, body: unknown, reply: FastifyReply): T | undefined {
-  const r = schema.safeParse(body ?? {});
-  if (r.success) return r.data;
-  void reply.status(400).send(zodError(r.error));
-  return undefined;
-}
 
 /** The clock as the admin API shows it. */
 function clockView(core: EmulatorCore): { now: string; offsetMs: number } {
@@ -160,4 +143,5 @@ export function registerAdminRoutes(app: FastifyInstance, core: EmulatorCore): v
   }));
   registryRoutes(app, core);
   runRoutes(app, core);
+  lifecycleRoutes(app, core);
 }

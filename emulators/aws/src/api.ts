@@ -4,7 +4,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AwsError } from './aws-error.js';
 import type { EmulatorCore } from './core.js';
 import type { EmulatorMetrics } from './metrics.js';
-import { AMZ_JSON, TARGETS, callContext, sendAwsError, type Operation } from './protocol.js';
+import {
+  TARGETS,
+  callContext,
+  isAgreementOperation,
+  sendAwsError,
+  type Operation,
+} from './protocol.js';
+import { QuotaExceeded } from './services/quota.js';
 import type { CallContext, Json } from './wire.js';
 
 /** One AWS API exchange as the emulator saw it (for contract tests and debugging). */
@@ -41,18 +48,23 @@ function invoke(
   input: Json,
   ctx: CallContext,
 ): Answer {
+  if (isAgreementOperation(op.name)) return { output: core.agreement(op.name, input), drop: false };
   switch (op.name) {
     case 'BatchMeterUsage': {
+      core.admitMetering(op.name, ctx);
       core.preCallFaults('metering');
       const res = core.batchMeterUsage(input, ctx);
       countRecords(m, res.output);
       return { output: res.output, drop: res.dropResponse };
     }
     case 'MeterUsage': {
+      core.admitMetering(op.name, ctx);
       core.preCallFaults('metering');
       const res = core.meterUsage(input, ctx);
       return { output: res.output, drop: res.dropResponse };
     }
+    case 'ResolveCustomer':
+      return { output: core.resolveCustomer(input), drop: false };
     case 'GetEntitlements':
       core.preCallFaults('entitlement');
       return { output: core.getEntitlements(input), drop: false };
@@ -99,14 +111,15 @@ export function awsHandler(
         return reply.hijack();
       }
       finish(200, output);
-      return reply.status(200).header('content-type', AMZ_JSON).send(output);
+      return reply.status(200).header('content-type', op.contentType).send(output);
     } catch (err) {
       if (!(err instanceof AwsError)) throw err;
-      if (['ThrottlingException', 'InternalServiceErrorException'].includes(err.type)) {
+      if (err instanceof QuotaExceeded) m.quotaThrottled.inc({ operation: exchange.operation });
+      else if (['ThrottlingException', 'InternalServiceErrorException'].includes(err.type)) {
         m.faultsInjected.inc({ kind: err.type });
       }
       finish(err.status, { __type: err.type, message: err.message }, err.type);
-      return sendAwsError(reply, err);
+      return sendAwsError(reply, err, op?.contentType);
     }
   };
 }

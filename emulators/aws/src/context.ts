@@ -8,6 +8,8 @@ export interface EmulatorSettings {
   cloudTrailDelayMs: number;
   /** Seed of the fault injector and of generated ids. */
   seed: number;
+  /** Metering requests a second per account, region and operation (0 or unset: no quota). */
+  meteringRps?: number | undefined;
 }
 
 /**

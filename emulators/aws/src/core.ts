@@ -3,15 +3,21 @@ import type { Clock } from './clock.js';
 import type { EmulatorContext, EmulatorSettings } from './context.js';
 import { FaultInjector, type FaultKind } from './faults.js';
 import { Registry } from './registry.js';
+import { Agreements } from './services/agreement.js';
 import { CloudTrail } from './services/cloudtrail.js';
 import { getEntitlements } from './services/entitlement.js';
-import { Metering, type AppliedCall } from './services/metering.js';
+import { EventSender } from './services/events.js';
+import { Lifecycle, type Amendment, type Ending } from './services/lifecycle.js';
+import { Metering, callerAccount, type AppliedCall } from './services/metering.js';
+import { Quota } from './services/quota.js';
+import { Registration, type TokenRequest } from './services/registration.js';
 import {
   emptyState,
   faultsSchema,
   type Entitlement,
   type Faults,
   type Product,
+  type RegistrationToken,
   type State,
   type Subscription,
 } from './state.js';
@@ -19,6 +25,23 @@ import type { CallContext, Json } from './wire.js';
 
 export type { CallContext } from './wire.js';
 export type { AppliedCall } from './services/metering.js';
+
+/** What the core is given besides its state and clock. */
+export interface CoreDeps {
+  /** Lifecycle events go here (default: nowhere until an admin sets a target). */
+  events?: EventSender | undefined;
+}
+
+/** The Agreement Service operations the emulator serves. */
+export type AgreementOperation =
+  'SearchAgreements' | 'DescribeAgreement' | 'GetAgreementTerms' | 'GetAgreementEntitlements';
+
+const AGREEMENT_METHODS = {
+  SearchAgreements: 'searchAgreements',
+  DescribeAgreement: 'describeAgreement',
+  GetAgreementTerms: 'getAgreementTerms',
+  GetAgreementEntitlements: 'getAgreementEntitlements',
+} as const satisfies Record<AgreementOperation, keyof Agreements>;
 
 /**
  * The emulated services over one in-memory {@link State}: the shared state, clock and ids here,
@@ -32,12 +55,20 @@ export class EmulatorCore {
   private readonly registry: Registry;
   private readonly trail: CloudTrail;
   private readonly metering: Metering;
+  private readonly registration: Registration;
+  private readonly agreements: Agreements;
+  private readonly lifecycle: Lifecycle;
+  /** The metering request quota and its per-second counts. */
+  readonly quota: Quota;
+  /** Where lifecycle events are posted. */
+  readonly events: EventSender;
 
   constructor(
     state: State,
     private readonly baseClock: Clock,
     private readonly options: EmulatorSettings,
     private readonly changed: () => void,
+    deps: CoreDeps = {},
   ) {
     this.state = state;
     // A getter, because reset() replaces the state object.
@@ -55,6 +86,21 @@ export class EmulatorCore {
     this.registry = new Registry(context);
     this.trail = new CloudTrail(context, this.injector);
     this.metering = new Metering(context, this.registry, this.injector, this.trail);
+    this.registration = new Registration(context, this.registry);
+    this.agreements = new Agreements(context, this.registry, this.registration);
+    this.events = deps.events ?? new EventSender(undefined);
+    this.lifecycle = new Lifecycle(context, this.registry, this.events);
+    this.quota = new Quota(() => this.meteringRps);
+  }
+
+  /** Metering requests a second per account, region and operation; 0 = no quota. */
+  get meteringRps(): number {
+    return this.state.meteringRps ?? this.options.meteringRps ?? 0;
+  }
+
+  setMeteringRps(ratePerSecond: number): void {
+    this.state.meteringRps = ratePerSecond;
+    this.touch();
   }
 
   /** The emulated "now": the injected clock plus the admin offset. */
@@ -109,6 +155,7 @@ export class EmulatorCore {
     this.state = emptyState(this.options.seed);
     this.injector.reseed(this.state.rngState);
     this.trail.reset();
+    this.quota.reset();
     this.touch();
   }
 
@@ -118,8 +165,26 @@ export class EmulatorCore {
     return this.registry.putProduct(p);
   }
 
+  /** Registers a subscription (license); emits its lifecycle events. */
   addSubscription(s: Subscription): Subscription {
-    return this.registry.addSubscription(s);
+    return this.lifecycle.subscribe(s);
+  }
+
+  amendLicense(licenseArn: string, a: Amendment): Subscription {
+    return this.lifecycle.amend(licenseArn, a);
+  }
+
+  endLicense(licenseArn: string, e: Ending): Subscription {
+    return this.lifecycle.end(licenseArn, e);
+  }
+
+  deprovisionLicense(licenseArn: string, at?: string): Subscription {
+    return this.lifecycle.deprovision(licenseArn, at);
+  }
+
+  /** A registration token for a subscription (what the fulfillment redirect would carry). */
+  mintRegistrationToken(req: TokenRequest): RegistrationToken {
+    return this.registration.mint(req);
   }
 
   addEntitlement(e: Entitlement): Entitlement {
@@ -136,6 +201,24 @@ export class EmulatorCore {
   /** MeterUsage: one record for the calling account (AMI/container products); 6-hour window. */
   meterUsage(input: Json, ctx: CallContext): AppliedCall<Json> {
     return this.metering.meterUsage(input, ctx);
+  }
+
+  /**
+   * Counts a metering call against the quota of its account and region; ThrottlingException
+   * beyond it (nothing is applied or logged).
+   */
+  admitMetering(operation: string, ctx: CallContext): void {
+    this.quota.admit(operation, callerAccount(ctx, this.options.accountId), ctx.region, this.now());
+  }
+
+  /** Metering Service ResolveCustomer. */
+  resolveCustomer(input: Json): Json {
+    return this.registration.resolveCustomer(input);
+  }
+
+  /** The Agreement Service's operations the seller uses. */
+  agreement(operation: AgreementOperation, input: Json): Json {
+    return this.agreements[AGREEMENT_METHODS[operation]](input);
   }
 
   /** CloudTrail LookupEvents. */

@@ -170,7 +170,7 @@ describe('AWS SDK v3 clients against the emulator', () => {
       403,
     );
     expect((await post('AWSMPMeteringService.BatchMeterUsage')).status).toBe(403);
-    const unknownOp = await post('AWSMPMeteringService.ResolveCustomer', sign('aws-marketplace'));
+    const unknownOp = await post('AWSMPMeteringService.RegisterUsage', sign('aws-marketplace'));
     expect([unknownOp.status, unknownOp.headers.get('x-amzn-errortype')]).toEqual([
       400,
       'UnknownOperationException',

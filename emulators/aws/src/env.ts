@@ -21,6 +21,22 @@ export const envSchema = z.object({
     .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
     .default('111122223333')
     .describe('Seller account id recorded in CloudTrail events'),
+  MS_AWS_METERING_RPS: nonNegInt(0).describe(
+    'BatchMeterUsage/MeterUsage requests per second per account and region before ThrottlingException (AWS: 10; 0 = no quota)',
+  ),
+  MS_AWS_EVENTS_URL: z
+    .union([z.url(), z.literal('')])
+    .default('')
+    .describe('Where lifecycle events (EventBridge-shaped) are posted; empty = none'),
+  MS_AWS_EVENTS_HEADER: z
+    .string()
+    .min(1)
+    .default('x-api-key')
+    .describe('Header carrying the shared secret of lifecycle event posts (API-key connection)'),
+  MS_AWS_EVENTS_SECRET: z
+    .string()
+    .default('')
+    .describe('Shared secret sent with lifecycle event posts; empty = no header'),
   MS_LOG_LEVEL: logLevel.describe('pino log level'),
 });
 
@@ -47,5 +63,11 @@ export function emulatorConfigFromEnv(env: AwsEmulatorEnv): EmulatorConfig {
     seed: env.MS_AWS_SEED,
     cloudTrailDelayMs: env.MS_AWS_CLOUDTRAIL_DELAY_MS,
     accountId: env.MS_AWS_ACCOUNT_ID,
+    meteringRps: env.MS_AWS_METERING_RPS,
+    events: {
+      url: env.MS_AWS_EVENTS_URL,
+      headerName: env.MS_AWS_EVENTS_HEADER,
+      secret: env.MS_AWS_EVENTS_SECRET,
+    },
   };
 }

@@ -8,6 +8,8 @@ export interface EmulatorMetrics {
   records: ReturnType<Metrics['counter']>;
   /** Injected faults by kind. */
   faultsInjected: ReturnType<Metrics['counter']>;
+  /** Metering calls answered ThrottlingException by the request quota, by operation. */
+  quotaThrottled: ReturnType<Metrics['counter']>;
 }
 
 /** Registers the emulator's metrics in `metrics`. */
@@ -21,5 +23,10 @@ export function emulatorMetrics(metrics: Metrics): EmulatorMetrics {
       'status',
     ]),
     faultsInjected: metrics.counter('faults_total', 'Injected faults by kind', ['kind']),
+    quotaThrottled: metrics.counter(
+      'quota_throttled_total',
+      'Metering calls over the request quota (ThrottlingException), by operation',
+      ['operation'],
+    ),
   };
 }

@@ -4,27 +4,62 @@ import type { CallContext } from './wire.js';
 
 /** The AWS JSON 1.1 content type. */
 export const AMZ_JSON = 'application/x-amz-json-1.1';
+/** The AWS JSON 1.0 content type (the Agreement Service). */
+export const AMZ_JSON_10 = 'application/x-amz-json-1.0';
+
+/** The Agreement Service operations the emulator serves. */
+const AGREEMENT_OPERATIONS = [
+  'SearchAgreements',
+  'DescribeAgreement',
+  'GetAgreementTerms',
+  'GetAgreementEntitlements',
+] as const;
 
 /** An emulated operation and the SigV4 service its credentials must be scoped to. */
 export interface Operation {
   service: 'aws-marketplace' | 'cloudtrail';
-  name: 'BatchMeterUsage' | 'MeterUsage' | 'GetEntitlements' | 'LookupEvents';
+  name:
+    | 'BatchMeterUsage'
+    | 'MeterUsage'
+    | 'ResolveCustomer'
+    | 'GetEntitlements'
+    | 'LookupEvents'
+    | (typeof AGREEMENT_OPERATIONS)[number];
+  /** The content type of its answers. */
+  contentType: string;
 }
+
+const op = (name: Operation['name'], service: Operation['service'] = 'aws-marketplace') => ({
+  name,
+  service,
+  contentType: AMZ_JSON,
+});
 
 /** X-Amz-Target → operation. CloudTrail answers both its short and its fully qualified prefix. */
 export const TARGETS: Record<string, Operation> = {
-  'AWSMPMeteringService.BatchMeterUsage': { service: 'aws-marketplace', name: 'BatchMeterUsage' },
-  'AWSMPMeteringService.MeterUsage': { service: 'aws-marketplace', name: 'MeterUsage' },
-  'AWSMPEntitlementService.GetEntitlements': {
-    service: 'aws-marketplace',
-    name: 'GetEntitlements',
-  },
-  'CloudTrail_20131101.LookupEvents': { service: 'cloudtrail', name: 'LookupEvents' },
-  'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents': {
-    service: 'cloudtrail',
-    name: 'LookupEvents',
-  },
+  'AWSMPMeteringService.BatchMeterUsage': op('BatchMeterUsage'),
+  'AWSMPMeteringService.MeterUsage': op('MeterUsage'),
+  'AWSMPMeteringService.ResolveCustomer': op('ResolveCustomer'),
+  'AWSMPEntitlementService.GetEntitlements': op('GetEntitlements'),
+  'CloudTrail_20131101.LookupEvents': op('LookupEvents', 'cloudtrail'),
+  'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents': op(
+    'LookupEvents',
+    'cloudtrail',
+  ),
+  ...Object.fromEntries(
+    AGREEMENT_OPERATIONS.map((name) => [
+      `AWSMPCommerceService_v20200301.${name}`,
+      { ...op(name), contentType: AMZ_JSON_10 },
+    ]),
+  ),
 };
+
+/** Whether an operation is one of the Agreement Service's. */
+export function isAgreementOperation(
+  name: Operation['name'],
+): name is (typeof AGREEMENT_OPERATIONS)[number] {
+  return (AGREEMENT_OPERATIONS as readonly string[]).includes(name);
+}
 
 const CREDENTIAL_RE = /Credential=([^/,\s]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request/;
 
@@ -60,10 +95,14 @@ export function callContext(req: FastifyRequest, op: Operation, requestId: strin
 }
 
 /** Answers an AWS error as AWS does: status, `x-amzn-ErrorType` and `{ __type, message }`. */
-export function sendAwsError(reply: FastifyReply, err: AwsError): FastifyReply {
+export function sendAwsError(
+  reply: FastifyReply,
+  err: AwsError,
+  contentType = AMZ_JSON,
+): FastifyReply {
   return reply
     .status(err.status)
-    .header('content-type', AMZ_JSON)
+    .header('content-type', contentType)
     .header('x-amzn-ErrorType', err.type)
     .send({ __type: err.type, message: err.message });
 }

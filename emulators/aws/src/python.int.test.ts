@@ -11,7 +11,7 @@ afterEach(async () => {
   await emulator?.close();
 });
 
-it('boto3 conversation (metering, entitlement, cloudtrail) gets the answers AWS gives', async () => {
+it('boto3 conversation (metering, ResolveCustomer, entitlement, cloudtrail, agreements) gets the answers AWS gives', async () => {
   // No python or boto3 is a failure, not a skip: CI has python, and this is the cross-SDK check.
   const python = ensureBotoVenv();
   emulator = await startEmulator({ port: 0, cloudTrailDelayMs: 300 });
@@ -25,5 +25,5 @@ it('boto3 conversation (metering, entitlement, cloudtrail) gets the answers AWS 
   expect(result.out).toContain('conversation OK');
   expect(result.code).toBe(0);
   // The script really talked to this emulator.
-  expect(emulator.core.state.billing.length).toBe(3);
+  expect(emulator.core.state.billing.length).toBe(5);
 });

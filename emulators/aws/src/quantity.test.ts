@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AwsError } from './aws-error.js';
-import { fromMicros, recordQuantity, toMicros } from './quantity.js';
+import { fromMicros, readQuantity, recordQuantity, toMicros } from './quantity.js';
 
 describe('decimal quantities', () => {
   it('round-trips and normalizes', () => {
@@ -21,12 +21,26 @@ describe('recordQuantity', () => {
     expect(recordQuantity(undefined, '2.25', 'Quantity')).toBe(2_250_000n);
     expect(recordQuantity(undefined, undefined, 'Quantity')).toBe(0n);
   });
-  it('accepts both fields when they agree by value (17 = 17.0)', () => {
-    expect(recordQuantity(17, '17.0', 'Quantity')).toBe(17_000_000n);
+  it('compares by value: 17, "17.0" and "17.000000" are one quantity', () => {
+    expect(recordQuantity(17, undefined, 'Quantity')).toBe(recordQuantity(undefined, '17.0', 'Q'));
+    expect(recordQuantity(undefined, '17.000000', 'Q')).toBe(17_000_000n);
   });
-  it('rejects fields that disagree, and a malformed decimal, as ValidationException', () => {
-    expect(() => recordQuantity(17, '17.5', 'Quantity')).toThrow(
-      new AwsError('ValidationException', 'Quantity and QuantityAsDecimal disagree'),
+  it('reads up to 10 integer digits and 6 decimals exactly', () => {
+    expect(recordQuantity(undefined, '9999999999.999999', 'Q')).toBe(9_999_999_999_999_999n);
+    expect(readQuantity(undefined, '0.000001', 'Q')).toEqual({
+      micros: 1n,
+      kind: 'decimal',
+      absent: false,
+    });
+    expect(readQuantity(undefined, undefined, 'Q')).toEqual({
+      micros: 0n,
+      kind: 'integer',
+      absent: true,
+    });
+  });
+  it('rejects both fields (even when equal), and a malformed decimal, as ValidationException', () => {
+    expect(() => recordQuantity(17, '17', 'Quantity')).toThrow(
+      new AwsError('ValidationException', 'Quantity and QuantityAsDecimal cannot both be set'),
     );
     expect(() => recordQuantity(undefined, '01', 'UsageQuantity')).toThrow(
       /UsageQuantityAsDecimal is not a decimal/,

@@ -31,7 +31,7 @@ describe('Registry', () => {
     ).toThrow(expect.objectContaining({ type: 'NotFound', status: 404 }));
   });
 
-  it('finds a subscription by identifier or by account, and replaces the same customer', () => {
+  it('finds a subscription by identifier, account or license; a license replaces only itself', () => {
     const { registry, ctx, touched } = setup();
     registry.addSubscription({ productCode: 'prod-a', customerIdentifier: 'c1' });
     registry.addSubscription({
@@ -47,15 +47,51 @@ describe('Registry', () => {
       'arn:aws:l1',
     );
     expect(registry.findSubscription('prod-b', { CustomerIdentifier: 'c1' })).toBeUndefined();
+    // Concurrent Agreements: a second license of the same account is added, not a replacement.
     registry.addSubscription({
       productCode: 'prod-a',
       customerAwsAccountId: '123',
       licenseArn: 'arn:aws:l2',
     });
-    expect(ctx.state.subscriptions).toHaveLength(2);
-    expect(registry.knowsLicense('prod-a', 'arn:aws:l2')).toBe(true);
-    expect(registry.knowsLicense('prod-a', 'arn:aws:l1')).toBe(false);
-    expect(touched()).toBe(4);
+    expect(ctx.state.subscriptions).toHaveLength(3);
+    expect(registry.license('arn:aws:l1')?.customerAwsAccountId).toBe('123');
+    expect(registry.license('arn:aws:l2')?.customerAwsAccountId).toBe('123');
+    // The same license again replaces it; a license-less subscription replaces the customer's
+    // license-less one.
+    const replaced = registry.addSubscription({
+      productCode: 'prod-a',
+      customerAwsAccountId: '123',
+      licenseArn: 'arn:aws:l2',
+      endTime: '2027-01-01T00:00:00.000Z',
+    });
+    expect(replaced.map((s) => s.licenseArn)).toEqual(['arn:aws:l2']);
+    expect(registry.license('arn:aws:l2')?.endTime).toBe('2027-01-01T00:00:00.000Z');
+    expect(registry.addSubscription({ productCode: 'prod-a', customerIdentifier: 'c1' })).toEqual([
+      { productCode: 'prod-a', customerIdentifier: 'c1' },
+    ]);
+    expect(ctx.state.subscriptions).toHaveLength(3);
+    expect(registry.license('arn:aws:nope')).toBeUndefined();
+    expect(touched()).toBe(6);
+  });
+
+  it('finds only subscriptions AWS still meters: a license deprovisioned over an hour ago is gone', () => {
+    const { registry } = setup();
+    const H = 3_600_000;
+    registry.addSubscription({
+      productCode: 'prod-a',
+      customerAwsAccountId: '123',
+      licenseArn: 'arn:aws:old',
+      deprovisionedAt: new Date(0).toISOString(),
+    });
+    registry.addSubscription({
+      productCode: 'prod-a',
+      customerAwsAccountId: '123',
+      licenseArn: 'arn:aws:new',
+    });
+    const find = (now: number) =>
+      registry.findSubscription('prod-a', { CustomerAWSAccountId: '123' }, now)?.licenseArn;
+    expect(find(H - 1)).toBe('arn:aws:old');
+    expect(find(H)).toBe('arn:aws:new');
   });
 
   it('sees subscriptions changed behind its back (reset, reload)', () => {

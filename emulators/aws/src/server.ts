@@ -5,7 +5,7 @@ import { awsHandler, type Exchange } from './api.js';
 import { AwsError } from './aws-error.js';
 import type { EmulatorCore } from './core.js';
 import { emulatorMetrics } from './metrics.js';
-import { AMZ_JSON, sendAwsError } from './protocol.js';
+import { AMZ_JSON, AMZ_JSON_10, sendAwsError } from './protocol.js';
 
 export type { Exchange } from './api.js';
 
@@ -37,20 +37,22 @@ function jsonParser(
   };
 }
 
-/** AWS JSON 1.1 bodies, and the admin API's JSON bodies (often a JSON content type and no body). */
+/** AWS JSON 1.1 and 1.0 bodies, and the admin API's JSON bodies (often a JSON type and no body). */
 function addParsers(app: FastifyInstance): void {
-  app.addContentTypeParser(
-    AMZ_JSON,
-    { parseAs: 'string' },
-    jsonParser(
-      {},
-      () =>
-        new AwsError(
-          'SerializationException',
-          'Start of structure or map found where not expected',
-        ),
-    ),
-  );
+  for (const type of [AMZ_JSON, AMZ_JSON_10]) {
+    app.addContentTypeParser(
+      type,
+      { parseAs: 'string' },
+      jsonParser(
+        {},
+        () =>
+          new AwsError(
+            'SerializationException',
+            'Start of structure or map found where not expected',
+          ),
+      ),
+    );
+  }
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(
     'application/json',

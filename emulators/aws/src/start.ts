@@ -4,6 +4,7 @@ import type { Exchange } from './api.js';
 import { systemClock, type Clock } from './clock.js';
 import { EmulatorCore } from './core.js';
 import { buildServer } from './server.js';
+import { EventSender, type EventTarget, type RetryPolicy } from './services/events.js';
 import { StateFile, emptyState } from './state.js';
 
 /** The emulator's configuration (see `emulatorConfigFromEnv`). */
@@ -16,6 +17,15 @@ export interface EmulatorConfig {
   seed?: number;
   cloudTrailDelayMs?: number;
   accountId?: string;
+  /**
+   * BatchMeterUsage / MeterUsage requests a second per account and region (AWS: 10); beyond it
+   * ThrottlingException. 0 (the default) enforces nothing; the per-second counts are kept anyway.
+   */
+  meteringRps?: number;
+  /** Where lifecycle events are posted (an EventBridge API destination); none by default. */
+  events?: EventTarget | undefined;
+  /** How event deliveries are retried. */
+  eventRetry?: RetryPolicy | undefined;
 }
 
 /** What {@link startEmulator} can be given instead of its defaults. */
@@ -48,6 +58,7 @@ async function loadCore(
   logger: Logger,
 ): Promise<{ core: EmulatorCore; persister: StateFile }> {
   const seed = config.seed ?? 1;
+  const events = new EventSender(config.events, config.eventRetry);
   const stateFilePath = config.stateFile ? resolve(config.stateFile) : undefined;
   const loaded = await StateFile.load(stateFilePath);
   // eslint-disable-next-line prefer-const -- assigned after the core, which needs the persister.
@@ -59,8 +70,10 @@ async function loadCore(
       accountId: config.accountId ?? '111122223333',
       cloudTrailDelayMs: config.cloudTrailDelayMs ?? 2000,
       seed,
+      meteringRps: config.meteringRps ?? 0,
     },
     () => persister.changed(),
+    { events },
   );
   persister = new StateFile(
     stateFilePath,
@@ -103,6 +116,7 @@ export async function startEmulator(
     close: () =>
       (closing ??= (async () => {
         await app.close();
+        await core.events.close();
         await persister.flush();
       })()),
   };

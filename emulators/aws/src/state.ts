@@ -8,14 +8,67 @@ export interface Product {
   dimensions: string[];
   /** Records must carry the subscription's LicenseArn (SaaS products listed from 2026-06-01). */
   licenseArn: boolean;
+  /**
+   * Listed as a new SaaS integration (Concurrent Agreements, from 2026-06-01): records must name
+   * `CustomerAWSAccountId` + `LicenseArn`, `CustomerIdentifier` is refused, and ResolveCustomer
+   * leaves `CustomerIdentifier` out.
+   */
+  newIntegration?: boolean | undefined;
 }
 
-/** A customer subscribed to a product; either id (or both, for the same customer). */
+/** An agreement's status, as the Agreement API's `AgreementStatus` enum names it. */
+export type AgreementStatus =
+  | 'ACTIVE'
+  | 'ARCHIVED'
+  | 'CANCELLED'
+  | 'EXPIRED'
+  | 'RENEWED'
+  | 'REPLACED'
+  | 'ROLLED_BACK'
+  | 'SUPERSEDED'
+  | 'TERMINATED';
+
+/** Units a contract bought of one dimension (the agreement's configurable upfront term). */
+export interface ContractTerm {
+  dimension: string;
+  quantity: number;
+}
+
+/**
+ * A customer subscribed to a product; either id (or both, for the same customer). With a
+ * `licenseArn` it is one license (one purchase agreement): an account may hold several licenses for
+ * one product (Concurrent Agreements), each with its own activation period.
+ */
 export interface Subscription {
   productCode: string;
   customerIdentifier?: string | undefined;
   customerAwsAccountId?: string | undefined;
   licenseArn?: string | undefined;
+  /** Activation period of the license, ISO-8601; open at either end when unset. */
+  startTime?: string | undefined;
+  endTime?: string | undefined;
+  /** When the license was deprovisioned (ISO-8601); usage before it is accepted one more hour. */
+  deprovisionedAt?: string | undefined;
+  /** When the buyer accepted the agreement (ISO-8601; set when registered). */
+  acceptedAt?: string | undefined;
+  /** Last change of the agreement (ISO-8601). */
+  updatedAt?: string | undefined;
+  /** The agreement's status; ACTIVE when unset. */
+  agreementStatus?: AgreementStatus | undefined;
+  offerId?: string | undefined;
+  /** Contract terms: units bought per dimension (none for pay-as-you-go). */
+  terms?: ContractTerm[] | undefined;
+}
+
+/** A registration token the fulfillment redirect carries (`x-amzn-marketplace-token`). */
+export interface RegistrationToken {
+  token: string;
+  productCode: string;
+  customerIdentifier?: string | undefined;
+  customerAwsAccountId?: string | undefined;
+  licenseArn?: string | undefined;
+  /** Epoch ms after which ResolveCustomer answers ExpiredTokenException. */
+  expiresAt: number;
 }
 
 /** An entitlement value: exactly one of the four kinds, as in the Entitlement Service. */
@@ -129,6 +182,10 @@ export interface State {
   rngState: number;
   /** Counter behind meteringRecordIds and eventIds, so ids stay unique across restarts. */
   sequence: number;
+  /** Registration tokens minted through the admin API (absent in older state files). */
+  registrationTokens?: RegistrationToken[] | undefined;
+  /** Metering requests per second per account, region and operation (admin-set; 0 = no quota). */
+  meteringRps?: number | undefined;
 }
 
 /** A fresh, empty state. */

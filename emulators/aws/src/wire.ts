@@ -74,3 +74,26 @@ export function decodeToken(
   }
   throw new AwsError(errorType, 'The NextToken is invalid or belongs to a different query');
 }
+
+/** What {@link offsetPage} pages by. */
+export interface PageRequest {
+  /** Items per page. */
+  maxResults: number;
+  /** The request's NextToken (undefined on the first page). */
+  token: unknown;
+  /** The fingerprint of the query ({@link queryHash}) the token must belong to. */
+  query: string;
+  /** The error a token of another query answers. */
+  errorType: string;
+}
+
+/** One page of `items` from the offset `token` names, and the token of the next page if any. */
+export function offsetPage<T>(items: T[], p: PageRequest): { page: T[]; next?: string } {
+  const offset =
+    p.token !== undefined ? decodeToken(str(p.token) ?? '', p.query, p.errorType).t : 0;
+  const end = offset + p.maxResults;
+  return {
+    page: items.slice(offset, end),
+    ...(end < items.length ? { next: encodeToken(end, '', p.query) } : {}),
+  };
+}

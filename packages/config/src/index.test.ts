@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { isMeterstreamError } from '@meterstream/errors';
 import {
+  smtpFromEnv,
   bool,
   clickhouseEnv,
   clickhouseFromEnv,
@@ -121,6 +122,28 @@ describe('kafkaFromEnv', () => {
       clientId: 'x-console',
     });
     expect(() => parseEnv(schema, { MS_KAFKA_CLIENT: 'rdkafka' })).toThrow(/MS_KAFKA_CLIENT/);
+  });
+});
+
+describe('smtpFromEnv', () => {
+  const env = {
+    MS_SMTP_HOST: 'mail.example',
+    MS_SMTP_PORT: 2525,
+    MS_SMTP_SECURE: true,
+    MS_SMTP_USER: 'u',
+    MS_SMTP_PASSWORD: 'p',
+    MS_SMTP_FROM: 'meter@example',
+  };
+  it('is the server of the MS_SMTP_* keys, and none without a host', () => {
+    expect(smtpFromEnv(env)).toEqual({
+      host: 'mail.example',
+      port: 2525,
+      secure: true,
+      user: 'u',
+      password: 'p',
+      from: 'meter@example',
+    });
+    expect(smtpFromEnv({ ...env, MS_SMTP_HOST: '' })).toBeUndefined();
   });
 });
 

@@ -224,6 +224,36 @@ export function clickhouseFromEnv(env: {
   };
 }
 
+/** An SMTP server to send mail through (notices, finding digests). */
+export interface SmtpConnection {
+  host: string;
+  port: number;
+  secure: boolean;
+  user: string;
+  password: string;
+  from: string;
+}
+
+/** The SMTP server of a parsed environment with the `MS_SMTP_*` keys; undefined without a host. */
+export function smtpFromEnv(env: {
+  MS_SMTP_HOST: string;
+  MS_SMTP_PORT: number;
+  MS_SMTP_SECURE: boolean;
+  MS_SMTP_USER: string;
+  MS_SMTP_PASSWORD: string;
+  MS_SMTP_FROM: string;
+}): SmtpConnection | undefined {
+  if (!env.MS_SMTP_HOST) return undefined;
+  return {
+    host: env.MS_SMTP_HOST,
+    port: env.MS_SMTP_PORT,
+    secure: env.MS_SMTP_SECURE,
+    user: env.MS_SMTP_USER,
+    password: env.MS_SMTP_PASSWORD,
+    from: env.MS_SMTP_FROM,
+  };
+}
+
 /** Logging and metrics settings every service has. */
 export const observabilityEnv = {
   MS_LOG_LEVEL: logLevel.describe('pino log level'),

@@ -1,6 +1,6 @@
 // Tables `cloudtrail_events` and `cloudtrail_records` (owner and only reader: auditor): what the
 // auditor read from CloudTrail LookupEvents, one row per event and one per usage record in it.
-import { defineTable } from './table.js';
+import { USAGE_KEY_COLUMNS, defineTable } from './table.js';
 
 /** Table `cloudtrail_events`: one row per CloudTrail event id (re-reading adds nothing). */
 export const CLOUDTRAIL_EVENTS = defineTable({
@@ -29,12 +29,7 @@ export const CLOUDTRAIL_RECORDS = defineTable({
     'event_name String',
     'event_time DateTime',
     'event_time_ms UInt64',
-    'product_code String',
-    'customer String',
-    'customer_kind String',
-    'license_arn String',
-    'dimension String',
-    'hour DateTime',
+    ...USAGE_KEY_COLUMNS,
     'timestamp_ms UInt64',
     'quantity UInt64',
     'request_quantity Int64',

@@ -1,6 +1,6 @@
 // Table `console_submissions` (owner and reader: console): one row per line of every manual
 // submission, with its actor, recorded before anything is sent.
-import { defineTable } from './table.js';
+import { USAGE_KEY_COLUMNS, defineTable } from './table.js';
 
 /** Table `console_submissions`. */
 export const CONSOLE_SUBMISSIONS = defineTable({
@@ -9,12 +9,7 @@ export const CONSOLE_SUBMISSIONS = defineTable({
     'submission_id String',
     'line_index UInt32',
     'actor String',
-    'product_code String',
-    'customer String',
-    'customer_kind String',
-    'license_arn String',
-    'dimension String',
-    'hour DateTime',
+    ...USAGE_KEY_COLUMNS,
     'at_ms UInt64',
     'quantity String',
     'quantity_micros Int64',

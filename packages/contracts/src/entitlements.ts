@@ -21,48 +21,40 @@ export interface Entitlement {
 
 const KEY_COLUMNS = ['product_code String', 'customer String', 'dimension String'];
 
+/** A ReplacingMergeTree of terms per key: its own columns in creation order, its period columns. */
+function termTable(name: string, columns: string[], period: [string, string], orderBy: string) {
+  return {
+    ...defineTable({
+      name,
+      columns: [...KEY_COLUMNS, ...columns, 'version UInt64'],
+      engine: 'ReplacingMergeTree',
+      engineArgs: ['version'],
+      orderBy,
+    }),
+    /** The select list {@link entitlementFromRow} reads. */
+    select: `product_code, customer, dimension, toString(quantity) AS q, toUnixTimestamp(${period[0]}) AS ps,
+    toUnixTimestamp(${period[1]}) AS pe`,
+  } as const;
+}
+
 /**
  * Table `entitlement_terms` (submitter migration 2): `entitlements` is ordered by key only, so a
  * renewal replaced the first term; terms are kept apart here.
  */
-export const ENTITLEMENT_TERMS = {
-  ...defineTable({
-    name: 'entitlement_terms',
-    columns: [
-      ...KEY_COLUMNS,
-      'term_start DateTime',
-      'term_end DateTime',
-      'quantity UInt64',
-      'version UInt64',
-    ],
-    engine: 'ReplacingMergeTree',
-    engineArgs: ['version'],
-    orderBy: '(product_code, customer, dimension, term_start)',
-  }),
-  /** The select list {@link entitlementFromRow} reads. */
-  select: `product_code, customer, dimension, toString(quantity) AS q, toUnixTimestamp(term_start) AS ps,
-    toUnixTimestamp(term_end) AS pe`,
-} as const;
+export const ENTITLEMENT_TERMS = termTable(
+  'entitlement_terms',
+  ['term_start DateTime', 'term_end DateTime', 'quantity UInt64'],
+  ['term_start', 'term_end'],
+  '(product_code, customer, dimension, term_start)',
+);
 
 /** Table `entitlements`: the term written last per key (the current one after a sync). */
-export const ENTITLEMENTS = {
-  ...defineTable({
-    name: 'entitlements',
-    columns: [
-      ...KEY_COLUMNS,
-      'quantity UInt64',
-      'period_start DateTime',
-      'period_end DateTime',
-      'version UInt64',
-    ],
-    engine: 'ReplacingMergeTree',
-    engineArgs: ['version'],
-    orderBy: '(product_code, customer, dimension)',
-  }),
-  /** The select list {@link entitlementFromRow} reads. */
-  select: `product_code, customer, dimension, toString(quantity) AS q, toUnixTimestamp(period_start) AS ps,
-    toUnixTimestamp(period_end) AS pe`,
-} as const;
+export const ENTITLEMENTS = termTable(
+  'entitlements',
+  ['quantity UInt64', 'period_start DateTime', 'period_end DateTime'],
+  ['period_start', 'period_end'],
+  '(product_code, customer, dimension)',
+);
 
 /** Submitter migration 2 copies the current terms into `entitlement_terms` (re-applies harmlessly). */
 export function copyEntitlementsToTerms(database: string): string {

@@ -245,15 +245,32 @@ export function usageFromHourOf(hourMs: number, storedMs: number): number {
   return from > 0 && from < hourMs ? from : hourMs;
 }
 
-/** A row read with {@link LEDGER}.select as a record. */
-export function ledgerFromRow(r: Row): LedgerRecord {
-  const hour = fromSeconds(r.hour_s);
+/** The key of a (product, customer, dimension, hour) row read with `toUnixTimestamp(hour) AS hour_s`. */
+export interface RowKey {
+  productCode: string;
+  customer: string;
+  customerKind: CustomerKind;
+  dimension: string;
+  /** Epoch ms of the hour start. */
+  hour: number;
+}
+
+/** The {@link RowKey} of a ledger or window row. */
+export function keyFromRow(r: Row): RowKey {
   return {
     productCode: text(r.product_code),
     customer: text(r.customer),
     customerKind: customerKindOf(r.customer_kind),
     dimension: text(r.dimension),
-    hour,
+    hour: fromSeconds(r.hour_s),
+  };
+}
+
+/** A row read with {@link LEDGER}.select as a record. */
+export function ledgerFromRow(r: Row): LedgerRecord {
+  const key = keyFromRow(r);
+  return {
+    ...key,
     version: bigint(r.version),
     state: text(r.state) as LedgerState,
     quantity: Number(r.quantity),
@@ -273,7 +290,7 @@ export function ledgerFromRow(r: Row): LedgerRecord {
     pricePerUnit: text(r.price_per_unit),
     deadline: fromSeconds(r.deadline_s),
     updatedAt: fromSeconds(r.updated_s),
-    usageFromHour: usageFromHourOf(hour, fromSeconds(r.usage_from_s)),
+    usageFromHour: usageFromHourOf(key.hour, fromSeconds(r.usage_from_s)),
   };
 }
 

@@ -32,6 +32,19 @@ export function defineTable(
   };
 }
 
+/**
+ * The columns that say whose usage a record is, in the order the CloudTrail and console tables
+ * were created with (a table's DDL never changes once created).
+ */
+export const USAGE_KEY_COLUMNS = [
+  'product_code String',
+  'customer String',
+  'customer_kind String',
+  'license_arn String',
+  'dimension String',
+  'hour DateTime',
+] as const;
+
 /** Epoch ms → the whole seconds a `DateTime` column is written with. */
 export const toSeconds = (ms: number): number => Math.floor(ms / 1000);
 
@@ -43,6 +56,10 @@ export const text = (v: unknown): string => (v === null || v === undefined ? '' 
 
 /** A 64-bit integer read with `toString(…)`. */
 export const bigint = (v: unknown): bigint => BigInt(text(v) || '0');
+
+/** A `JSON.stringify` replacer that writes 64-bit values (bigint) as decimal strings. */
+export const bigintAsString = (_key: string, v: unknown): unknown =>
+  typeof v === 'bigint' ? v.toString() : v;
 
 /** A row as ClickHouse returns it in `FORMAT JSON` (numbers may come as strings). */
 export type Row = Record<string, unknown>;

@@ -24,6 +24,11 @@ export class Metrics {
     return `${this.prefix}_${name}`;
   }
 
+  /** What every metric of this registry is made with: its prefixed name, help and labels. */
+  private options<L extends string>(name: string, help: string, labelNames: readonly L[]) {
+    return { name: this.name(name), help, labelNames, registers: [this.registry] };
+  }
+
   /** A counter; `name` must end in `_total`. */
   counter<L extends string = string>(
     name: string,
@@ -31,7 +36,7 @@ export class Metrics {
     labelNames: readonly L[] = [],
   ): Counter<L> {
     if (!name.endsWith('_total')) throw new Error(`counter ${name} must end in _total`);
-    return new Counter({ name: this.name(name), help, labelNames, registers: [this.registry] });
+    return new Counter(this.options(name, help, labelNames));
   }
 
   gauge<L extends string = string>(
@@ -41,13 +46,7 @@ export class Metrics {
     collect?: (this: Gauge<L>) => void | Promise<void>,
   ): Gauge<L> {
     if (name.endsWith('_total')) throw new Error(`gauge ${name} must not end in _total`);
-    return new Gauge({
-      name: this.name(name),
-      help,
-      labelNames,
-      registers: [this.registry],
-      ...(collect ? { collect } : {}),
-    });
+    return new Gauge({ ...this.options(name, help, labelNames), ...(collect ? { collect } : {}) });
   }
 
   histogram<L extends string = string>(
@@ -57,10 +56,7 @@ export class Metrics {
     buckets?: number[],
   ): Histogram<L> {
     return new Histogram({
-      name: this.name(name),
-      help,
-      labelNames,
-      registers: [this.registry],
+      ...this.options(name, help, labelNames),
       ...(buckets ? { buckets } : {}),
     });
   }

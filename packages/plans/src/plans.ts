@@ -3,14 +3,13 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { MeterstreamError } from '@meterstream/errors';
+import { HOUR_MS } from '@meterstream/runtime';
 
 /**
  * Metering plans: one YAML file per product under `plans/`. A plan has versions; a version takes
  * effect from a whole hour and applies to every hour from then until the next version, so a
  * changed plan never rewrites hours already metered.
  */
-
-const HOUR_MS = 3_600_000;
 
 /** AWS dimension names: 1..100 chars of [A-Za-z0-9_.-] (MeterUsage model pattern). */
 const dimensionName = z

@@ -1,4 +1,4 @@
-const HOUR_MS = 3_600_000;
+import { HOUR_MS } from '@meterstream/runtime';
 
 /**
  * A clock a test controls, so that its outcome never depends on the wall clock. It starts at a

@@ -46,4 +46,14 @@ describe('stackTest fixtures', () => {
       await ch.close();
     },
   );
+
+  stackTest(
+    'a private emulator on the test clock, with its admin API',
+    async ({ emulator, clock }) => {
+      await emulator.admin('PUT', '/_admin/products/fx-product', { dimensions: ['api'] });
+      const products = (await emulator.admin('GET', '/_admin/products')) as unknown;
+      expect(JSON.stringify(products)).toContain('fx-product');
+      expect(Math.abs(emulator.core.now() - clock.now())).toBeLessThan(60_000);
+    },
+  );
 });

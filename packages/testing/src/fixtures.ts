@@ -12,6 +12,7 @@ import {
   type KafkaClientOptions,
 } from '@meterstream/kafka';
 import { createLogger, type Logger } from '@meterstream/observability';
+import { sleep } from '@meterstream/runtime';
 import { nativeEndpoints, stackMode, type StackEndpoints } from './stack.js';
 
 let containerEndpoints: Promise<StackEndpoints> | undefined;
@@ -145,6 +146,6 @@ export async function waitFor<T>(
     if (v !== undefined) return v;
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }

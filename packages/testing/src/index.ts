@@ -3,3 +3,4 @@ export * from './fixtures.js';
 export * from './clock.js';
 export * from './proxy.js';
 export * from './vitest.js';
+export * from './emulator.js';

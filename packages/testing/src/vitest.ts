@@ -1,4 +1,7 @@
+import type { RunningEmulator } from '@meterstream/aws-emulator';
 import { test as base } from 'vitest';
+import { testClock, type TestClock } from './clock.js';
+import { emulatorAdmin, type EmulatorAdmin } from './emulator.js';
 import {
   freshDatabase,
   freshTopic,
@@ -21,6 +24,10 @@ export interface StackFixtures {
   kafkaProxy: FaultProxy;
   /** A fault proxy in front of ClickHouse's HTTP port (up), closed after the test. */
   clickhouseProxy: FaultProxy;
+  /** The test's clock (12:00 UTC on the 15th of this month, then running). */
+  clock: TestClock;
+  /** A private AWS emulator on a free port, on the test's clock, closed after the test. */
+  emulator: RunningEmulator & { admin: EmulatorAdmin };
 }
 
 /**
@@ -56,6 +63,20 @@ export const stackTest = base.extend<StackFixtures>({
   },
   clickhouseProxy: async ({ stack }, use) => {
     await withProxy(FaultProxy.to(stack.clickhouseUrl), use);
+  },
+  // eslint-disable-next-line no-empty-pattern -- as above
+  clock: async ({}, use) => {
+    await use(testClock());
+  },
+  emulator: async ({ clock }, use) => {
+    // Loaded on use: only tests that ask for an emulator load it.
+    const { startEmulator } = await import('@meterstream/aws-emulator');
+    const emulator = await startEmulator({ port: 0, seed: 1 }, { clock });
+    try {
+      await use(Object.assign(emulator, { admin: emulatorAdmin(emulator.url) }));
+    } finally {
+      await emulator.close();
+    }
   },
 });
 

@@ -9,7 +9,13 @@ import {
 import { startEmulator, type RunningEmulator } from '@meterstream/aws-emulator';
 import { ident, migrate } from '@meterstream/clickhouse';
 import { Metrics } from '@meterstream/observability';
-import { freshDatabase, testLogger, testStack, type TestDatabase } from '@meterstream/testing';
+import {
+  freshDatabase,
+  testLogger,
+  testStack,
+  type TestDatabase,
+  emulatorAdmin,
+} from '@meterstream/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrateAuditor } from './migrations.js';
 import { runAuditOnce, type AuditorConfig, type AuditorDeps } from './auditor.js';
@@ -23,8 +29,8 @@ import type { Notifier } from './notify.js';
 import type { Finding } from './reconcile.js';
 import { AuditStore } from './store.js';
 // The other side of the contract comes from its owners' migrations (ADR 0001), not our own DDL.
-import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '../../aggregator/src/migrations.js';
-import { SUBMITTER_MIGRATIONS } from '../../submitter/src/migrations.js';
+import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '@meterstream/aggregator';
+import { SUBMITTER_MIGRATIONS } from '@meterstream/submitter';
 
 const H = 3_600_000;
 const DELIVERY_DELAY_MS = 300;
@@ -81,16 +87,7 @@ async function harness(
     maxAttempts: 1,
   });
   const api = cloudTrailApi({ region: 'us-east-1', endpoint: emulator.url, credentials: creds });
-  const admin = async (method: string, path: string, body?: unknown): Promise<unknown> => {
-    const res = await fetch(`${emulator.url}${path}`, {
-      method,
-      ...(body === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-    });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return res.json();
-  };
+  const admin = emulatorAdmin(emulator.url);
   await admin('PUT', `/_admin/products/${PRODUCT}`, { dimensions: DIMENSIONS });
   for (const c of CUSTOMERS)
     await admin('POST', '/_admin/subscriptions', { productCode: PRODUCT, customerIdentifier: c });

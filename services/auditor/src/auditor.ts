@@ -1,5 +1,6 @@
 import type { Event } from '@aws-sdk/client-cloudtrail';
 import type { ClickHouse, Topology } from '@meterstream/clickhouse';
+import { FINDING_KINDS } from '@meterstream/contracts';
 import { toMeterstreamError } from '@meterstream/errors';
 import type { Logger } from '@meterstream/observability';
 import { DAY_MS, HOUR_MS, hourStart, sleep } from '@meterstream/runtime';
@@ -10,12 +11,7 @@ import type { AuditorMetrics } from './metrics.js';
 import type { Notifier } from './notify.js';
 import { parseCloudTrailEvent, type CloudTrailRecord } from './parse.js';
 import { readCloudTrail, type LookupBy, type LookupEventsApi, type ReadResult } from './reader.js';
-import {
-  FINDING_KINDS,
-  unparseableFinding,
-  type Finding,
-  type Reconciliation,
-} from './reconcile.js';
+import { unparseableFinding, type Finding, type Reconciliation } from './reconcile.js';
 import {
   AuditStore,
   conserveRange,

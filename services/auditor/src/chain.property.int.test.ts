@@ -14,9 +14,9 @@ import {
   startAggregator,
   usageEventSubject,
   type UsageEventValue,
-} from '../../aggregator/src/index.js';
-import type { LedgerRecord } from '../../submitter/src/ledger.js';
-import { startSubmitter, type SubmitterHandle } from '../../submitter/src/start.js';
+} from '@meterstream/aggregator';
+import type { LedgerRecord } from '@meterstream/contracts';
+import { startSubmitter, type SubmitterHandle } from '@meterstream/submitter';
 import {
   CONTRACT,
   CONTRACT_ARN,
@@ -29,7 +29,7 @@ import {
   startHarness,
   subscribe,
   type Harness,
-} from '../../submitter/src/testing/harness.js';
+} from '@meterstream/submitter/testing';
 import { migrateAuditor } from './migrations.js';
 import { runAuditOnce } from './auditor.js';
 import { testAuditorConfig, testCloudTrail } from './testing.js';

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ClickHouse } from '@meterstream/clickhouse';
 import { isEntryPoint } from '@meterstream/config';
+import { bigintAsString } from '@meterstream/contracts';
 import { toMeterstreamError } from '@meterstream/errors';
 import { createLogger } from '@meterstream/observability';
 import { DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, hourStart } from '@meterstream/runtime';
@@ -133,7 +134,10 @@ export async function runCli(
         ...(values.product ? { productCode: values.product } : {}),
         conservation: { ...conservationFromEnv(), nowMs: now },
       });
-      io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
+      // Findings carry their ledger record, whose 64-bit values print as decimal strings.
+      io.stdout(
+        json ? `${JSON.stringify(report, bigintAsString, 2)}\n` : `${formatReport(report)}\n`,
+      );
       if (report.unexplained > 0) return EXIT.findings;
       return report.chainError ? EXIT.unchecked : EXIT.ok;
     }

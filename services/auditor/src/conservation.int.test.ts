@@ -3,7 +3,7 @@ import { Metrics } from '@meterstream/observability';
 import { testLogger } from '@meterstream/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 // The real submitter writes the ledger (its harness: aggregator and submitter migrations, emulator).
-import { startSubmitter, type SubmitterHandle } from '../../submitter/src/start.js';
+import { startSubmitter, type SubmitterHandle } from '@meterstream/submitter';
 import {
   CONTRACT,
   CONTRACT_ARN,
@@ -17,7 +17,7 @@ import {
   startHarness,
   subscribe,
   type Harness,
-} from '../../submitter/src/testing/harness.js';
+} from '@meterstream/submitter/testing';
 import { migrateAuditor } from './migrations.js';
 import { runAuditOnce } from './auditor.js';
 import { sleep } from '@meterstream/runtime';

@@ -1,3 +1,4 @@
+import type { Entitlement, LedgerRecord } from '@meterstream/contracts';
 import { describe, expect, it } from 'vitest';
 import {
   checkContractTerms,
@@ -6,28 +7,17 @@ import {
   ledgerBucket,
   reconciliationFindingUnits,
   type ConservationInput,
-  type ContractTerm,
-  type LedgerEntry,
 } from './conservation.js';
 import type { Finding } from './reconcile.js';
+import { ledgerRecord } from './testing.js';
 
 const H = 3_600_000;
 const M = 1_000_000n;
 const T0 = Date.UTC(2026, 11, 1, 0);
 const key = { productCode: 'p', customer: 'c', dimension: 'd' };
 
-const rec = (hour: number, over: Partial<LedgerEntry> = {}): LedgerEntry => ({
-  ...key,
-  hourMs: T0 + hour * H,
-  state: 'accepted',
-  quantity: 0,
-  usageMicros: 0n,
-  billableMicros: 0n,
-  carryInMicros: 0n,
-  carryOutMicros: 0n,
-  reason: '',
-  ...over,
-});
+const rec = (hour: number, over: Partial<LedgerRecord> = {}): LedgerRecord =>
+  ledgerRecord({ ...key, hour: T0 + hour * H }, over);
 
 const input = (over: Partial<ConservationInput> = {}): ConservationInput => ({
   events: [],
@@ -453,13 +443,13 @@ describe('conserve: each loss of issue 13 with its fix disabled is a finding', (
 });
 
 describe('checkContractTerms (issue 13, item 5)', () => {
-  const term = (startHour: number, endHour: number, quantity: bigint): ContractTerm => ({
+  const term = (startHour: number, endHour: number, quantity: bigint): Entitlement => ({
     ...key,
     quantity,
-    startMs: T0 + startHour * H,
-    endMs: T0 + endHour * H,
+    periodStart: T0 + startHour * H,
+    periodEnd: T0 + endHour * H,
   });
-  const used = (hour: number, usage: bigint, billable: bigint): LedgerEntry =>
+  const used = (hour: number, usage: bigint, billable: bigint): LedgerRecord =>
     rec(hour, { usageMicros: usage, billableMicros: billable, quantity: Number(billable / M) });
   const amounts = (fs: Finding[]) =>
     fs.map((f) => [f.customer, f.hourMs, JSON.parse(f.raw ?? '{}') as Record<string, string>]);
@@ -494,7 +484,7 @@ describe('checkContractTerms (issue 13, item 5)', () => {
   it('usage billed with no term of the customer (the unfixed entitlement 0): one finding; a known contract’s other dimension is not', () => {
     const other = { ...term(0, 100, 10n), customer: 'other' };
     const known = { ...term(0, 100, 10n), dimension: 'seats' };
-    const ledger = [
+    const ledger: LedgerRecord[] = [
       { ...used(3, 80n * M, 80n * M), customer: 'stranger' },
       used(3, 5n * M, 5n * M), // key c|d has no term, but c's contract (seats) is known
       {

@@ -1,5 +1,6 @@
+import type { Entitlement, FindingKind, LedgerRecord } from '@meterstream/contracts';
 import { HOUR_MS, MICROS, formatMicros } from '@meterstream/runtime';
-import { findingId, type Finding, type FindingKind } from './reconcile.js';
+import { findingId, type Finding } from './reconcile.js';
 
 /**
  * Conservation audit (DESIGN invariant 7, ADR 0007): per product, customer, dimension and billing
@@ -8,11 +9,7 @@ import { findingId, type Finding, type FindingKind } from './reconcile.js';
  */
 
 /** Unique accepted events of one key and billing hour (each identity once, in its first hour). */
-export interface EventTotal {
-  productCode: string;
-  customer: string;
-  dimension: string;
-  hourMs: number;
+export interface EventTotal extends HourKey {
   /** Events not too old for AWS. */
   micros: bigint;
   /** Events too old for AWS in their own hour, carried to this one (their own explained bucket). */
@@ -21,29 +18,26 @@ export interface EventTotal {
 }
 
 /** Windows of one key and hour: the latest window of each partition, summed over partitions. */
-export interface WindowTotal {
-  productCode: string;
-  customer: string;
-  dimension: string;
-  hourMs: number;
+export interface WindowTotal extends HourKey {
   micros: bigint;
   partitions: number;
 }
 
-/** The latest version of one ledger record, with its usage and carry. */
-export interface LedgerEntry {
+/** One (product, customer, dimension, hour) as the conservation arithmetic keys it. */
+export interface HourKey {
   productCode: string;
   customer: string;
   dimension: string;
   hourMs: number;
-  state: string;
-  quantity: number;
-  usageMicros: bigint;
-  billableMicros: bigint;
-  carryInMicros: bigint;
-  carryOutMicros: bigint;
-  reason: string;
 }
+
+/** The key of a ledger record (whose hour is `hour`, the ledger contract's name). */
+export const ledgerKey = (l: LedgerRecord): HourKey => ({
+  productCode: l.productCode,
+  customer: l.customer,
+  dimension: l.dimension,
+  hourMs: l.hour,
+});
 
 /** What `window_freezes` says about the hours of the range. */
 export interface FreezeState {
@@ -57,7 +51,8 @@ export interface FreezeState {
 export interface ConservationInput {
   events: readonly EventTotal[];
   windows: readonly WindowTotal[];
-  ledger: readonly LedgerEntry[];
+  /** The latest version of each ledger record of the range. */
+  ledger: readonly LedgerRecord[];
   /** Carry out of each key's latest ledger record before the range (key: {@link chainKey}). */
   carryBefore: ReadonlyMap<string, { hourMs: number; carryOutMicros: bigint }>;
   freeze: FreezeState;
@@ -124,17 +119,6 @@ export const CONSERVATION_KINDS = [
   'conservation_entitlement',
 ] as const satisfies readonly FindingKind[];
 
-/** One contract term of a key, as the submitter keeps them (`entitlement_terms`). */
-export interface ContractTerm {
-  productCode: string;
-  customer: string;
-  dimension: string;
-  /** Units included in the term. */
-  quantity: bigint;
-  startMs: number;
-  endMs: number;
-}
-
 /**
  * Checks what the ledger billed of contract keys against their terms (issue 13, item 5): within a
  * term, each hour's billable must be exactly the usage beyond the term's entitlement given the
@@ -144,8 +128,8 @@ export interface ContractTerm {
  * findings are reported for hours in [fromMs, toMs) only.
  */
 export function checkContractTerms(
-  terms: readonly ContractTerm[],
-  ledger: readonly LedgerEntry[],
+  terms: readonly Entitlement[],
+  ledger: readonly LedgerRecord[],
   fromMs: number,
   toMs: number,
   /** Where `ledger` starts: a term that began earlier has unknown usage before; not checked. */
@@ -155,34 +139,34 @@ export function checkContractTerms(
   /** Σ |billed − what the terms leave| over the findings. */
   let unexplainedMicros = 0n;
   const products = new Set(terms.map((t) => t.productCode));
-  const byKey = new Map<string, ContractTerm[]>();
-  const byCustomer = new Map<string, ContractTerm[]>();
+  const byKey = new Map<string, Entitlement[]>();
+  const byCustomer = new Map<string, Entitlement[]>();
   for (const t of terms) {
     byKey.set(chainKey(t), [...(byKey.get(chainKey(t)) ?? []), t]);
     const c = JSON.stringify([t.productCode, t.customer]);
     byCustomer.set(c, [...(byCustomer.get(c) ?? []), t]);
   }
-  const covers = (ts: readonly ContractTerm[] | undefined, h: number): ContractTerm | undefined =>
-    (ts ?? []).find((t) => t.startMs <= h && h < t.endMs);
+  const covers = (ts: readonly Entitlement[] | undefined, h: number): Entitlement | undefined =>
+    (ts ?? []).find((t) => t.periodStart <= h && h < t.periodEnd);
   // Held for a missing entitlement: nothing decided yet (billable = usage by design).
-  const decided = (l: LedgerEntry): boolean =>
+  const decided = (l: LedgerRecord): boolean =>
     !(l.state === 'held' || l.state === 'expired') || !l.reason.includes('missing_entitlement');
   const records = [...ledger]
     .filter((l) => products.has(l.productCode))
-    .sort((a, b) => a.hourMs - b.hourMs);
+    .sort((a, b) => a.hour - b.hour);
   const usedBefore = new Map<string, bigint>();
   for (const l of records) {
-    const term = covers(byKey.get(chainKey(l)), l.hourMs);
-    const inRange = l.hourMs >= fromMs && l.hourMs < toMs;
+    const term = covers(byKey.get(chainKey(l)), l.hour);
+    const inRange = l.hour >= fromMs && l.hour < toMs;
     if (!term) {
       if (!decided(l)) continue;
-      const known = covers(byCustomer.get(JSON.stringify([l.productCode, l.customer])), l.hourMs);
+      const known = covers(byCustomer.get(JSON.stringify([l.productCode, l.customer])), l.hour);
       if (!known && inRange && l.billableMicros > 0n && l.state === 'accepted') {
         unexplainedMicros += l.billableMicros;
         findings.push(
           finding(
             'conservation_entitlement',
-            { ...l },
+            ledgerKey(l),
             `billed ${formatMicros(l.billableMicros)} of a contract product with no term of ${l.customer} covering the hour: included units may have been billed as overage`,
             { billable_micros: l.billableMicros, usage_micros: l.usageMicros, entitled_micros: 0n },
             l,
@@ -191,8 +175,8 @@ export function checkContractTerms(
       }
       continue;
     }
-    if (term.startMs < ledgerFromMs) continue;
-    const tk = `${chainKey(l)}|${term.startMs}`;
+    if (term.periodStart < ledgerFromMs) continue;
+    const tk = `${chainKey(l)}|${term.periodStart}`;
     const before = usedBefore.get(tk) ?? 0n;
     usedBefore.set(tk, before + l.usageMicros);
     const entitled = term.quantity * MICROS;
@@ -203,8 +187,8 @@ export function checkContractTerms(
     findings.push(
       finding(
         'conservation_entitlement',
-        { ...l },
-        `billable ${formatMicros(l.billableMicros)} but the term from ${new Date(term.startMs).toISOString()} (${formatMicros(entitled)} included, ${formatMicros(before)} used before) leaves ${formatMicros(expected)} billable: ${formatMicros(l.billableMicros - expected)} unexplained`,
+        ledgerKey(l),
+        `billable ${formatMicros(l.billableMicros)} but the term from ${new Date(term.periodStart).toISOString()} (${formatMicros(entitled)} included, ${formatMicros(before)} used before) leaves ${formatMicros(expected)} billable: ${formatMicros(l.billableMicros - expected)} unexplained`,
         {
           billable_micros: l.billableMicros,
           expected_billable_micros: expected,
@@ -223,12 +207,8 @@ export function checkContractTerms(
 export const chainKey = (x: { productCode: string; customer: string; dimension: string }): string =>
   JSON.stringify([x.productCode, x.customer, x.dimension]);
 
-const hourKey = (x: {
-  productCode: string;
-  customer: string;
-  dimension: string;
-  hourMs: number;
-}): string => JSON.stringify([x.productCode, x.customer, x.dimension, x.hourMs]);
+const hourKey = (x: HourKey): string =>
+  JSON.stringify([x.productCode, x.customer, x.dimension, x.hourMs]);
 
 const abs = (x: bigint): bigint => (x < 0n ? -x : x);
 
@@ -278,7 +258,7 @@ const isWithheld = (bucket: string): boolean =>
 export function ledgerBalance(
   windowMicros: bigint,
   expectedCarryInMicros: bigint,
-  l: LedgerEntry,
+  l: LedgerRecord,
 ): {
   bucket: string;
   units: bigint;
@@ -314,10 +294,10 @@ export function ledgerBalance(
 
 function finding(
   kind: FindingKind,
-  k: { productCode: string; customer: string; dimension: string; hourMs: number },
+  k: HourKey,
   detail: string,
   amounts: Record<string, bigint>,
-  ledger?: LedgerEntry,
+  ledger?: LedgerRecord,
 ): Finding {
   return {
     id: findingId(kind, [k.productCode, k.customer, k.dimension, k.hourMs]),
@@ -406,9 +386,9 @@ export function conserve(input: ConservationInput, options: ConservationOptions)
   const add = (bucket: string, v: bigint): void => {
     if (v !== 0n) wl.buckets[bucket] = (wl.buckets[bucket] ?? 0n) + v;
   };
-  const ledgerByHour = new Map(input.ledger.map((l) => [hourKey(l), l]));
-  const chains = new Map<string, (WindowTotal | LedgerEntry)[]>();
-  for (const x of [...input.windows, ...input.ledger]) {
+  const ledgerByHour = new Map(input.ledger.map((l) => [hourKey(ledgerKey(l)), l]));
+  const chains = new Map<string, HourKey[]>();
+  for (const x of [...input.windows, ...input.ledger.map(ledgerKey)]) {
     const c = chains.get(chainKey(x)) ?? [];
     c.push(x);
     chains.set(chainKey(x), c);

@@ -1,7 +1,7 @@
 import { testLogger } from '@meterstream/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 // The real submitter writes the ledger here (its own harness: its migrations, the emulator, plans).
-import { startSubmitter, type SubmitterHandle } from '../../submitter/src/start.js';
+import { startSubmitter, type SubmitterHandle } from '@meterstream/submitter';
 import {
   M,
   SUB,
@@ -12,7 +12,7 @@ import {
   startHarness,
   subscribe,
   type Harness,
-} from '../../submitter/src/testing/harness.js';
+} from '@meterstream/submitter/testing';
 import { migrateAuditor } from './migrations.js';
 import { runAuditOnce } from './auditor.js';
 import type { cloudTrailApi } from './cloudtrail.js';

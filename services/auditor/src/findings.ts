@@ -1,3 +1,4 @@
+import { assertFindingTransition, type FindingStatus } from '@meterstream/contracts';
 import { MeterstreamError, toMeterstreamError } from '@meterstream/errors';
 import type { Logger } from '@meterstream/observability';
 import type { AuditorMetrics } from './metrics.js';
@@ -5,10 +6,7 @@ import { LogNotifier, type Notifier } from './notify.js';
 import type { Finding } from './reconcile.js';
 import type { AuditStore } from './store.js';
 
-/** Status of a stored finding: `explained` by an operator's note, or `resolved` when gone. */
-export type FindingStatus = 'open' | 'explained' | 'resolved';
-
-/** A finding as stored. */
+/** A finding as stored (table `audit_findings`; its statuses and their transitions are its contract). */
 export interface StoredFinding extends Finding {
   status: FindingStatus;
   note: string;
@@ -18,39 +16,9 @@ export interface StoredFinding extends Finding {
   updatedMs: number;
 }
 
-/** The status a finding is stored with when it is first found. */
-export const FINDING_INITIAL_STATUS: FindingStatus = 'open';
-
-/**
- * The legal status changes of a stored finding, like the ledger's: each new version of a finding
- * goes through {@link nextFinding}, which refuses anything else.
- */
-export const FINDING_TRANSITIONS: Readonly<Record<FindingStatus, readonly FindingStatus[]>> = {
-  // open → open: a new version of the same status (the channels that took it).
-  // open → resolved: the audit no longer finds it. open → explained: an operator's note.
-  open: ['open', 'explained', 'resolved'],
-  // An operator may replace the note; the audit neither resolves nor reopens an explained one.
-  explained: ['explained'],
-  // Found again: reopened (and notified again). An operator may still explain it.
-  resolved: ['open', 'explained'],
-};
-
-/** Throws ILLEGAL_STATE_TRANSITION unless a finding may go from `from` to `to`. */
-export function assertFindingTransition(from: FindingStatus | undefined, to: FindingStatus): void {
-  const legal =
-    from === undefined ? to === FINDING_INITIAL_STATUS : FINDING_TRANSITIONS[from].includes(to);
-  if (!legal) {
-    throw new MeterstreamError(
-      'ILLEGAL_STATE_TRANSITION',
-      `finding: ${from ?? '(new)'} -> ${to} is not allowed`,
-      { details: { from: from ?? null, to } },
-    );
-  }
-}
-
 /**
  * The next version of a finding: `after`, once its status change from `before` (undefined for a
- * finding not stored yet) is checked against {@link FINDING_TRANSITIONS}.
+ * finding not stored yet) is checked against the findings' transition table (`FINDING_TRANSITIONS`).
  */
 export function nextFinding(
   before: StoredFinding | undefined,

@@ -1,3 +1,4 @@
+import { FINDING_KINDS } from '@meterstream/contracts';
 import {
   LATENCY_BUCKETS,
   type Counter,
@@ -6,7 +7,6 @@ import {
   type Metrics,
 } from '@meterstream/observability';
 import { CHAIN_STAGES } from './conservation.js';
-import { FINDING_KINDS } from './reconcile.js';
 
 /** The auditor's metrics (prefix `meterstream_auditor_`). */
 export interface AuditorMetrics {

@@ -1,3 +1,4 @@
+import type { SmtpConnection } from '@meterstream/config';
 import { createTransport, type Transporter } from 'nodemailer';
 import { MeterstreamError } from '@meterstream/errors';
 import type { Logger } from '@meterstream/observability';
@@ -75,14 +76,8 @@ export class SlackNotifier implements Notifier {
   }
 }
 
-/** SMTP settings of {@link EmailNotifier}. */
-export interface SmtpConfig {
-  host: string;
-  port: number;
-  secure: boolean;
-  user: string;
-  password: string;
-  from: string;
+/** SMTP settings of {@link EmailNotifier}: the server, its recipients and a timeout. */
+export interface SmtpConfig extends SmtpConnection {
   to: readonly string[];
   timeoutMs?: number;
 }

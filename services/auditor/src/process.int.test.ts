@@ -20,7 +20,7 @@ import {
   waitFor,
 } from '@meterstream/testing';
 import { describe, expect, it } from 'vitest';
-import { SUBMITTER_MIGRATIONS } from '../../submitter/src/migrations.js';
+import { SUBMITTER_MIGRATIONS } from '@meterstream/submitter';
 import { migrateAuditor } from './migrations.js';
 import { runAuditOnce, type AuditorConfig } from './auditor.js';
 import { EmailNotifier, SlackNotifier } from './notify.js';

@@ -1,31 +1,28 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { LedgerRecord } from '@meterstream/contracts';
 import type { CloudTrailRecord } from './parse.js';
-import { reconcile, type LedgerRecord } from './reconcile.js';
+import { reconcile } from './reconcile.js';
+import { ledgerRecord } from './testing.js';
 
 const H = Date.UTC(2026, 10, 26, 9);
 const NOW = H + 2 * 3_600_000;
 const opts = { readUntilMs: NOW, graceMs: 15 * 60_000 };
 
-function ledger(over: Partial<LedgerRecord> = {}): LedgerRecord {
-  return {
-    productCode: 'p1',
-    customer: 'c1',
-    customerKind: 'identifier',
-    dimension: 'gb',
-    hourMs: H,
-    version: 2,
-    state: 'accepted',
-    quantity: 10,
-    meteringRecordId: 'mr-1',
-    awsStatus: 'Success',
-    licenseArn: '',
-    batchId: 'b1',
-    attempts: 1,
-    updatedAtMs: H + 60_000,
-    ...over,
-  };
-}
+const ledger = (over: Partial<LedgerRecord> = {}): LedgerRecord =>
+  ledgerRecord(
+    { productCode: 'p1', customer: 'c1', dimension: 'gb', hour: H },
+    {
+      version: 2n,
+      quantity: 10,
+      meteringRecordId: 'mr-1',
+      awsStatus: 'Success',
+      batchId: 'b1',
+      attempts: 1,
+      updatedAt: H + 60_000,
+      ...over,
+    },
+  );
 
 function ct(over: Partial<CloudTrailRecord> = {}): CloudTrailRecord {
   return {
@@ -158,7 +155,7 @@ describe('reconcile', () => {
   it('counts a held record as pending, never as missing from CloudTrail', () => {
     // Held long past the delivery grace: the record was never answered Success, so CloudTrail
     // has nothing for it, and it may still be sent before its deadline.
-    const held = reconcile([ledger({ state: 'held', updatedAtMs: NOW - 86_400_000 })], [], opts);
+    const held = reconcile([ledger({ state: 'held', updatedAt: NOW - 86_400_000 })], [], opts);
     expect(held.findings).toEqual([]);
     expect(held.outcomes.pending).toBe(1);
     expect(kinds(reconcile([ledger({ state: 'held' })], [ct()], opts))).toEqual([
@@ -196,7 +193,7 @@ describe('reconcile', () => {
             ledger({
               customer: k.c,
               dimension: k.d,
-              hourMs: H + k.h * 3_600_000,
+              hour: H + k.h * 3_600_000,
               quantity: k.q,
               meteringRecordId: `m${i}`,
             }),
@@ -223,28 +220,24 @@ describe('reconcile', () => {
     );
     const a = reconcile([ledger()], [], opts).findings[0]?.id;
     expect(a).toBe(reconcile([ledger()], [], opts).findings[0]?.id);
-    expect(a).not.toBe(reconcile([ledger({ hourMs: H + 3_600_000 })], [], opts).findings[0]?.id);
+    expect(a).not.toBe(reconcile([ledger({ hour: H + 3_600_000 })], [], opts).findings[0]?.id);
   });
 });
 
 describe('mergeReconciliations', () => {
   it('equals reconciling the whole range at once when the parts are disjoint hours', async () => {
     const { mergeReconciliations } = await import('./reconcile.js');
-    const l = [
-      ledger(),
-      ledger({ hourMs: H + 3_600_000, quantity: 4 }),
-      ledger({ customer: 'c2' }),
-    ];
+    const l = [ledger(), ledger({ hour: H + 3_600_000, quantity: 4 }), ledger({ customer: 'c2' })];
     const c = [ct(), ct({ eventId: 'e2', hourMs: H + 3_600_000, quantity: 5 })];
     const whole = reconcile(l, c, opts);
     const parts = mergeReconciliations([
       reconcile(
-        l.filter((x) => x.hourMs === H),
+        l.filter((x) => x.hour === H),
         c.filter((x) => x.hourMs === H),
         opts,
       ),
       reconcile(
-        l.filter((x) => x.hourMs !== H),
+        l.filter((x) => x.hour !== H),
         c.filter((x) => x.hourMs !== H),
         opts,
       ),

@@ -1,53 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { FindingKind, LedgerRecord } from '@meterstream/contracts';
 import { hourStart } from '@meterstream/runtime';
 import type { CloudTrailRecord } from './parse.js';
-
-/** Kinds of finding; the closed set the findings table, metrics and report use. */
-export const FINDING_KINDS = [
-  'missing_in_cloudtrail',
-  'unknown_to_ledger',
-  'quantity_mismatch',
-  'status_mismatch',
-  'conflicting_duplicate',
-  'unparseable_event',
-  // Conservation audit (ADR 0007): usage lost or created between events, windows and ledger.
-  'conservation_events_windows',
-  'conservation_windows_ledger',
-  // Usage that ended in the ledger without being billed and without an AWS final answer.
-  'conservation_unbilled',
-  // Contract usage billed otherwise than its term's entitlement allows (or with no term known).
-  'conservation_entitlement',
-] as const;
-export type FindingKind = (typeof FINDING_KINDS)[number];
-
-/** Ledger states (ADR 0001). */
-export type LedgerState =
-  | 'frozen'
-  | 'sending'
-  | 'held'
-  | 'accepted'
-  | 'duplicate'
-  | 'not_subscribed'
-  | 'rejected'
-  | 'expired';
-
-/** The latest version of one ledger record. */
-export interface LedgerRecord {
-  productCode: string;
-  customer: string;
-  customerKind: string;
-  dimension: string;
-  hourMs: number;
-  version: number;
-  state: LedgerState | string;
-  quantity: number;
-  meteringRecordId: string;
-  awsStatus: string;
-  licenseArn: string;
-  batchId: string;
-  attempts: number;
-  updatedAtMs: number;
-}
 
 /** One discrepancy (ledger vs CloudTrail, or a conservation difference; ADR 0007), with its evidence. */
 export interface Finding {
@@ -65,6 +19,7 @@ export interface Finding {
   cloudTrailStatuses: string[];
   eventIds: string[];
   meteringRecordIds: string[];
+  /** The latest version of the key's ledger record (its contract's row type). */
   ledger: LedgerRecord | null;
   detail: string;
   /** Extra evidence (the raw event of an unparseable one). */
@@ -143,7 +98,7 @@ function judgeAnswered(
   v: KeyVerdict,
 ): void {
   if (processed.length === 0) {
-    const delivered = l.updatedAtMs + options.graceMs <= options.readUntilMs;
+    const delivered = l.updatedAt + options.graceMs <= options.readUntilMs;
     if (!delivered) v.outcome('pending');
     else if (l.state === 'accepted') {
       v.add(
@@ -282,7 +237,7 @@ export function reconcile(
     if (!s) byKey.set(k, (s = { ct: [] }));
     return s;
   };
-  for (const l of ledger) slot(keyOf(l.productCode, l.customer, l.dimension, l.hourMs)).ledger = l;
+  for (const l of ledger) slot(keyOf(l.productCode, l.customer, l.dimension, l.hour)).ledger = l;
   for (const r of records) slot(keyOf(r.productCode, r.customer, r.dimension, r.hourMs)).ct.push(r);
 
   const findings: Finding[] = [];

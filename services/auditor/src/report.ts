@@ -1,3 +1,4 @@
+import type { FindingKind, FindingStatus } from '@meterstream/contracts';
 import { formatMicros } from '@meterstream/runtime';
 import {
   reconciliationFindingUnits,
@@ -7,19 +8,13 @@ import {
 } from './conservation.js';
 import { MeterstreamError, toMeterstreamError } from '@meterstream/errors';
 import { describeFinding } from './notify.js';
-import {
-  unparseableFinding,
-  type CustomerSummary,
-  type Finding,
-  type FindingKind,
-} from './reconcile.js';
+import { unparseableFinding, type CustomerSummary, type Finding } from './reconcile.js';
 import {
   conserveRange,
   reconcileRange,
   type AuditStore,
   type ConservationRangeOptions,
 } from './store.js';
-import type { FindingStatus } from './findings.js';
 
 /** A finding in a report, with the operator's explanation if any. */
 export type ReportFinding = Finding & { status: FindingStatus; note: string };

@@ -1,3 +1,4 @@
+import { smtpFromEnv } from '@meterstream/config';
 import { ClickHouse } from '@meterstream/clickhouse';
 import { toMeterstreamError } from '@meterstream/errors';
 import {
@@ -34,16 +35,9 @@ function notifiersOf(env: AuditorEnv, logger: Logger): { notifiers: Notifier[]; 
   if (env.MS_AUDITOR_SLACK_WEBHOOK_URL)
     notifiers.push(new SlackNotifier(env.MS_AUDITOR_SLACK_WEBHOOK_URL));
   let email: EmailNotifier | undefined;
-  if (env.MS_SMTP_HOST && env.MS_AUDITOR_ALERT_EMAILS.length > 0) {
-    email = new EmailNotifier({
-      host: env.MS_SMTP_HOST,
-      port: env.MS_SMTP_PORT,
-      secure: env.MS_SMTP_SECURE,
-      user: env.MS_SMTP_USER,
-      password: env.MS_SMTP_PASSWORD,
-      from: env.MS_SMTP_FROM,
-      to: env.MS_AUDITOR_ALERT_EMAILS,
-    });
+  const smtp = smtpFromEnv(env);
+  if (smtp && env.MS_AUDITOR_ALERT_EMAILS.length > 0) {
+    email = new EmailNotifier({ ...smtp, to: env.MS_AUDITOR_ALERT_EMAILS });
     notifiers.push(email);
   }
   return { notifiers, close: () => email?.close() };

@@ -1,37 +1,44 @@
 import {
   allowIdentifiers,
-  ident,
   joinSql,
+  raw,
   sql,
   type ClickHouse,
   type SqlFragment,
 } from '@meterstream/clickhouse';
 import {
+  entitlementFromRow,
+  ledgerEvidence,
+  ledgerFromEvidence,
+  ledgerFromRow,
+  toSeconds as sec,
+  type Entitlement,
+  type FindingKind,
+  type FindingStatus,
+  type LedgerRecord,
+  type Table,
+} from '@meterstream/contracts';
+import {
   chainKey,
   checkContractTerms,
   conserve,
   type Conservation,
-  type ContractTerm,
   type ConservationOptions,
   type EventTotal,
   type FreezeState,
-  type LedgerEntry,
+  type HourKey,
   type WindowTotal,
 } from './conservation.js';
 import { HOUR_MS } from '@meterstream/runtime';
-import type { FindingStatus, StoredFinding } from './findings.js';
+import type { StoredFinding } from './findings.js';
 import type { CloudTrailRecord, CustomerKind, RecordStatus } from './parse.js';
 import {
   mergeReconciliations,
   reconcile,
-  type FindingKind,
-  type LedgerRecord,
   type ReconcileOptions,
   type Reconciliation,
 } from './reconcile.js';
 import { AUDITOR_TABLES, FOREIGN_TABLES } from './migrations.js';
-
-const sec = (ms: number): number => Math.floor(ms / 1000);
 
 /** The key of a row that selects `product_code, customer, dimension` and `hour_s` (epoch s). */
 function keyOfRow(r: Record<string, unknown>): RecordKey {
@@ -64,8 +71,8 @@ export class AuditStore {
     allowIdentifiers(database);
   }
 
-  private t(name: string): SqlFragment {
-    return ident(`${this.database}.${name}`);
+  private t(table: Table): SqlFragment {
+    return table.in(this.database);
   }
 
   /** Which of these event ids are already stored. */
@@ -172,31 +179,23 @@ export class AuditStore {
     }));
   }
 
-  /** The latest version of every ledger record of hours in [fromMs, toMs). */
-  async ledger(fromMs: number, toMs: number, key?: RecordKey): Promise<LedgerRecord[]> {
-    const rows = await this.ch.query<Record<string, string | number>>(sql`
-      SELECT product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s,
-        max(version) AS v, argMax(state, version) AS l_state, argMax(quantity, version) AS l_quantity,
-        argMax(metering_record_id, version) AS l_metering_record_id, argMax(aws_status, version) AS l_aws_status,
-        argMax(customer_kind, version) AS l_customer_kind, argMax(license_arn, version) AS l_license_arn,
-        argMax(batch_id, version) AS l_batch_id, argMax(attempts, version) AS l_attempts,
-        toUnixTimestamp(argMax(updated_at, version)) AS updated_s
-      FROM ${this.t(FOREIGN_TABLES.ledger)}
-      WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)} ${keyFilter(key)}
-      GROUP BY product_code, customer, dimension, hour`);
-    return rows.map((r) => ({
-      ...keyOfRow(r),
-      customerKind: String(r.l_customer_kind),
-      version: Number(r.v),
-      state: String(r.l_state),
-      quantity: Number(r.l_quantity),
-      meteringRecordId: String(r.l_metering_record_id),
-      awsStatus: String(r.l_aws_status),
-      licenseArn: String(r.l_license_arn),
-      batchId: String(r.l_batch_id),
-      attempts: Number(r.l_attempts),
-      updatedAtMs: Number(r.updated_s) * 1000,
-    }));
+  /**
+   * The latest version of every ledger record of hours in [fromMs, toMs) (`FINAL`: the highest
+   * version per key), read through the ledger's contract; only one key's, or only some products'.
+   */
+  async ledger(
+    fromMs: number,
+    toMs: number,
+    only: { key?: RecordKey; productCodes?: readonly string[] } = {},
+  ): Promise<LedgerRecord[]> {
+    const products = only.productCodes
+      ? sql`AND product_code IN (${inList(only.productCodes)})`
+      : sql``;
+    const rows = await this.ch.query<Record<string, unknown>>(sql`
+      SELECT ${raw(FOREIGN_TABLES.ledger.select)}
+      FROM ${this.t(FOREIGN_TABLES.ledger)} FINAL
+      WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)} ${keyFilter(only.key)} ${products}`);
+    return rows.map(ledgerFromRow);
   }
 
   /** Every version of one ledger record, oldest first (its state history, for `trace`). */
@@ -265,55 +264,20 @@ export class AuditStore {
     }));
   }
 
-  /** The latest version of every ledger record of [fromMs, toMs), with usage, carry and reason. */
-  async ledgerEntries(
-    fromMs: number,
-    toMs: number,
-    productCodes?: readonly string[],
-  ): Promise<LedgerEntry[]> {
-    const only = productCodes ? sql`AND product_code IN (${inList(productCodes)})` : sql``;
-    const rows = await this.ch.query<Record<string, string | number>>(sql`
-      SELECT product_code, customer, dimension, toUnixTimestamp(hour) AS hour_s,
-        argMax(state, version) AS l_state, argMax(quantity, version) AS l_quantity,
-        toString(argMax(usage_micros, version)) AS l_usage, toString(argMax(billable_micros, version)) AS l_billable,
-        toString(argMax(carry_in_micros, version)) AS l_carry_in, toString(argMax(carry_out_micros, version)) AS l_carry_out,
-        argMax(reason, version) AS l_reason
-      FROM ${this.t(FOREIGN_TABLES.ledger)}
-      WHERE hour >= ${new Date(fromMs)} AND hour < ${new Date(toMs)} ${only}
-      GROUP BY product_code, customer, dimension, hour`);
-    return rows.map((r) => ({
-      ...keyOfRow(r),
-      state: String(r.l_state),
-      quantity: Number(r.l_quantity),
-      usageMicros: BigInt(String(r.l_usage)),
-      billableMicros: BigInt(String(r.l_billable)),
-      carryInMicros: BigInt(String(r.l_carry_in)),
-      carryOutMicros: BigInt(String(r.l_carry_out)),
-      reason: String(r.l_reason),
-    }));
-  }
-
   /**
    * The contract terms the submitter keeps (`entitlement_terms`, its migration 2); none when the
    * table is not there (a submitter older than the terms, or no submitter tables at all).
    */
-  async contractTerms(): Promise<ContractTerm[]> {
+  async contractTerms(): Promise<Entitlement[]> {
+    const terms = FOREIGN_TABLES.entitlementTerms;
     const [exists] = await this.ch.query<{ n: string }>(
-      sql`SELECT count() AS n FROM system.tables WHERE database = ${this.database} AND name = ${FOREIGN_TABLES.entitlementTerms}`,
+      sql`SELECT count() AS n FROM system.tables WHERE database = ${this.database} AND name = ${terms.name}`,
     );
     if (Number(exists?.n ?? 0) === 0) return [];
-    const rows = await this.ch.query<Record<string, string | number>>(sql`
-      SELECT product_code, customer, dimension, toString(quantity) AS q,
-        toUnixTimestamp(term_start) AS s, toUnixTimestamp(term_end) AS e
-      FROM ${this.t(FOREIGN_TABLES.entitlementTerms)} FINAL`);
-    return rows.map((r) => ({
-      productCode: String(r.product_code),
-      customer: String(r.customer),
-      dimension: String(r.dimension),
-      quantity: BigInt(String(r.q)),
-      startMs: Number(r.s) * 1000,
-      endMs: Number(r.e) * 1000,
-    }));
+    const rows = await this.ch.query<Record<string, unknown>>(
+      sql`SELECT ${raw(terms.select)} FROM ${this.t(terms)} FINAL`,
+    );
+    return rows.map(entitlementFromRow);
   }
 
   /**
@@ -411,7 +375,7 @@ export class AuditStore {
         cloudtrail_statuses: f.cloudTrailStatuses,
         event_ids: f.eventIds,
         metering_record_ids: f.meteringRecordIds,
-        ledger_record: f.ledger ? JSON.stringify(f.ledger) : '',
+        ledger_record: ledgerEvidence(f.ledger),
         raw_event: f.raw ?? '',
         detail: f.detail,
         note: f.note,
@@ -483,7 +447,7 @@ export class AuditStore {
       cloudTrailStatuses: r.f_cloudtrail_statuses as string[],
       eventIds: r.f_event_ids as string[],
       meteringRecordIds: r.f_metering_record_ids as string[],
-      ledger: r.f_ledger_record ? (JSON.parse(String(r.f_ledger_record)) as LedgerRecord) : null,
+      ledger: ledgerFromEvidence(String(r.f_ledger_record ?? '')),
       ...(r.f_raw_event ? { raw: String(r.f_raw_event) } : {}),
       detail: String(r.f_detail),
       note: String(r.f_note),
@@ -555,7 +519,7 @@ export async function conserveRange(
   const [events, windows, ledger, carryBefore, freeze] = await Promise.all([
     store.uniqueEventTotals(fromMs, toMs, options.dedupLookbackMs),
     store.windowTotals(fromMs, toMs),
-    store.ledgerEntries(fromMs, toMs),
+    store.ledger(fromMs, toMs),
     store.carryBefore(fromMs, toMs, options.carryLookbackMs),
     store.freezeState(fromMs, toMs),
   ]);
@@ -572,15 +536,15 @@ export async function conserveRange(
   // (35 days by default): the term of an hour starting earlier is checked only for billing
   // without any term, since the usage it had before is not read.
   const terms = keep(await store.contractTerms()).filter(
-    (t) => t.startMs < toMs && t.endMs > fromMs,
+    (t) => t.periodStart < toMs && t.periodEnd > fromMs,
   );
   if (terms.length > 0) {
     const since = Math.max(
-      Math.min(...terms.map((t) => t.startMs)),
+      Math.min(...terms.map((t) => t.periodStart)),
       fromMs - options.carryLookbackMs,
     );
     const products = [...new Set(terms.map((t) => t.productCode))];
-    const termLedger = await store.ledgerEntries(since, toMs, products);
+    const termLedger = await store.ledger(since, toMs, { productCodes: products });
     const checked = checkContractTerms(terms, termLedger, fromMs, toMs, since);
     c.findings.push(...checked.findings);
     c.windowsLedger.unexplainedMicros += checked.unexplainedMicros;
@@ -616,12 +580,7 @@ export async function reconcileRange(
 }
 
 /** One (product, customer, dimension, hour). */
-export interface RecordKey {
-  productCode: string;
-  customer: string;
-  dimension: string;
-  hourMs: number;
-}
+export type RecordKey = HourKey;
 
 function keyFilter(key: RecordKey | undefined): SqlFragment {
   if (!key) return sql``;

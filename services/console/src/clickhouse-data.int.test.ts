@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allowIdentifiers, ident, migrate } from '@meterstream/clickhouse';
 import { freshDatabase, type TestDatabase } from '@meterstream/testing';
-import { AUDITOR_MIGRATIONS } from '../../auditor/src/migrations.js';
-import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '../../aggregator/src/index.js';
-import { SUBMITTER_MIGRATIONS, Store } from '../../submitter/src/index.js';
+import { AUDITOR_MIGRATIONS } from '@meterstream/auditor';
+import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '@meterstream/aggregator';
+import { SUBMITTER_MIGRATIONS, Store } from '@meterstream/submitter';
 import { ClickHouseData } from './clickhouse-data.js';
 import { migrateConsole } from './migrations.js';
 import type { Submission } from './model.js';

@@ -18,15 +18,16 @@ import {
   testStack,
   type TestDatabase,
   type TestTopic,
+  emulatorAdmin,
 } from '@meterstream/testing';
-import { startEmulator, type RunningEmulator } from '../../../emulators/aws/src/index.js';
-import { startAggregator, type Aggregator } from '../../aggregator/src/index.js';
+import { startEmulator, type RunningEmulator } from '@meterstream/aws-emulator';
+import { startAggregator, type Aggregator } from '@meterstream/aggregator';
 import {
   parseSubmitterEnv,
   startSubmitter,
   Store,
   type RunningSubmitter,
-} from '../../submitter/src/index.js';
+} from '@meterstream/submitter';
 import { parseConsoleEnv } from './env.js';
 import type { User } from './model.js';
 import { startConsole, type ConsoleHandle } from './start.js';
@@ -58,14 +59,8 @@ let consoleApp: ConsoleHandle;
 let browser: Browser;
 let smtpWebUrl: string;
 
-async function admin(method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${emu.url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (!res.ok) throw new Error(`emulator ${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json();
+function admin(method: string, path: string, body?: unknown): Promise<unknown> {
+  return emulatorAdmin(emu.url)(method, path, body);
 }
 
 interface Billed {

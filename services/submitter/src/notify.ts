@@ -1,3 +1,4 @@
+import { smtpFromEnv, type SmtpConnection } from '@meterstream/config';
 import { createTransport, type Transporter } from 'nodemailer';
 import type { Plan } from '@meterstream/plans';
 import type { Logger } from '@meterstream/observability';
@@ -9,9 +10,7 @@ import type { SubmitterMetrics } from './metrics.js';
 
 /** Notification settings. */
 export interface NotifyConfig {
-  smtp?:
-    | { host: string; port: number; secure: boolean; user: string; password: string; from: string }
-    | undefined;
+  smtp?: SmtpConnection | undefined;
   slackEnabled: boolean;
   attempts: number;
   timeoutMs: number;
@@ -21,16 +20,7 @@ export interface NotifyConfig {
 /** The notification settings from the submitter's environment. */
 export function notifyConfigFromEnv(env: SubmitterEnv): NotifyConfig {
   return {
-    smtp: env.MS_SMTP_HOST
-      ? {
-          host: env.MS_SMTP_HOST,
-          port: env.MS_SMTP_PORT,
-          secure: env.MS_SMTP_SECURE,
-          user: env.MS_SMTP_USER,
-          password: env.MS_SMTP_PASSWORD,
-          from: env.MS_SMTP_FROM,
-        }
-      : undefined,
+    smtp: smtpFromEnv(env),
     slackEnabled: env.MS_SLACK_ENABLED,
     attempts: env.MS_NOTIFY_ATTEMPTS,
     timeoutMs: env.MS_NOTIFY_TIMEOUT_MS,

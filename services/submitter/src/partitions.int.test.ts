@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ident } from '@meterstream/clickhouse';
 import { testLogger } from '@meterstream/testing';
 import { TABLES } from './migrations.js';
 import { startSubmitter, type SubmitterHandle } from './start.js';
@@ -40,7 +39,7 @@ const billedKey = (customer: string, hour: number): string =>
 /** Marks `hour` frozen on one partition only, as that partition's aggregator owner does. */
 async function freezeOn(partition: number, hour: number): Promise<void> {
   const now = Math.floor(clock.now() / 1000);
-  await h.db.ch.insert(ident(`${h.db.name}.${TABLES.windowFreezes}`), [
+  await h.db.ch.insert(TABLES.windowFreezes.in(h.db.name), [
     {
       kafka_partition: partition,
       hour: hour / 1000,

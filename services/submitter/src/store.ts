@@ -1,5 +1,4 @@
 import {
-  ident,
   joinSql,
   quoteString,
   raw,
@@ -7,154 +6,47 @@ import {
   type ClickHouse,
   type SqlFragment,
 } from '@meterstream/clickhouse';
+import {
+  LEDGER,
+  SUBSCRIPTIONS,
+  bigint,
+  keyFromRow,
+  entitlementFromRow,
+  entitlementRows,
+  fromSeconds,
+  ledgerFromRow,
+  ledgerToRow,
+  subscriptionFromRow,
+  subscriptionToRow,
+  toSeconds,
+  usageFromHourOf,
+  type Entitlement,
+  type LedgerRecord,
+  type LedgerState,
+  type Row,
+  type Subscription,
+  type Table,
+  type UsageWindow,
+} from '@meterstream/contracts';
 import { isMeterstreamError } from '@meterstream/errors';
-import { hourStart, retry } from '@meterstream/runtime';
+import { retry } from '@meterstream/runtime';
 import { TABLES } from './migrations.js';
-import type { LedgerRecord, LedgerState } from './ledger.js';
 
-const s = (ms: number): number => Math.floor(ms / 1000);
-const ms = (v: unknown): number => Number(v) * 1000;
+// Row types and codecs are the tables' contracts (@meterstream/contracts).
+export type { Entitlement, Subscription, UsageWindow } from '@meterstream/contracts';
+export { usageFromHourOf } from '@meterstream/contracts';
 
-/** A frozen usage window (aggregator), as the submitter reads it. */
-export interface UsageWindow {
-  productCode: string;
-  customer: string;
-  customerKind: 'identifier' | 'account';
-  dimension: string;
-  hour: number;
-  quantityMicros: bigint;
-  /**
-   * Start of the hour of the earliest event counted in the window, over its partitions: below
-   * `hour` when the aggregator carried late usage into it (ADR 0002 point 6), else `hour`.
-   */
-  usageFromHour: number;
-}
+const s = toSeconds;
 
-/** A customer's subscription or contract (ADR 0001 `subscriptions`). */
-export interface Subscription {
-  productCode: string;
-  customer: string;
-  customerKind: 'identifier' | 'account';
-  licenseArn: string;
-  buyerName: string;
-  agreementId: string;
-  status: 'active' | 'cancelled';
-  periodStart: number;
-  periodEnd: number;
-  source: string;
-}
-
-/**
- * Units included in one contract term [periodStart, periodEnd) of a (product, customer, dimension)
- * (`entitlement_terms`; a key has one term per renewal).
- */
-export interface Entitlement {
-  productCode: string;
-  customer: string;
-  dimension: string;
-  quantity: bigint;
-  periodStart: number;
-  periodEnd: number;
-}
-
-const LEDGER_SELECT = raw(
-  `product_code, customer, customer_kind, dimension, toUnixTimestamp(hour) AS hour_s, toString(version) AS version, state, quantity,
-   toString(usage_micros) AS usage_micros, toString(billable_micros) AS billable_micros, toString(carry_in_micros) AS carry_in_micros,
-   toString(carry_out_micros) AS carry_out_micros, metering_record_id, aws_status, reason, attempts, batch_id, run_id, instance_id,
-   work_partition, license_arn, price_per_unit, toUnixTimestamp(deadline) AS deadline_s, toUnixTimestamp(updated_at) AS updated_s,
-   toUnixTimestamp(usage_from_hour) AS usage_from_s`,
-);
-
-type LedgerRow = Record<string, string | number>;
-
-/** The key columns of a ledger or window row (`hour_s`: the hour in epoch seconds). */
-function keyOfRow(r: LedgerRow): {
-  productCode: string;
-  customer: string;
-  customerKind: 'identifier' | 'account';
-  dimension: string;
-  hour: number;
-} {
-  return {
-    productCode: String(r.product_code),
-    customer: String(r.customer),
-    customerKind: r.customer_kind === 'account' ? 'account' : 'identifier',
-    dimension: String(r.dimension),
-    hour: ms(r.hour_s),
-  };
-}
-
-function fromRow(r: LedgerRow): LedgerRecord {
-  return {
-    ...keyOfRow(r),
-    version: BigInt(String(r.version)),
-    state: String(r.state) as LedgerState,
-    quantity: Number(r.quantity),
-    usageMicros: BigInt(String(r.usage_micros)),
-    billableMicros: BigInt(String(r.billable_micros)),
-    carryInMicros: BigInt(String(r.carry_in_micros)),
-    carryOutMicros: BigInt(String(r.carry_out_micros)),
-    meteringRecordId: String(r.metering_record_id),
-    awsStatus: String(r.aws_status),
-    reason: String(r.reason),
-    attempts: Number(r.attempts),
-    batchId: String(r.batch_id),
-    runId: String(r.run_id),
-    instanceId: String(r.instance_id),
-    workPartition: Number(r.work_partition),
-    licenseArn: String(r.license_arn),
-    pricePerUnit: String(r.price_per_unit),
-    deadline: ms(r.deadline_s),
-    updatedAt: ms(r.updated_s),
-    usageFromHour: usageFromHourOf(ms(r.hour_s), ms(r.usage_from_s)),
-  };
-}
-
-/**
- * The origin hour of a record's usage as stored: a row written without it (0, or anything not an
- * hour before the record's own) is a record whose usage is all of its own hour.
- */
-export function usageFromHourOf(hourMs: number, storedMs: number): number {
-  const from = hourStart(storedMs);
-  return from > 0 && from < hourMs ? from : hourMs;
-}
-
-function toRow(r: LedgerRecord): Record<string, unknown> {
-  return {
-    product_code: r.productCode,
-    customer: r.customer,
-    customer_kind: r.customerKind,
-    dimension: r.dimension,
-    hour: s(r.hour),
-    version: r.version.toString(),
-    state: r.state,
-    quantity: r.quantity,
-    usage_micros: r.usageMicros.toString(),
-    billable_micros: r.billableMicros.toString(),
-    carry_in_micros: r.carryInMicros.toString(),
-    carry_out_micros: r.carryOutMicros.toString(),
-    metering_record_id: r.meteringRecordId,
-    aws_status: r.awsStatus,
-    reason: r.reason,
-    attempts: r.attempts,
-    batch_id: r.batchId,
-    run_id: r.runId,
-    instance_id: r.instanceId,
-    work_partition: r.workPartition,
-    license_arn: r.licenseArn,
-    price_per_unit: r.pricePerUnit,
-    deadline: s(r.deadline),
-    updated_at: s(r.updatedAt),
-    usage_from_hour: s(r.usageFromHour),
-  };
-}
+type LedgerRow = Row;
 
 /** A usage window from the rows of {@link Store.pendingWindows} and {@link Store.windowsBetween}. */
 function windowFromRow(r: LedgerRow): UsageWindow {
+  const key = keyFromRow(r);
   return {
-    ...keyOfRow(r),
-    quantityMicros: BigInt(String(r.q)),
-    usageFromHour: usageFromHourOf(ms(r.hour_s), ms(r.from_s)),
+    ...key,
+    quantityMicros: bigint(r.q),
+    usageFromHour: usageFromHourOf(key.hour, fromSeconds(r.from_s)),
   };
 }
 
@@ -199,14 +91,14 @@ export class Store {
     this.ch = new RetryingClickHouse(ch);
   }
 
-  private t(name: string): SqlFragment {
-    return ident(`${this.database}.${name}`);
+  private t(table: Table): SqlFragment {
+    return table.in(this.database);
   }
 
   /** Appends ledger versions in one insert (one block: all or nothing). */
   async writeLedger(records: readonly LedgerRecord[]): Promise<void> {
     for (let i = 0; i < records.length; i += 50_000) {
-      await this.ch.insert(this.t(TABLES.ledger), records.slice(i, i + 50_000).map(toRow));
+      await this.ch.insert(this.t(TABLES.ledger), records.slice(i, i + 50_000).map(ledgerToRow));
     }
   }
 
@@ -218,28 +110,28 @@ export class Store {
   ): Promise<LedgerRecord[]> {
     const part = partitions ? sql` AND work_partition IN ${inList(partitions)}` : raw('');
     const rows = await this.ch.query<LedgerRow>(
-      sql`SELECT ${LEDGER_SELECT} FROM ${this.t(TABLES.ledger)} FINAL
+      sql`SELECT ${raw(LEDGER.select)} FROM ${this.t(TABLES.ledger)} FINAL
           WHERE hour >= ${new Date(fromHour)} AND state IN ${raw(`(${states.map((x) => `'${x}'`).join(', ')})`)}${part}`,
     );
-    return rows.map(fromRow);
+    return rows.map(ledgerFromRow);
   }
 
   /** Current state of records written by one run (the control API). */
   async ledgerByRun(runId: string): Promise<LedgerRecord[]> {
     const rows = await this.ch.query<LedgerRow>(
-      sql`SELECT ${LEDGER_SELECT} FROM ${this.t(TABLES.ledger)} FINAL
+      sql`SELECT ${raw(LEDGER.select)} FROM ${this.t(TABLES.ledger)} FINAL
           WHERE (product_code, customer, dimension, hour) IN
             (SELECT product_code, customer, dimension, hour FROM ${this.t(TABLES.ledger)} WHERE run_id = ${runId})`,
     );
-    return rows.map(fromRow);
+    return rows.map(ledgerFromRow);
   }
 
   /** Every record (current state) of a product, for tests and the CLI. */
   async ledgerAll(fromHour = 0): Promise<LedgerRecord[]> {
     const rows = await this.ch.query<LedgerRow>(
-      sql`SELECT ${LEDGER_SELECT} FROM ${this.t(TABLES.ledger)} FINAL WHERE hour >= ${new Date(fromHour)}`,
+      sql`SELECT ${raw(LEDGER.select)} FROM ${this.t(TABLES.ledger)} FINAL WHERE hour >= ${new Date(fromHour)}`,
     );
-    return rows.map(fromRow);
+    return rows.map(ledgerFromRow);
   }
 
   /**
@@ -255,7 +147,7 @@ export class Store {
             toString(argMax(carry_out_micros, hour)) AS c
           FROM ${this.t(TABLES.ledger)} WHERE hour >= ${new Date(fromHour)} GROUP BY product_code, customer, dimension`,
     );
-    return new Map(rows.map((r) => [r.k, { hour: ms(r.h), carryOutMicros: BigInt(r.c) }]));
+    return new Map(rows.map((r) => [r.k, { hour: fromSeconds(r.h), carryOutMicros: BigInt(r.c) }]));
   }
 
   /**
@@ -280,7 +172,7 @@ export class Store {
             WHERE hour < ${new Date(beforeHour)} AND (product_code, customer, dimension) IN (${tuples})
             GROUP BY product_code, customer, dimension`,
       );
-      for (const r of rows) out.set(r.k, { hour: ms(r.h), carryOutMicros: BigInt(r.c) });
+      for (const r of rows) out.set(r.k, { hour: fromSeconds(r.h), carryOutMicros: BigInt(r.c) });
     }
     return out;
   }
@@ -291,7 +183,7 @@ export class Store {
       sql`SELECT toUnixTimestamp(hour) AS h FROM ${this.t(TABLES.windowFreezes)} WHERE hour >= ${new Date(fromHour)}
           GROUP BY hour HAVING uniqExact(kafka_partition) >= ${partitions} ORDER BY hour`,
     );
-    return rows.map((r) => ms(r.h));
+    return rows.map((r) => fromSeconds(r.h));
   }
 
   /**
@@ -305,7 +197,7 @@ export class Store {
       sql`SELECT if(uniqExact(kafka_partition) >= ${partitions}, min(m), 0) AS h
           FROM (SELECT kafka_partition, toUInt32(max(hour)) AS m FROM ${this.t(TABLES.windowFreezes)} GROUP BY kafka_partition)`,
     );
-    return ms(rows[0]?.h ?? 0);
+    return fromSeconds(rows[0]?.h ?? 0);
   }
 
   /**
@@ -370,7 +262,7 @@ export class Store {
     const rows = await this.ch.query<{ h: string | number; p: number }>(
       sql`SELECT DISTINCT toUnixTimestamp(hour) AS h, work_partition AS p FROM ${this.t(TABLES.hourFills)} WHERE hour >= ${new Date(fromHour)}`,
     );
-    return new Set(rows.map((r) => `${ms(r.h)}|${Number(r.p)}`));
+    return new Set(rows.map((r) => `${fromSeconds(r.h)}|${Number(r.p)}`));
   }
 
   async markHourFills(
@@ -390,60 +282,26 @@ export class Store {
 
   /** Current subscriptions (latest version per product and customer). */
   async subscriptions(): Promise<Subscription[]> {
-    const rows = await this.ch.query<Record<string, string | number>>(
-      sql`SELECT product_code, customer, customer_kind, license_arn, buyer_name, agreement_id, status,
-            toUnixTimestamp(period_start) AS ps, toUnixTimestamp(period_end) AS pe, source
-          FROM ${this.t(TABLES.subscriptions)} FINAL`,
+    const rows = await this.ch.query<Row>(
+      sql`SELECT ${raw(SUBSCRIPTIONS.select)} FROM ${this.t(TABLES.subscriptions)} FINAL`,
     );
-    return rows.map((r) => ({
-      productCode: String(r.product_code),
-      customer: String(r.customer),
-      customerKind: r.customer_kind === 'account' ? 'account' : 'identifier',
-      licenseArn: String(r.license_arn),
-      buyerName: String(r.buyer_name),
-      agreementId: String(r.agreement_id),
-      status: r.status === 'cancelled' ? 'cancelled' : 'active',
-      periodStart: ms(r.ps),
-      periodEnd: ms(r.pe),
-      source: String(r.source),
-    }));
+    return rows.map(subscriptionFromRow);
   }
 
   async upsertSubscriptions(subs: readonly Subscription[]): Promise<void> {
     const now = Date.now();
     await this.ch.insert(
       this.t(TABLES.subscriptions),
-      subs.map((x, i) => ({
-        product_code: x.productCode,
-        customer: x.customer,
-        customer_kind: x.customerKind,
-        license_arn: x.licenseArn,
-        buyer_name: x.buyerName,
-        agreement_id: x.agreementId,
-        status: x.status,
-        period_start: s(x.periodStart),
-        period_end: s(x.periodEnd),
-        source: x.source,
-        updated_at: s(now),
-        version: (BigInt(now) * 1000n + BigInt(i)).toString(),
-      })),
+      subs.map((x, i) => subscriptionToRow(x, now, i)),
     );
   }
 
   /** Every contract term (several per key: one per renewal), latest version of each. */
   async entitlements(): Promise<Entitlement[]> {
-    const rows = await this.ch.query<Record<string, string | number>>(
-      sql`SELECT product_code, customer, dimension, toString(quantity) AS q, toUnixTimestamp(term_start) AS ps,
-            toUnixTimestamp(term_end) AS pe FROM ${this.t(TABLES.entitlementTerms)} FINAL`,
+    const rows = await this.ch.query<Row>(
+      sql`SELECT ${raw(TABLES.entitlementTerms.select)} FROM ${this.t(TABLES.entitlementTerms)} FINAL`,
     );
-    return rows.map((r) => ({
-      productCode: String(r.product_code),
-      customer: String(r.customer),
-      dimension: String(r.dimension),
-      quantity: BigInt(String(r.q)),
-      periodStart: ms(r.ps),
-      periodEnd: ms(r.pe),
-    }));
+    return rows.map(entitlementFromRow);
   }
 
   /**
@@ -452,29 +310,8 @@ export class Store {
    * after a sync (the console computes manual overage from it).
    */
   async upsertEntitlements(ents: readonly Entitlement[]): Promise<void> {
-    const now = Date.now();
-    const base = ents.map((e, i) => ({
-      product_code: e.productCode,
-      customer: e.customer,
-      dimension: e.dimension,
-      quantity: e.quantity.toString(),
-      version: (BigInt(now) * 1000n + BigInt(i)).toString(),
-    }));
-    await this.ch.insert(
-      this.t(TABLES.entitlementTerms),
-      ents.map((e, i) => ({
-        ...base[i],
-        term_start: s(e.periodStart),
-        term_end: s(e.periodEnd),
-      })),
-    );
-    await this.ch.insert(
-      this.t(TABLES.entitlements),
-      ents.map((e, i) => ({
-        ...base[i],
-        period_start: s(e.periodStart),
-        period_end: s(e.periodEnd),
-      })),
-    );
+    const { terms, current } = entitlementRows(ents, Date.now());
+    await this.ch.insert(this.t(TABLES.entitlementTerms), terms);
+    await this.ch.insert(this.t(TABLES.entitlements), current);
   }
 }

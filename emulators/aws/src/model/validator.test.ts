@@ -84,4 +84,13 @@ describe('validateShape', () => {
       { path: '(root)', message: 'unknown shape Nope' },
     ]);
   });
+  it('requires exactly one member of a union (the Agreement API AcceptedTerm)', () => {
+    const agr = MODELS['marketplace-agreement'].shapes;
+    const term = { byolPricingTerm: { type: 'ByolPricingTerm', id: 't-1' } };
+    expect(validateShape(agr, 'AcceptedTerm', term)).toEqual([]);
+    expect(validateShape(agr, 'AcceptedTerm', {})).toHaveLength(1);
+    expect(
+      validateShape(agr, 'AcceptedTerm', { ...term, netPaymentTerm: { type: 'NetPaymentTerm' } }),
+    ).toEqual([{ path: '(root)', message: 'Member must have exactly one member set' }]);
+  });
 });

@@ -10,6 +10,8 @@ export interface Shape {
   max?: number;
   pattern?: string;
   enum?: string[];
+  /** A union: exactly one member is set. */
+  union?: boolean;
   exception?: boolean;
   fault?: boolean;
   [other: string]: unknown;
@@ -76,6 +78,12 @@ function bounds(shape: Shape, n: number, what: 'length' | 'value', at: string): 
 
 function structure(shape: Shape, obj: Record<string, unknown>, a: At): Violation[] {
   const out: Violation[] = [];
+  if (shape.union === true) {
+    const set = Object.values(obj).filter((v) => v !== undefined && v !== null).length;
+    if (set !== 1) {
+      out.push({ path: a.path || '(root)', message: 'Member must have exactly one member set' });
+    }
+  }
   for (const req of shape.required ?? []) {
     if (obj[req] === undefined || obj[req] === null) {
       out.push({ path: join(a.path, lower(req)), message: 'Member must not be null' });

@@ -1,5 +1,5 @@
 import { AwsError } from '../aws-error.js';
-import { recordQuantity } from '../quantity.js';
+import { readQuantity, type Quantity } from '../quantity.js';
 import { str, type Json } from '../wire.js';
 
 /** AWS's tag character set. */
@@ -24,20 +24,36 @@ function checkTags(tags: Json[]): void {
 }
 
 /**
- * A record's `UsageAllocations`, if any: valid tags, no two allocations with the same tags, and
- * allocated quantities that add up to the record's `quantity` (in millionths).
+ * One allocation's quantity: exactly one of `AllocatedUsageQuantity` / `…AsDecimal`, of the same kind
+ * as the record's ("allocations must use the same type of quantity as the usage record").
  */
-export function checkAllocations(rec: Json, quantity: bigint): void {
-  const allocations = rec.UsageAllocations;
+function allocated(a: Json, kind: Quantity['kind']): bigint {
+  const q = readQuantity(
+    a.AllocatedUsageQuantity,
+    a.AllocatedUsageQuantityAsDecimal,
+    'AllocatedUsageQuantity',
+  );
+  if (q.absent || q.kind !== kind) {
+    const member =
+      kind === 'decimal' ? 'AllocatedUsageQuantityAsDecimal' : 'AllocatedUsageQuantity';
+    throw new AwsError(
+      'InvalidUsageAllocationsException',
+      `Each usage allocation of this record must set ${member}`,
+    );
+  }
+  return q.micros;
+}
+
+/**
+ * A record's `UsageAllocations`, if any: valid tags, no two allocations with the same tags, each
+ * with a quantity of the record's kind, adding up to the record's `quantity` (in millionths).
+ */
+export function checkAllocations(allocations: unknown, quantity: Quantity): void {
   if (!Array.isArray(allocations)) return;
   let sum = 0n;
   const tagSets = new Set<string>();
   for (const a of allocations as Json[]) {
-    sum += recordQuantity(
-      a.AllocatedUsageQuantity,
-      a.AllocatedUsageQuantityAsDecimal,
-      'AllocatedUsageQuantity',
-    );
+    sum += allocated(a, quantity.kind);
     const tags = (Array.isArray(a.Tags) ? a.Tags : []) as Json[];
     checkTags(tags);
     const set = JSON.stringify(tags.map((t) => [t.Key, t.Value]).sort());
@@ -49,7 +65,7 @@ export function checkAllocations(rec: Json, quantity: bigint): void {
     }
     tagSets.add(set);
   }
-  if (sum !== quantity) {
+  if (sum !== quantity.micros) {
     throw new AwsError(
       'InvalidUsageAllocationsException',
       'The sum of the allocated quantities does not equal the record quantity',

@@ -1,5 +1,5 @@
 import type { Entitlement } from '../state.js';
-import { decodeToken, encodeToken, queryHash, str, validate, type Json } from '../wire.js';
+import { offsetPage, queryHash, str, validate, type Json } from '../wire.js';
 
 /** A filter value list passes when absent, or when it holds the entitlement's value. */
 function passes(values: string[] | undefined, v: string | undefined): boolean {
@@ -27,12 +27,6 @@ export function getEntitlements(entitlements: Entitlement[], now: number, input:
   validate('marketplace-entitlement', 'GetEntitlementsRequest', input);
   const productCode = str(input.ProductCode) ?? '';
   const filter = (input.Filter as Record<string, string[]> | undefined) ?? {};
-  const maxResults = typeof input.MaxResults === 'number' ? input.MaxResults : 25;
-  const query = queryHash([productCode, filter]);
-  const offset =
-    input.NextToken !== undefined
-      ? decodeToken(str(input.NextToken) ?? '', query, 'InvalidParameterException').t
-      : 0;
   const all = entitlements.filter(
     (e) =>
       e.productCode === productCode &&
@@ -42,10 +36,11 @@ export function getEntitlements(entitlements: Entitlement[], now: number, input:
       passes(filter.DIMENSION, e.dimension) &&
       passes(filter.LICENSE_ARN, e.licenseArn),
   );
-  return {
-    Entitlements: all.slice(offset, offset + maxResults).map(entitlementView),
-    ...(offset + maxResults < all.length
-      ? { NextToken: encodeToken(offset + maxResults, '', query) }
-      : {}),
-  };
+  const { page, next } = offsetPage(all, {
+    maxResults: typeof input.MaxResults === 'number' ? input.MaxResults : 25,
+    token: input.NextToken,
+    query: queryHash([productCode, filter]),
+    errorType: 'InvalidParameterException',
+  });
+  return { Entitlements: page.map(entitlementView), ...(next ? { NextToken: next } : {}) };
 }

@@ -3,34 +3,20 @@ import { AwsError } from '../aws-error.js';
 import { timestampOutOfBounds } from '../clock.js';
 import type { EmulatorContext } from '../context.js';
 import type { FaultInjector } from '../faults.js';
-import { fromMicros, recordQuantity } from '../quantity.js';
+import { fromMicros, readQuantity, recordQuantity } from '../quantity.js';
 import type { Registry } from '../registry.js';
 import type { BillingRecord, Product } from '../state.js';
 import { parseTimestamp, str, validate, type CallContext, type Json } from '../wire.js';
-import type { CloudTrail } from './cloudtrail.js';
 import { checkAllocations } from './allocations.js';
+import { Ledger, type Billed } from './billing.js';
+import type { CloudTrail } from './cloudtrail.js';
+import { checkLicense, stillMeterable } from './licenses.js';
 
 /** What a metering call's fault draw decided before the call was applied. */
 export interface AppliedCall<T> {
   output: T;
   /** The call was applied (and logged to CloudTrail) but its response must be dropped. */
   dropResponse: boolean;
-}
-
-/** One record's billing outcome. */
-interface Billed {
-  status: 'Success' | 'CustomerNotSubscribed' | 'DuplicateRecord';
-  meteringRecordId?: string;
-}
-
-/** The AWS dedup key: product, customer, dimension and hour. */
-function billingKey(
-  productCode: string,
-  customerKey: string,
-  dimension: string,
-  hour: string,
-): string {
-  return `${productCode}\u0000${customerKey}\u0000${dimension}\u0000${hour}`;
 }
 
 function requireProduct(product: Product | undefined): Product {
@@ -47,22 +33,45 @@ function checkDimension(product: Product, dim: string): void {
   }
 }
 
+/** Exactly one customer id; and no CustomerIdentifier for a new integration. */
+function checkCustomer(product: Product, rec: Json): void {
+  const hasId = rec.CustomerIdentifier !== undefined;
+  if (hasId === (rec.CustomerAWSAccountId !== undefined)) {
+    throw new AwsError(
+      'InvalidCustomerIdentifierException',
+      'Exactly one of CustomerIdentifier and CustomerAWSAccountId must be set',
+    );
+  }
+  // The model: "CustomerIdentifier is not supported for new SaaS product integrations"; the
+  // modeled error for a CustomerIdentifier that does not exist is this one.
+  if (hasId && product.newIntegration) {
+    throw new AwsError(
+      'InvalidCustomerIdentifierException',
+      'CustomerIdentifier is not supported for this product; use CustomerAWSAccountId and LicenseArn',
+    );
+  }
+}
+
+/** A record's quantity, in millionths, as billed (and as AWS compares it: by value). */
+function quantityOf(rec: Json): string {
+  return fromMicros(recordQuantity(rec.Quantity, rec.QuantityAsDecimal, 'Quantity'));
+}
+
 /**
- * The Metering Service: BatchMeterUsage and MeterUsage. The first quantity per (product,
- * customer, dimension, hour) is billed; the same quantity again is Success with the same
- * MeteringRecordId, another is DuplicateRecord. Every call, rejected or not, is logged to CloudTrail.
+ * The Metering Service: BatchMeterUsage and MeterUsage, billed through the {@link Ledger}
+ * (first quantity per key wins). Every call, rejected or not, is logged to CloudTrail.
  */
 export class Metering {
-  /** Index over `state.billing` (see {@link Registry} for why), rebuilt when it changed. */
-  private billingIndex:
-    { of: BillingRecord[]; size: number; map: Map<string, BillingRecord> } | undefined;
+  private readonly ledger: Ledger;
 
   constructor(
     private readonly ctx: EmulatorContext,
     private readonly registry: Registry,
     private readonly faults: FaultInjector,
     private readonly trail: CloudTrail,
-  ) {}
+  ) {
+    this.ledger = new Ledger(ctx);
+  }
 
   /** BatchMeterUsage. Faults were drawn by the caller; validation errors are logged to CloudTrail. */
   batchMeterUsage(input: Json, ctx: CallContext): AppliedCall<Json> {
@@ -101,24 +110,20 @@ export class Metering {
       if (why) throw new AwsError('TimestampOutOfBoundsException', `The ${why}`);
       const dim = str(input.UsageDimension) ?? '';
       checkDimension(product, dim);
-      const quantity = recordQuantity(
+      const quantity = readQuantity(
         input.UsageQuantity,
         input.UsageQuantityAsDecimal,
         'UsageQuantity',
       );
+      checkAllocations(input.UsageAllocations, quantity);
       const rec: Json = {
         Timestamp: input.Timestamp,
         Dimension: dim,
         Quantity: input.UsageQuantity,
         QuantityAsDecimal: input.UsageQuantityAsDecimal,
         UsageAllocations: input.UsageAllocations,
-        // MeterUsage meters the calling account: an all-digit access key id stands for an account
-        // id (so tests can act as several buyers); any other key is the configured account.
-        CustomerAWSAccountId: /^[0-9]+$/.test(ctx.accessKeyId)
-          ? ctx.accessKeyId
-          : this.ctx.settings.accountId,
+        CustomerAWSAccountId: callerAccount(ctx, this.ctx.settings.accountId),
       };
-      checkAllocations(rec, quantity);
       if (input.DryRun === true)
         throw new AwsError('DryRunOperation', 'Request would have succeeded');
       const r = this.bill(product, rec, 'MeterUsage');
@@ -161,9 +166,38 @@ export class Metering {
     }
   }
 
+  /**
+   * The batch's product: its ProductCode, or (new integrations send none) the product of the
+   * records' licenses, which must all be one product ("Each BatchMeterUsage request is for only
+   * one product") and must each name a LicenseArn.
+   */
+  private batchProduct(productCode: string | undefined, records: Json[]): Product {
+    if (productCode !== undefined) return requireProduct(this.registry.product(productCode));
+    const codes = new Set<string>();
+    for (const rec of records) {
+      const license = str(rec.LicenseArn);
+      if (license === undefined) {
+        throw new AwsError(
+          'InvalidProductCodeException',
+          'ProductCode is required for records without a LicenseArn',
+        );
+      }
+      const sub = this.registry.license(license);
+      if (!sub) throw new AwsError('InvalidLicenseException', 'The LicenseArn is not valid');
+      codes.add(sub.productCode);
+    }
+    if (codes.size > 1) {
+      throw new AwsError(
+        'InvalidLicenseException',
+        'The LicenseArns of one request must belong to one product',
+      );
+    }
+    return requireProduct(this.registry.product([...codes][0]));
+  }
+
   /** Checks that reject the whole batch, in AWS's order: product, timestamps, then each record. */
   private checkBatch(productCode: string | undefined, records: Json[]): Product {
-    const product = requireProduct(this.registry.product(productCode));
+    const product = this.batchProduct(productCode, records);
     const now = this.ctx.now();
     for (const rec of records) {
       const why = timestampOutOfBounds(parseTimestamp(rec.Timestamp), now);
@@ -175,84 +209,56 @@ export class Metering {
 
   private checkRecord(product: Product, rec: Json): void {
     checkDimension(product, str(rec.Dimension) ?? '');
-    const hasId = rec.CustomerIdentifier !== undefined;
-    const hasAcct = rec.CustomerAWSAccountId !== undefined;
-    if (hasId === hasAcct) {
-      throw new AwsError(
-        'InvalidCustomerIdentifierException',
-        'Exactly one of CustomerIdentifier and CustomerAWSAccountId must be set',
-      );
-    }
+    checkCustomer(product, rec);
     const license = str(rec.LicenseArn);
-    if (product.licenseArn && !license) {
+    if ((product.licenseArn || product.newIntegration) && !license) {
       throw new AwsError(
         'InvalidLicenseException',
         'This product requires a LicenseArn on every record',
       );
     }
     if (license) {
-      const sub = this.registry.findSubscription(product.productCode, rec);
-      const known = this.registry.knowsLicense(product.productCode, license);
-      if (!known || (sub && sub.licenseArn !== license)) {
-        throw new AwsError(
-          'InvalidLicenseException',
-          'The LicenseArn is not valid for this customer and product',
-        );
-      }
+      const hour = hourStart(parseTimestamp(rec.Timestamp));
+      checkLicense(this.registry.license(license), product.productCode, rec, hour);
     }
-    checkAllocations(rec, recordQuantity(rec.Quantity, rec.QuantityAsDecimal, 'Quantity'));
+    const quantity = readQuantity(rec.Quantity, rec.QuantityAsDecimal, 'Quantity');
+    checkAllocations(rec.UsageAllocations, quantity);
   }
 
-  /** Bills one record: the first quantity per (product, customer, dimension, hour) wins. */
+  /**
+   * Bills one record against its license (a record with a LicenseArn) or its customer's
+   * subscription; CustomerNotSubscribed when there is none that AWS still meters.
+   */
   private bill(product: Product, rec: Json, operation: BillingRecord['operation']): Billed {
-    const sub = this.registry.findSubscription(product.productCode, rec);
+    const now = this.ctx.now();
+    const license = str(rec.LicenseArn);
+    const found = license
+      ? this.registry.license(license)
+      : this.registry.findSubscription(product.productCode, rec, now);
+    const sub = found && stillMeterable(found, now) ? found : undefined;
     if (!sub) return { status: 'CustomerNotSubscribed' };
-    const customerKey = sub.customerAwsAccountId
-      ? `acct:${sub.customerAwsAccountId}`
-      : `id:${sub.customerIdentifier}`;
     const ts = parseTimestamp(rec.Timestamp);
-    const hour = new Date(hourStart(ts)).toISOString();
-    const dimension = str(rec.Dimension) ?? '';
-    const quantity = fromMicros(recordQuantity(rec.Quantity, rec.QuantityAsDecimal, 'Quantity'));
-    const lookup = this.billingLookup();
-    const key = billingKey(product.productCode, customerKey, dimension, hour);
-    const existing = lookup.get(key);
-    if (existing) {
-      return existing.quantity === quantity
-        ? { status: 'Success', meteringRecordId: existing.meteringRecordId }
-        : { status: 'DuplicateRecord' };
-    }
-    const meteringRecordId = this.ctx.nextId('mr');
-    const billed: BillingRecord = {
+    return this.ledger.bill({
       productCode: product.productCode,
-      customerKey,
+      customerKey: sub.customerAwsAccountId
+        ? `acct:${sub.customerAwsAccountId}`
+        : `id:${sub.customerIdentifier}`,
       customerIdentifier: sub.customerIdentifier,
       customerAwsAccountId: sub.customerAwsAccountId,
-      licenseArn: str(rec.LicenseArn),
-      dimension,
-      hour,
+      licenseArn: license,
+      dimension: str(rec.Dimension) ?? '',
+      hour: new Date(hourStart(ts)).toISOString(),
       timestamp: new Date(ts).toISOString(),
-      quantity,
-      meteringRecordId,
-      receivedAt: new Date(this.ctx.now()).toISOString(),
+      quantity: quantityOf(rec),
       operation,
-    };
-    this.ctx.state.billing.push(billed);
-    lookup.set(key, billed);
-    if (this.billingIndex) this.billingIndex.size = this.ctx.state.billing.length;
-    return { status: 'Success', meteringRecordId };
+    });
   }
+}
 
-  private billingLookup(): Map<string, BillingRecord> {
-    const billing = this.ctx.state.billing;
-    if (this.billingIndex?.of !== billing || this.billingIndex.size !== billing.length) {
-      const map = new Map<string, BillingRecord>();
-      for (const b of billing) {
-        const k = billingKey(b.productCode, b.customerKey, b.dimension, b.hour);
-        if (!map.has(k)) map.set(k, b);
-      }
-      this.billingIndex = { of: billing, size: billing.length, map };
-    }
-    return this.billingIndex.map;
-  }
+/**
+ * The account a call is made from: an all-digit access key id stands for an account id (so tests
+ * can act as several accounts); any other key is the configured account.
+ */
+export function callerAccount(ctx: CallContext, defaultAccount: string): string {
+  return /^[0-9]+$/.test(ctx.accessKeyId) ? ctx.accessKeyId : defaultAccount;
 }

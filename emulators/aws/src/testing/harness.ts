@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { MarketplaceAgreementClient } from '@aws-sdk/client-marketplace-agreement';
 import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../start.js';
@@ -14,6 +15,7 @@ export interface TestStack {
   metering: MarketplaceMeteringClient;
   entitlement: MarketplaceEntitlementServiceClient;
   cloudTrail: CloudTrailClient;
+  agreement: MarketplaceAgreementClient;
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   close(): Promise<void>;
 }
@@ -48,6 +50,7 @@ export async function startTestStack(
   const metering = new MarketplaceMeteringClient(cfg);
   const entitlement = new MarketplaceEntitlementServiceClient(cfg);
   const cloudTrail = new CloudTrailClient(cfg);
+  const agreement = new MarketplaceAgreementClient(cfg);
   return {
     emulator,
     stateFile,
@@ -55,6 +58,7 @@ export async function startTestStack(
     metering,
     entitlement,
     cloudTrail,
+    agreement,
     async admin(method, path, body) {
       const res = await fetch(`${emulator.url}${path}`, {
         method,
@@ -69,6 +73,7 @@ export async function startTestStack(
       metering.destroy();
       entitlement.destroy();
       cloudTrail.destroy();
+      agreement.destroy();
       await emulator.close();
       if (!dir) rmSync(root, { recursive: true, force: true });
     },

@@ -1,3 +1,4 @@
+import { MICROS } from '@meterstream/runtime';
 /**
  * Integration-test harness: a fresh ClickHouse database with the aggregator's tables (its own
  * migrations), an in-process AWS emulator on a free port, plan files, and helpers that write what
@@ -17,13 +18,10 @@ import {
   type TestClock,
   type TestDatabase,
   type TestTopic,
+  emulatorAdmin,
 } from '@meterstream/testing';
-import {
-  startEmulator,
-  type Exchange,
-  type RunningEmulator,
-} from '../../../../emulators/aws/src/index.js';
-import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '../../../aggregator/src/migrations.js';
+import { startEmulator, type Exchange, type RunningEmulator } from '@meterstream/aws-emulator';
+import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '@meterstream/aggregator';
 import { parseSubmitterEnv, type SubmitterEnv } from '../env.js';
 import { SUBMITTER_MIGRATIONS, TABLES } from '../migrations.js';
 import type { LedgerRecord } from '../ledger.js';
@@ -38,7 +36,7 @@ export const clock: TestClock = testClock();
 /** `k` hours before the clock's current hour (inside AWS's 24-hour window for k ≤ 20). */
 export const hoursAgo = (k: number): number => clock.hoursAgo(k);
 export const USAGE_PARTITIONS = 2;
-export const M = 1_000_000n;
+export const M = MICROS;
 
 export interface Harness {
   stack: StackEndpoints;
@@ -126,15 +124,7 @@ export async function startHarness(
     },
   });
   const dir = await plansDir(options.slackUrl, options.emails);
-  const admin = async (method: string, path: string, body?: unknown): Promise<unknown> => {
-    const res = await fetch(`${emu.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!res.ok) throw new Error(`emulator ${method} ${path}: ${res.status} ${await res.text()}`);
-    return res.json();
-  };
+  const admin = emulatorAdmin(emu.url);
   await admin('PUT', `/_admin/products/${SUB}`, { dimensions: ['api', 'storage'] });
   await admin('PUT', `/_admin/products/${BAD}`, { dimensions: ['api'] });
   await admin('PUT', `/_admin/products/${CONTRACT}`, { dimensions: ['seats'], licenseArn: true });
@@ -250,10 +240,9 @@ export async function insertWindows(
     lateMicros?: bigint;
   }[],
 ): Promise<void> {
-  const { ident } = await import('@meterstream/clickhouse');
   const now = Math.floor(clock.now() / 1000);
   await ch.insert(
-    ident(`${database}.${TABLES.usageWindows}`),
+    TABLES.usageWindows.in(database),
     rows.map((r) => ({
       product_code: r.productCode,
       customer: r.customer,
@@ -283,7 +272,6 @@ export async function freezeHours(
   database: string,
   hours: number[],
 ): Promise<void> {
-  const { ident } = await import('@meterstream/clickhouse');
   const now = Math.floor(clock.now() / 1000);
   const rows = hours.flatMap((h) =>
     Array.from({ length: USAGE_PARTITIONS }, (_, p) => ({
@@ -295,7 +283,7 @@ export async function freezeHours(
       owner: 'test',
     })),
   );
-  await ch.insert(ident(`${database}.${TABLES.windowFreezes}`), rows);
+  await ch.insert(TABLES.windowFreezes.in(database), rows);
 }
 
 /** Billed quantity per `product|customerKey|dimension|hourIso`. */
