@@ -1,9 +1,12 @@
-// npm run bench:ingest — HTTP → ingest → Kafka throughput and ack latency, against the raw
-// kafkajs producer on the same broker in the same run. Needs the local stack and a build
-// (`npx tsc -b services/ingest`). Writes bench/results/ingest-<date>.json.
+// npm run bench:ingest [-- --client kafkajs|platformatic|both] — HTTP → ingest → Kafka throughput
+// and ack latency, against the raw producer of the same Kafka client (@meterstream/kafka) on the
+// same broker in the same run; with both clients (the default) one after the other. Needs the
+// local stack and a build (`npx tsc -b services/ingest`). Writes bench/results/ingest-<date>.json
+// (every run names its client).
 //
 // Env: MS_KAFKA_BROKERS, MS_SCHEMA_REGISTRY_URL, BENCH_SECONDS (per scenario, default 8),
-//      BENCH_PORT (default 18480), BENCH_CPU_PROF=1 (profile the ingest process into bench/results/).
+//      BENCH_PORT (default 18480), BENCH_KAFKA_CLIENT (as --client), BENCH_CPU_PROF=1 (profile
+//      the ingest process into bench/results/profiles/; summarize with bench/profile.mjs).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,9 +14,8 @@ import { Agent, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { Partitioners } from 'kafkajs';
-import { benchTopic, log, round, sleep } from './lib.mjs';
+import { createSchemaRegistry, registerAvro } from '@meterstream/kafka';
+import { benchClients, benchKafka, benchTopic, log, round, sleep } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const brokers = (process.env.MS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -21,6 +23,7 @@ const registryUrl = process.env.MS_SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const PORT = Number(process.env.BENCH_PORT ?? 18480);
 const PARTITIONS = 6;
+const CLIENTS = benchClients();
 
 const pct = (sorted, p) =>
   sorted.length === 0
@@ -28,7 +31,7 @@ const pct = (sorted, p) =>
     : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 const topic = `bench.ingest.${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
-const { kafka, admin } = await benchTopic({
+const { admin } = await benchTopic({
   clientId: 'bench-ingest',
   brokers,
   topic,
@@ -58,14 +61,16 @@ const bodyPool = (batch) => {
   return bodies.get(batch);
 };
 
-// ---- raw kafkajs baseline -------------------------------------------------------------------
-async function rawBaseline(batch, concurrency) {
-  const registry = new SchemaRegistry({ host: registryUrl });
-  const schema = readFileSync(join(ROOT, 'schemas/avro/usage-event.avsc'), 'utf8');
-  const { id } = await registry.register(
-    { type: SchemaType.AVRO, schema },
-    { subject: `${topic}-value` },
-  );
+// ---- raw producer baseline ------------------------------------------------------------------
+const registry = createSchemaRegistry(registryUrl);
+const schemaId = await registerAvro(
+  registry,
+  `${topic}-value`,
+  JSON.parse(readFileSync(join(ROOT, 'schemas/avro/usage-event.avsc'), 'utf8')),
+);
+
+/** 20 ready batches of `batch` encoded events. */
+async function encodedPool(batch) {
   const pool = [];
   for (let p = 0; p < 20; p++) {
     const msgs = [];
@@ -82,17 +87,19 @@ async function rawBaseline(batch, concurrency) {
       };
       msgs.push({
         key: `${v.productCode}|${v.customerIdentifier}`,
-        value: await registry.encode(id, v),
+        value: await registry.encode(schemaId, v),
         headers: { 'ms-kind': 'usage' },
       });
     }
     pool.push(msgs);
   }
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  return pool;
+}
+
+/** The idempotent producer of `client` alone (acks=all), `concurrency` sends in flight. */
+async function rawBaseline(client, batch, concurrency) {
+  const pool = await encodedPool(batch);
+  const producer = benchKafka(client, { clientId: 'bench-ingest-raw', brokers }).producer();
   await producer.connect();
   const lat = [];
   let events = 0;
@@ -102,7 +109,7 @@ async function rawBaseline(batch, concurrency) {
     Array.from({ length: concurrency }, async (_, w) => {
       for (let i = w; Date.now() < end; i += concurrency) {
         const s = process.hrtime.bigint();
-        await producer.send({ topic, acks: -1, messages: pool[i % pool.length] });
+        await producer.send(topic, pool[i % pool.length]);
         lat.push(Number(process.hrtime.bigint() - s) / 1e6);
         events += batch;
       }
@@ -112,7 +119,7 @@ async function rawBaseline(batch, concurrency) {
   await producer.disconnect();
   lat.sort((a, b) => a - b);
   return {
-    kind: 'raw-kafkajs',
+    kind: 'raw-producer',
     batch,
     concurrency,
     eventsPerSec: round(events / secs, 0),
@@ -142,40 +149,58 @@ cli.stdout.on('data', (d) => (cliOut += d));
 await new Promise((r) => cli.on('exit', r));
 const apiKey = JSON.parse(cliOut).key;
 
-const ingestArgs = [
-  ...(process.env.BENCH_CPU_PROF
-    ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/results/profiles')}`]
-    : []),
-  join(ROOT, 'services/ingest/dist/main.js'),
-];
-const ingest = spawn('node', ingestArgs, {
-  cwd: ROOT,
-  stdio: ['ignore', 'inherit', 'inherit'],
-  env: {
-    ...process.env,
-    MS_KAFKA_BROKERS: brokers.join(','),
-    MS_SCHEMA_REGISTRY_URL: registryUrl,
-    MS_USAGE_TOPIC: topic,
-    MS_INGEST_HOST: '127.0.0.1',
-    MS_INGEST_PORT: String(PORT),
-    MS_INGEST_KEYS_FILE: keysFile,
-    MS_LOG_LEVEL: 'warn',
-  },
-});
-const base = `http://127.0.0.1:${PORT}`;
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(`${base}/readyz`)).ok) break;
-  } catch {
-    /* not up yet */
+/** Starts the ingest process with `client` and waits until it is ready. */
+async function startIngest(client) {
+  const args = [
+    ...(process.env.BENCH_CPU_PROF
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${join(ROOT, 'bench/results/profiles')}`,
+          `--cpu-prof-name=ingest-${client}-${Date.now()}.cpuprofile`,
+        ]
+      : []),
+    join(ROOT, 'services/ingest/dist/main.js'),
+  ];
+  const proc = spawn('node', args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...process.env,
+      MS_KAFKA_BROKERS: brokers.join(','),
+      MS_KAFKA_CLIENT: client,
+      MS_SCHEMA_REGISTRY_URL: registryUrl,
+      MS_USAGE_TOPIC: topic,
+      MS_INGEST_HOST: '127.0.0.1',
+      MS_INGEST_PORT: String(PORT),
+      MS_INGEST_KEYS_FILE: keysFile,
+      MS_LOG_LEVEL: 'warn',
+    },
+  });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) return proc;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 150) throw new Error('ingest did not become ready');
+    await sleep(200);
   }
-  if (i > 150) throw new Error('ingest did not become ready');
-  await sleep(200);
 }
+
+/** Stops the ingest process (SIGTERM: it drains first). */
+async function stopIngest(proc) {
+  if (proc.exitCode !== null) return;
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.on('exit', r));
+}
+
+const base = `http://127.0.0.1:${PORT}`;
+/** The ingest process being measured. */
+let ingest;
 
 const rssMb = () => {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${ingest.pid}/status`, 'utf8'));
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${ingest?.pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : null;
   } catch {
     return null;
@@ -276,55 +301,76 @@ const show = (r) => {
   r.loadAvg1m = round(loadavg()[0], 1);
   runs.push(r);
   log(
-    `${r.kind.padEnd(20)} batch=${String(r.batch).padStart(4)} conc=${String(r.concurrency ?? '-').padStart(3)} ${r.offeredEventsPerSec ? `offered=${r.offeredEventsPerSec}/s ` : ''}` +
+    `${r.client.padEnd(12)} ${r.kind.padEnd(20)} batch=${String(r.batch).padStart(4)} conc=${String(r.concurrency ?? '-').padStart(3)} ${r.offeredEventsPerSec ? `offered=${r.offeredEventsPerSec}/s ` : ''}` +
       `${String(r.eventsPerSec).padStart(7)} ev/s  p50=${r.p50Ms} ms  p99=${r.p99Ms} ms${r.rssMaxMb ? `  rss=${r.rssMaxMb} MB` : ''}${r.statuses ? `  ${JSON.stringify(r.statuses)}` : ''}  load=${r.loadAvg1m}`,
   );
 };
 
-try {
-  // Warm up JIT, connections and the registry cache.
-  await closedLoop(100, 4);
-  show(await rawBaseline(500, 4));
-  show(await rawBaseline(500, 16));
-  show(await rawBaseline(50, 16));
-  for (const [batch, conc] of [
-    [500, 4],
-    [500, 16],
-    [50, 16],
-    [50, 64],
-    [1, 64],
-  ]) {
-    show(await closedLoop(batch, conc));
+/** Every scenario with one client: its raw producer, then ingest closed and open loop. */
+async function benchClient(client) {
+  const tagged = async (r) => show({ client, ...(await r) });
+  ingest = await startIngest(client);
+  try {
+    // Warm up JIT, connections and the registry cache.
+    await closedLoop(100, 4);
+    await tagged(rawBaseline(client, 500, 4));
+    await tagged(rawBaseline(client, 500, 16));
+    await tagged(rawBaseline(client, 50, 16));
+    for (const [batch, conc] of [
+      [500, 4],
+      [500, 16],
+      [50, 16],
+      [50, 64],
+      [1, 64],
+    ]) {
+      await tagged(closedLoop(batch, conc));
+    }
+    await tagged(offered(500, 5_000));
+    await tagged(offered(500, 20_000));
+    await tagged(offered(100, 20_000));
+  } finally {
+    await stopIngest(ingest);
   }
-  show(await offered(500, 5_000));
-  show(await offered(500, 20_000));
-  show(await offered(100, 20_000));
+  return clientSummary(client);
+}
 
+/** Ratios of one client's runs: ingest to its own raw producer, p99 and RSS against the targets. */
+function clientSummary(client) {
+  const mine = runs.filter((r) => r.client === client);
   const best = (kind, batch) =>
     Math.max(
-      ...runs.filter((r) => r.kind === kind && r.batch === batch).map((r) => r.eventsPerSec),
+      ...mine.filter((r) => r.kind === kind && r.batch === batch).map((r) => r.eventsPerSec),
     );
-  const ratio = best('ingest-http', 500) / best('raw-kafkajs', 500);
-  const offered500 = runs.find(
+  const ratio = best('ingest-http', 500) / best('raw-producer', 500);
+  const offered500 = mine.find(
     (r) => r.kind === 'ingest-http-offered' && r.batch === 500 && r.offeredEventsPerSec === 20_000,
   );
   const summary = {
     ratioAt500: round(ratio, 3),
-    targetRatio: 0.6,
     p99AtOffered20k: offered500?.p99Ms,
     targetP99Ms: 25,
-    rawBestAt500: best('raw-kafkajs', 500),
+    rawBestAt500: best('raw-producer', 500),
     ingestBestAt500: best('ingest-http', 500),
-    rssMaxMb: Math.max(...runs.map((r) => r.rssMaxMb ?? 0)),
+    rssMaxMb: Math.max(...mine.map((r) => r.rssMaxMb ?? 0)),
     targetRssMb: 300,
   };
   log(
-    `\ningest/raw throughput at 500 events/request: ${(ratio * 100).toFixed(1)} % (target >= 60 %)`,
+    `\n${client}: ingest/raw throughput at 500 events/request: ${(ratio * 100).toFixed(1)} %; ` +
+      `p99 ack at 20 000 events/s offered: ${summary.p99AtOffered20k} ms (target <= 25 ms); ` +
+      `max RSS ${summary.rssMaxMb} MB (target <= 300 MB)\n`,
   );
-  log(
-    `p99 ack latency at 20 000 events/s offered (500/request): ${summary.p99AtOffered20k} ms (target <= 25 ms)`,
-  );
-  log(`max ingest RSS: ${summary.rssMaxMb} MB (target <= 300 MB)`);
+  return summary;
+}
+
+try {
+  const summary = {};
+  for (const client of CLIENTS) summary[client] = await benchClient(client);
+  if (summary.kafkajs && summary.platformatic) {
+    summary.platformaticVsKafkajsIngestAt500 = round(
+      summary.platformatic.ingestBestAt500 / summary.kafkajs.ingestBestAt500,
+      2,
+    );
+  }
   const out = {
     date: new Date().toISOString(),
     machine: {
@@ -332,6 +378,7 @@ try {
       node: process.version,
       loadAvg: loadavg().map((x) => round(x, 1)),
     },
+    clients: CLIENTS,
     secondsPerScenario: SECONDS,
     topic: { partitions: PARTITIONS },
     summary,
@@ -344,9 +391,8 @@ try {
 } finally {
   clearInterval(rssTimer);
   agent.destroy();
-  ingest.kill('SIGTERM');
-  await new Promise((r) => ingest.on('exit', r));
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  if (ingest) await stopIngest(ingest);
+  await admin.deleteTopics([topic]).catch(() => undefined);
   await admin.disconnect();
   rmSync(dir, { recursive: true, force: true });
 }

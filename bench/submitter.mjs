@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HOUR_MS, hourStart, sleep } from './lib.mjs';
+import { HOUR_MS, benchKafka, hourStart, sleep } from './lib.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const args = process.argv.slice(2);
@@ -46,16 +46,13 @@ for (const stmt of aggregatorTablesForTests(database)) await ch.command(stmt);
 await migrate(ch, 'submitter', SUBMITTER_MIGRATIONS, { database, topology: { kind: 'single' } });
 
 // The submitter checks the usage topic's real partition count at start: give it its own topic.
-const { createKafka, ensureTopic } = await import('@meterstream/kafka');
+const { ensureTopic } = await import('@meterstream/kafka');
 const brokers = process.env.MS_KAFKA_BROKERS ?? `127.0.0.1:${process.env.MS_KAFKA_PORT ?? 9092}`;
 const topic = `bench.submitter.${Date.now().toString(36)}`;
-const { createLogger } = await import('@meterstream/observability');
-const kafka = createKafka({
-  brokers: brokers.split(','),
+const kafkaAdmin = benchKafka('kafkajs', {
   clientId: 'bench-submitter',
-  logger: createLogger('bench', { level: 'warn' }),
-});
-const kafkaAdmin = kafka.admin();
+  brokers: brokers.split(','),
+}).admin();
 await kafkaAdmin.connect();
 await ensureTopic(kafkaAdmin, { topic, partitions: USAGE_PARTITIONS, replicationFactor: 1 });
 
@@ -277,6 +274,6 @@ writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`wrote ${file}`);
 await emu.close();
 await ch.command(`DROP DATABASE IF EXISTS ${database}`);
-await kafkaAdmin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+await kafkaAdmin.deleteTopics([topic]).catch(() => undefined);
 await kafkaAdmin.disconnect();
 await ch.close();
