@@ -293,7 +293,7 @@ describe.each(KAFKA_CLIENT_KINDS)('Kafka client contract: %s', (kind) => {
       logger: testLogger('kafka'),
       connectionTimeoutMs: 1_000,
       requestTimeoutMs: 3_000,
-      route: (b) => (seen.add(`${b.host}:${b.port}`), { host: '127.0.0.1', port: proxy.port }),
+      route: (b) => (seen.add(`${b.host}:${b.port}`), proxy.route()),
     });
     const topic = await freshTopic(c(kind), 1);
     const producer = routed.producer({

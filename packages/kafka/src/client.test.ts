@@ -184,7 +184,8 @@ describe('option translation', () => {
       connectionTimeout: 900,
     });
     const p = platformaticBase({ ...o, client: 'platformatic' });
-    expect(p).toMatchObject({ retries: 5, timeout: 7_000, connectTimeout: 900 });
+    expect(p).toMatchObject({ retries: 5, requestTimeout: 7_000, connectTimeout: 900 });
+    expect(p).not.toHaveProperty('timeout');
     const delay = platformaticRetry(o.retry).retryDelay as (
       c: object,
       op: string,

@@ -76,7 +76,9 @@ export function platformaticBase(options: KafkaClientOptions): BaseOptions {
     bootstrapBrokers: options.brokers,
     ...(options.route ? { context: { msRoute: options.route } satisfies RoutedContext } : {}),
     ...(options.retry ? platformaticRetry(options.retry) : {}),
-    ...(options.requestTimeoutMs !== undefined ? { timeout: options.requestTimeoutMs } : {}),
+    // `requestTimeout` is how long a connection waits for an answer (kafkajs's requestTimeout);
+    // the library's `timeout` is what it asks the broker to wait for (acks), not a client bound.
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeout: options.requestTimeoutMs } : {}),
     ...(options.connectionTimeoutMs !== undefined
       ? { connectTimeout: options.connectionTimeoutMs }
       : {}),

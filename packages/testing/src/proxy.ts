@@ -4,11 +4,12 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
  * A TCP proxy in front of one real service (the shared broker, ClickHouse) that a test takes down
  * and brings back, to simulate an outage without stopping what other tests use. `down()` refuses
  * new connections and cuts every open one, like a crashed server; `up()` listens again on the
- * same port.
+ * same port. `mute()` loses the answers: requests still reach the service, nothing comes back.
  */
 export class FaultProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private muted = false;
   /** The port clients connect to (chosen at the first `up()`, kept after). */
   port = 0;
 
@@ -35,7 +36,10 @@ export class FaultProxy {
       }
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
-      client.pipe(upstream).pipe(client);
+      client.pipe(upstream);
+      upstream.on('data', (chunk: Buffer) => {
+        if (!this.muted) client.write(chunk);
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -45,10 +49,21 @@ export class FaultProxy {
     this.server = server;
   }
 
+  /**
+   * From now on the service's answers are dropped: it receives and acts on every request (a
+   * broker writes the batch), the client hears nothing, as when a connection dies after the
+   * request went out. Until {@link down}, which also ends the muting (a muted stream has lost
+   * bytes mid-answer: it must not be used again).
+   */
+  mute(): void {
+    this.muted = true;
+  }
+
   /** Refuses new connections and cuts every open one. */
   async down(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.muted = false;
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -59,12 +74,8 @@ export class FaultProxy {
   }
 
   /**
-   * A kafkajs `socketFactory` that connects everything to this proxy, including connections to
-   * the broker address advertised in metadata.
+   * For `createKafkaClient`'s `route` option (@meterstream/kafka): every connection of the client,
+   * including those to the broker address advertised in metadata, goes to this proxy.
    */
-  socketFactory = ({ onConnect }: { onConnect: () => void }): Socket => {
-    const s = connect({ host: '127.0.0.1', port: this.port }, onConnect);
-    s.setKeepAlive(true, 60_000);
-    return s;
-  };
+  route = (): { host: string; port: number } => ({ host: '127.0.0.1', port: this.port });
 }

@@ -5,6 +5,7 @@ import {
   freshTopic,
   testKafkaClient,
   testStack,
+  waitFor,
   type TestTopic,
 } from '@meterstream/testing';
 import {
@@ -29,7 +30,7 @@ describe('broker outage', () => {
       brokers: [`127.0.0.1:${proxy.port}`],
       connectionTimeoutMs: 1000,
       requestTimeoutMs: 5000,
-      route: () => ({ host: '127.0.0.1', port: proxy.port }),
+      route: proxy.route,
     });
     ing = await startTestIngest({
       topic: t.topic,
@@ -98,5 +99,78 @@ describe('broker outage', () => {
     const missing = acked.filter((id) => !inKafka.has(id));
     expect(missing).toEqual([]);
     expect(acked.length).toBeGreaterThan(1000);
+  });
+});
+
+/**
+ * ADR 0003's hazard: a batch the broker wrote but whose answer was lost fails on the client; if
+ * the next, different batch went out with the same producer id and sequence numbers, the broker
+ * would take it for a re-send of the first, drop it and answer success — a 202 for events that
+ * are not in Kafka. Ingest replaces its producer after a failed send, so the next batch has a new
+ * producer id.
+ */
+describe('a send written by the broker whose answer was lost', () => {
+  let t: TestTopic;
+  let ing: TestIngest;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = FaultProxy.to((await testStack()).kafkaBrokers[0]!);
+    await proxy.up();
+    t = await freshTopic('ingest-lost-ack', 3);
+    const kafka = await testKafkaClient('ingest-lost-ack-test', {
+      brokers: [`127.0.0.1:${proxy.port}`],
+      connectionTimeoutMs: 1000,
+      requestTimeoutMs: 1500,
+      route: proxy.route,
+    });
+    ing = await startTestIngest({
+      topic: t.topic,
+      kafka,
+      env: { MS_INGEST_PRODUCE_TIMEOUT_MS: '2000', MS_INGEST_RETRY_AFTER_S: '1' },
+    });
+  });
+  afterAll(async () => {
+    await ing?.close();
+    await proxy?.down();
+    await t?.drop();
+  });
+
+  /** 21 events over the same 7 keys (so over the same partitions, in the same counts) each time. */
+  const batch = (name: string): { id: string }[] =>
+    Array.from({ length: 21 }, (_, i) => ({ id: `${name}-${i}`, ...analyticsEvent(i) }));
+  const inKafka = async (): Promise<Set<string>> =>
+    new Set((await readAll(t.topic, ing.registry)).map((g) => g.event.id));
+
+  it('does not make the next batch vanish: every 202 event is in Kafka', async () => {
+    const first = batch('first');
+    expect((await post(ing.url, ing.key, JSON.stringify(first))).status).toBe(202);
+    // The broker gets the next batch and writes it; its answer never arrives.
+    proxy.mute();
+    const lost = batch('lost');
+    expect((await post(ing.url, ing.key, JSON.stringify(lost))).status).toBe(503);
+    await waitFor('the unanswered batch written', async () => {
+      const ids = await inKafka();
+      return lost.every((e) => ids.has(e.id)) ? true : undefined;
+    });
+    // The client gives up on it (its retries of the batch were not answered either); then the
+    // connections die.
+    await waitFor('the failed send', async () =>
+      /produce_seconds_count\{outcome="error"\} [1-9]/.test(await ing.metrics.text())
+        ? true
+        : undefined,
+    );
+    await proxy.down();
+    await proxy.up();
+    // The next batch, with the same keys and sizes: 503 while the client recovers, then 202.
+    const next = batch('next');
+    let status = 0;
+    for (let i = 0; i < 60 && status !== 202; i++) {
+      status = (await post(ing.url, ing.key, JSON.stringify(next))).status;
+      if (status !== 202) await sleep(500);
+    }
+    expect(status).toBe(202);
+    const ids = await inKafka();
+    expect([...first, ...next].filter((e) => !ids.has(e.id))).toEqual([]);
+    expect(ing.handle.sink.producerGenerations).toBeGreaterThanOrEqual(2);
   });
 });
