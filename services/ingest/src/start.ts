@@ -11,6 +11,7 @@ import {
 } from '@meterstream/kafka';
 import type { Logger, Metrics, ServiceHandle } from '@meterstream/observability';
 import { USAGE_EVENT_AVRO, usageEventSubject, type UsageEvent } from '@meterstream/schemas';
+import { wireEncoder, type AvroType } from './encoder.js';
 import { ingestServerConfig, type IngestEnv } from './env.js';
 import { KeyStore } from './keys.js';
 import { ingestMetrics, produceObserver } from './metrics.js';
@@ -42,14 +43,6 @@ export interface IngestHandle extends ServiceHandle {
   server: FastifyInstance;
   sink: KafkaSink;
   schemaId: number;
-}
-
-/** Wire-format prefix: magic byte 0 and the 4-byte schema id. */
-function wirePrefix(schemaId: number): Buffer {
-  const b = Buffer.alloc(5);
-  b.writeUInt8(0, 0);
-  b.writeInt32BE(schemaId, 1);
-  return b;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -86,14 +79,13 @@ async function usageEncoder(
   topic: string,
 ): Promise<{ schemaId: number; encode: (ev: UsageEvent) => Buffer }> {
   const schemaId = await registerAvro(registry, usageEventSubject(topic), USAGE_EVENT_AVRO);
-  let avro: { toBuffer(v: unknown): Buffer };
+  let avro: AvroType;
   try {
-    avro = (await registry.getSchema(schemaId)) as unknown as { toBuffer(v: unknown): Buffer };
+    avro = (await registry.getSchema(schemaId)) as unknown as AvroType;
   } catch (err) {
     throw toRegistryError(err, 'get schema');
   }
-  const prefix = wirePrefix(schemaId);
-  return { schemaId, encode: (ev) => Buffer.concat([prefix, avro.toBuffer(ev)]) };
+  return { schemaId, encode: wireEncoder(schemaId, avro) };
 }
 
 /** The sink of accepted events: idempotent producers (acks=all), replaced after a failed send. */

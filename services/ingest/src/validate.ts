@@ -47,6 +47,11 @@ type Verdict =
   | { ok: true; event: UsageEvent; value: Buffer }
   | { ok: false; kind: RejectKind; reasons: Reason[] };
 
+/** The headers of every usage record (one object for all: the clients only read them). */
+const USAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  [KIND_HEADER]: MESSAGE_KINDS.usage,
+});
+
 const no = (kind: RejectKind, field: string, message: string): Verdict => ({
   ok: false,
   kind,
@@ -69,11 +74,7 @@ export function checkEvents(items: readonly Item[], o: CheckOptions): Checked {
       return;
     }
     out.events.push(v.event);
-    out.records.push({
-      key: usageEventKey(v.event),
-      value: v.value,
-      headers: { [KIND_HEADER]: MESSAGE_KINDS.usage },
-    });
+    out.records.push({ key: usageEventKey(v.event), value: v.value, headers: USAGE_HEADERS });
   });
   return out;
 }
