@@ -201,10 +201,8 @@ async function acceptUsage(
     // DateTime (u32 seconds) wraps.
     return out.reject(m, 'timestamp_in_future');
   }
-  if (
-    hourOf(ts) <
-    w.placeHour(ts, key, isTooOldForAws(ts, now), now) - deps.dedupHorizonHours * HOUR_MS
-  ) {
+  const tooOld = isTooOldForAws(ts, now);
+  if (hourOf(ts) < w.placeHour(ts, key, tooOld, now) - deps.dedupHorizonHours * HOUR_MS) {
     // The window of its billing hour scans identities back to that hour minus the horizon only.
     // A row with the same timestamp counted earlier lies before that scan, so this one could be
     // counted a second time: it is recorded here instead, never counted (ADR 0002). (The
@@ -219,7 +217,6 @@ async function acceptUsage(
       await w.freezeThrough(w.dueHour(ts), ctx, 'watermark');
     }
   }
-  const tooOld = isTooOldForAws(ts, now);
   const eh = hourOf(ts);
   const bh = w.billingHour(ts, key, tooOld, now);
   if (tooOld) deps.metrics.lateEvents.inc({ kind: 'too_old' });

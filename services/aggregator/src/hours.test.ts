@@ -22,4 +22,12 @@ describe('isTooOldForAws', () => {
     expect(isTooOldForAws(lastOfNov, first + 5 * HOUR_MS)).toBe(false);
     expect(isTooOldForAws(lastOfNov, first + 6 * HOUR_MS)).toBe(true);
   });
+  it('answers for the now it is given when now changes from call to call', () => {
+    const first = Date.UTC(2026, 11, 1, 0, 0, 0);
+    const lastOfNov = first - 60_000;
+    for (let i = 0; i < 3; i++) {
+      expect(isTooOldForAws(lastOfNov, first + 7 * HOUR_MS)).toBe(true);
+      expect(isTooOldForAws(lastOfNov, first - HOUR_MS)).toBe(false);
+    }
+  });
 });

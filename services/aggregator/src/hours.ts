@@ -14,7 +14,18 @@ export const sec = (ms: number): number => Math.floor(ms / 1000);
  */
 export function isTooOldForAws(eventMs: number, nowMs: number): boolean {
   if (nowMs - eventMs >= DAY_MS) return true;
-  const now = new Date(nowMs);
-  const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+  const monthStart = monthStartOf(nowMs);
   return eventMs < monthStart && nowMs >= monthStart + 6 * HOUR_MS;
+}
+
+/** The last `monthStartOf` answer: a batch asks with one `now` for every event. */
+let lastMonth = { nowMs: Number.NaN, start: 0 };
+
+/** Start of the UTC month containing `nowMs`. */
+function monthStartOf(nowMs: number): number {
+  if (nowMs !== lastMonth.nowMs) {
+    const now = new Date(nowMs);
+    lastMonth = { nowMs, start: Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1) };
+  }
+  return lastMonth.start;
 }
