@@ -15,13 +15,28 @@ export const MAX_QUANTITY_MICROS = MAX_QUANTITY_UNITS * MICROS_PER_UNIT;
  */
 export const QUANTITY_PATTERN = /^\d{1,10}(\.\d{1,6})?$/;
 
+/** {@link MAX_QUANTITY_UNITS} as a number (exact: far below 2^53). */
+const MAX_UNITS = Number(MAX_QUANTITY_UNITS);
+
+/**
+ * Whether a string matching {@link QUANTITY_PATTERN} is above {@link MAX_QUANTITY_MICROS}, without
+ * BigInt (every event of ingest checks this): its integer part (at most 10 digits: exact as a
+ * number) is above the maximum, or is the maximum with a fraction that is not zero.
+ */
+function aboveMax(s: string): boolean {
+  const dot = s.indexOf('.');
+  const units = Number(dot < 0 ? s : s.slice(0, dot));
+  if (units !== MAX_UNITS) return units > MAX_UNITS;
+  return dot >= 0 && /[1-9]/.test(s.slice(dot + 1));
+}
+
 /** Why `s` is not a valid quantity, or `undefined` when it is one. */
 export function quantityProblem(s: unknown): string | undefined {
   if (typeof s !== 'string') return 'must be a decimal string';
   if (!QUANTITY_PATTERN.test(s)) {
     return 'must be a non-negative decimal with at most 10 integer and 6 fraction digits (no sign, exponent, NaN or Infinity)';
   }
-  if (toMicros(s) > MAX_QUANTITY_MICROS) return `must be at most ${MAX_QUANTITY_UNITS}`;
+  if (aboveMax(s)) return `must be at most ${MAX_QUANTITY_UNITS}`;
   return undefined;
 }
 
@@ -39,13 +54,18 @@ function toMicros(s: string): bigint {
  *   {@link QUANTITY_PATTERN}; also more than 2147483647 units).
  */
 export function parseQuantity(s: string): bigint {
+  checkQuantity(s);
+  return toMicros(s);
+}
+
+/** Throws VALIDATION_FAILED naming the quantity's problem, if it has one. */
+function checkQuantity(s: string): void {
   const problem = quantityProblem(s);
   if (problem !== undefined) {
     throw new MeterstreamError('VALIDATION_FAILED', `quantity ${problem}`, {
       details: { field: 'quantity' },
     });
   }
-  return toMicros(s);
 }
 
 /**
@@ -62,7 +82,16 @@ export function formatMicros(micros: bigint): string {
   return `${int}.${frac.toString().padStart(6, '0').replace(/0+$/, '')}`;
 }
 
-/** The canonical form of a valid quantity string (`"007.50"` → `"7.5"`). */
+/**
+ * The canonical form of a valid quantity string (`"007.50"` → `"7.5"`): what
+ * `formatMicros(parseQuantity(s))` gives, by trimming zeros instead of BigInt arithmetic.
+ *
+ * @throws MeterstreamError `VALIDATION_FAILED` when `s` is not a valid quantity.
+ */
 export function canonicalQuantity(s: string): string {
-  return formatMicros(parseQuantity(s));
+  checkQuantity(s);
+  const dot = s.indexOf('.');
+  const int = (dot < 0 ? s : s.slice(0, dot)).replace(/^0+(?=\d)/, '');
+  const frac = dot < 0 ? '' : s.slice(dot + 1).replace(/0+$/, '');
+  return frac === '' ? int : `${int}.${frac}`;
 }

@@ -14,6 +14,7 @@ import {
   messageKind,
   parseQuantity,
   parseRfc3339,
+  quantityProblem,
   usageEventKey,
   usageEventSubject,
   validateUsageEvent,
@@ -104,6 +105,31 @@ describe('quantities', () => {
     '0x10',
     '99999999999',
   ])('reject %j', (s) => expect(() => parseQuantity(s)).toThrow(/quantity/));
+  it('canonicalizes and bounds any decimal string as the exact BigInt arithmetic does', () => {
+    const decimal = fc
+      .tuple(
+        fc.stringMatching(/^\d{1,10}$/),
+        fc.option(fc.stringMatching(/^\d{1,6}$/), { nil: undefined }),
+      )
+      .map(([int, frac]) => (frac === undefined ? int : `${int}.${frac}`));
+    const exact = (s: string): bigint => {
+      const [int, frac = ''] = s.split('.');
+      return BigInt(int!) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
+    };
+    fc.assert(
+      fc.property(
+        fc.oneof(decimal, fc.constantFrom('2147483647', '2147483647.000000', '2147483647.0000001')),
+        (s) => {
+          const valid = /^\d{1,10}(\.\d{1,6})?$/.test(s) && exact(s) <= 2_147_483_647_000_000n;
+          expect(quantityProblem(s) === undefined).toBe(valid);
+          if (valid) expect(canonicalQuantity(s)).toBe(formatMicros(exact(s)));
+        },
+      ),
+    );
+    expect(quantityProblem('2147483647.000001')).toMatch(/at most/);
+    expect(quantityProblem('2147483648')).toMatch(/at most/);
+    expect(canonicalQuantity('0000000000.000000')).toBe('0');
+  });
   it('round-trip any micros', () => {
     fc.assert(
       fc.property(
@@ -125,6 +151,17 @@ describe('parseRfc3339', () => {
     expect(parseRfc3339('2026-11-26 12:00:00Z')).toBeUndefined();
     expect(parseRfc3339('2026-11-26T12:00:00')).toBeUndefined();
     expect(parseRfc3339('1764158400000')).toBeUndefined();
+  });
+  it('knows the length of every month, leap years included, as Date does', () => {
+    for (const y of [1900, 1999, 2000, 2024, 2026, 2100, 2400]) {
+      for (let mo = 1; mo <= 12; mo++) {
+        const days = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+        const at = (d: number): string =>
+          `${y}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}T00:00:00Z`;
+        expect(parseRfc3339(at(days))).toBe(Date.UTC(y, mo - 1, days));
+        expect(parseRfc3339(at(days + 1))).toBeUndefined();
+      }
+    }
   });
 });
 

@@ -1,5 +1,11 @@
 import { LIMITS, PATTERNS, type Allocation, type UsageEvent } from './model.js';
-import { MAX_QUANTITY_MICROS, formatMicros, parseQuantity, quantityProblem } from './quantity.js';
+import {
+  MAX_QUANTITY_MICROS,
+  canonicalQuantity,
+  formatMicros,
+  parseQuantity,
+  quantityProblem,
+} from './quantity.js';
 
 /** Why one field of one event was rejected. `field` is a JSON path such as `allocations[2].tags`. */
 export interface Reason {
@@ -63,6 +69,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** Days in month `mo` (1-12) of year `y` of the proleptic Gregorian calendar. */
+function daysInMonth(y: number, mo: number): number {
+  if (mo === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
+}
+
 /**
  * Parses an RFC 3339 date-time into epoch milliseconds (fractions beyond milliseconds are
  * truncated), or returns `undefined` for anything else, including impossible calendar dates
@@ -71,17 +83,14 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function parseRfc3339(s: string): number | undefined {
   const m = RE.timestamp.exec(s);
   if (!m) return undefined;
-  const [y, mo, d, h, mi, se] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const h = Number(m[4]);
+  const mi = Number(m[5]);
+  const se = Number(m[6]);
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return undefined;
-  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
-  if (d > daysInMonth) return undefined;
+  if (d > daysInMonth(y, mo)) return undefined;
   let offsetMin = 0;
   if (m[8] === undefined) {
     const oh = Number(m[10]);
@@ -123,7 +132,7 @@ function quantityInput(v: unknown, field: string, reasons: Reason[]): string | u
     reasons.push({ field, message: problem });
     return undefined;
   }
-  return formatMicros(parseQuantity(v as string));
+  return canonicalQuantity(v as string);
 }
 
 function optString(
