@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SecondCount } from '@meterstream/aws-emulator';
 import { freshName, testLogger, waitFor } from '@meterstream/testing';
 import { applyCarry } from './ledger.js';
 import { startSubmitter, type SubmitterHandle } from './start.js';
@@ -49,15 +50,6 @@ afterAll(async () => {
   for (const s of running) await s.close();
   await h?.close();
 });
-
-interface SecondCount {
-  second: string;
-  operation: string;
-  account: string;
-  region: string;
-  accepted: number;
-  throttled: number;
-}
 
 describe('three submitter instances against the 10 requests/s quota', () => {
   it('never make more than 10 BatchMeterUsage calls of the account in a second, through a leave, and bill every key once', async () => {
