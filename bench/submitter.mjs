@@ -2,6 +2,12 @@
 // ledger and accepted by the AWS emulator, end to end, with the emulator's request rate beside it.
 //
 //   node bench/submitter.mjs [customers=100000] [--concurrency 8] [--wave 5000]
+//   node bench/submitter.mjs --quota 10 [customers=2000]
+//
+// Without --quota the emulator enforces no quota and the submitter's limiter is off
+// (MS_SUBMITTER_AWS_RPS=0): it measures the submitter itself. With --quota N both are on at N
+// requests a second (AWS: 10, ADR 0008): it measures records a second against the physical limit
+// (N × 25) and extrapolates the time to drain one hour of 100 000 customers × 5 dimensions.
 //
 // Needs the local stack's ClickHouse (npm run stack:up). Builds the submitter and the emulator,
 // starts the emulator in this process, spawns `node services/submitter/dist/main.js`, and writes
@@ -19,7 +25,11 @@ const opt = (name, def) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : def;
 };
-const CUSTOMERS = Number(args.find((a) => /^\d+$/.test(a)) ?? 100_000);
+const QUOTA = Number(opt('--quota', '0'));
+if (!Number.isInteger(QUOTA) || QUOTA < 0) throw new Error('--quota takes a whole number ≥ 0');
+const CUSTOMERS = Number(
+  args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--quota') ?? (QUOTA ? 2_000 : 100_000),
+);
 const DIMENSIONS = ['api', 'storage', 'exports', 'seats', 'gpu'];
 const CONCURRENCY = opt('--concurrency', '8');
 const WAVE = opt('--wave', '5000');
@@ -30,8 +40,7 @@ execFileSync('npx', ['tsc', '-b', 'services/submitter', 'emulators/aws'], {
   stdio: 'inherit',
 });
 const { ClickHouse, allowIdentifiers, ident } = await import('@meterstream/clickhouse');
-const { aggregatorTablesForTests, SUBMITTER_MIGRATIONS } =
-  await import('../services/submitter/dist/index.js');
+const { TABLES, SUBMITTER_MIGRATIONS } = await import('../services/submitter/dist/index.js');
 const { migrate } = await import('@meterstream/clickhouse');
 const { startEmulator } = await import('../emulators/aws/dist/index.js');
 
@@ -42,7 +51,10 @@ const admin = new ClickHouse({ url: chUrl });
 await admin.command(`CREATE DATABASE ${database}`);
 await admin.close();
 const ch = new ClickHouse({ url: chUrl, database, requestTimeoutMs: 300_000 });
-for (const stmt of aggregatorTablesForTests(database)) await ch.command(stmt);
+// The aggregator's tables the submitter reads, from their contracts.
+const single = { database, topology: { kind: 'single' } };
+for (const t of [TABLES.usageWindows, TABLES.windowFreezes])
+  for (const stmt of t.create(single)) await ch.command(stmt);
 await migrate(ch, 'submitter', SUBMITTER_MIGRATIONS, { database, topology: { kind: 'single' } });
 
 // The submitter checks the usage topic's real partition count at start: give it its own topic.
@@ -72,6 +84,7 @@ let lastRequest = 0;
 const emu = await startEmulator({
   port: 0,
   seed: 1,
+  meteringRps: QUOTA,
   onExchange: (e) => {
     if (e.operation !== 'BatchMeterUsage') return;
     requests++;
@@ -162,6 +175,7 @@ const child = spawn(process.execPath, [join(root, 'services/submitter/dist/main.
     MS_SUBMITTER_TICK_MS: '1000',
     MS_SUBMITTER_CONCURRENCY: CONCURRENCY,
     MS_SUBMITTER_WAVE_SIZE: WAVE,
+    MS_SUBMITTER_AWS_RPS: String(QUOTA),
     MS_SUBMITTER_OPS_PORT: '0',
     MS_LOG_LEVEL: 'debug',
     NODE_OPTIONS: '--max-old-space-size=3072',
@@ -221,6 +235,41 @@ await new Promise((r) => child.once('exit', r));
 
 const billed = emu.core.state.billing.length;
 const sum = (k) => waves.reduce((a, w) => a + w[k], 0) / 1000;
+
+/**
+ * At the quota: records a second while sending against the physical limit (quota × 25), the
+ * emulator's busiest second, and the drain time of one hour of 100 000 × 5 records extrapolated
+ * from this run's send rate (the rate is fixed by the quota, so it scales linearly).
+ */
+function quotaReport(records) {
+  const seconds = emu.core.quota.seconds().filter((c) => c.operation === 'BatchMeterUsage');
+  const physical = QUOTA * 25;
+  // The whole seconds from the first call to the last, as the emulator counted them.
+  const at = seconds.map((c) => Date.parse(c.second));
+  const sendSeconds = at.length > 0 ? (Math.max(...at) - Math.min(...at)) / 1000 + 1 : 0;
+  const measured = sendSeconds > 0 ? records / sendSeconds : null;
+  const sending = measured === null ? null : 500_000 / measured;
+  const overhead =
+    (((freezeMs ?? 0) / 1000 + sum('markSendingMs') + sum('writeResultsMs')) / records) * 500_000;
+  return {
+    requestsPerSecondQuota: QUOTA,
+    physicalLimitRecordsPerSecond: physical,
+    sendSeconds,
+    recordsPerSecondWhileSending: measured,
+    ofPhysicalLimit: measured === null ? null : measured / physical,
+    busiestSecond: Math.max(0, ...seconds.map((c) => c.accepted + c.throttled)),
+    throttledCalls: seconds.reduce((n, c) => n + c.throttled, 0),
+    drainOneHourOf100kx5: {
+      extrapolated: true,
+      note: `EXTRAPOLATED from ${records} records: 500 000 ÷ the measured send rate, plus the freeze and ledger writes scaled linearly (they run between waves, not during calls); the physical limit is 500 000 ÷ ${physical}`,
+      records: 500_000,
+      sendingSeconds: sending,
+      freezeAndLedgerSeconds: overhead,
+      estimatedSeconds: sending === null ? null : sending + overhead,
+      physicalLimitSeconds: 500_000 / physical,
+    },
+  };
+}
 const elapsedS = (finished - started) / 1000;
 const sendSpanS = (lastRequest - firstRequest) / 1000;
 const result = {
@@ -238,7 +287,7 @@ const result = {
     records: total,
     withUsage: windows.length,
   },
-  settings: { concurrency: Number(CONCURRENCY), wave: Number(WAVE), batch: 25 },
+  settings: { concurrency: Number(CONCURRENCY), wave: Number(WAVE), batch: 25, quota: QUOTA },
   endToEndSeconds: elapsedS,
   allFrozenAfterSeconds: frozenAt ? (frozenAt - started) / 1000 : null,
   recordsPerSecond: total / elapsedS,
@@ -254,7 +303,10 @@ const result = {
     insideAwsCallsSeconds: sum('callsMs'),
     waves,
   },
-  extrapolation: {
+  ...(QUOTA ? { quota: quotaReport(total) } : { extrapolation: extrapolation() }),
+};
+function extrapolation() {
+  return {
     note: 'For runs smaller than 100 000 customers: scales freeze and ledger writes linearly and uses the first wave as the per-record cost of AWS calls. A full-size run measures it directly (endToEndSeconds).',
     recordsFor100k: 500_000,
     estimatedSecondsFor100k:
@@ -262,13 +314,23 @@ const result = {
         ? ((freezeMs / 1000 + sum('markSendingMs') + sum('writeResultsMs')) / total) * 500_000 +
           (waves[0].callsMs / 1000 / waves[0].records) * 500_000
         : null,
-  },
-};
+  };
+}
 console.log(JSON.stringify(result, null, 2));
+if (result.quota) {
+  const q = result.quota;
+  const d = q.drainOneHourOf100kx5;
+  console.log(
+    `at the quota of ${QUOTA} requests/s: ${q.recordsPerSecondWhileSending?.toFixed(1)} records/s while sending, ` +
+      `${((q.ofPhysicalLimit ?? 0) * 100).toFixed(1)} % of the physical limit (${q.physicalLimitRecordsPerSecond}/s); ` +
+      `busiest second ${q.busiestSecond} calls, ${q.throttledCalls} throttled. One hour of 100 000 × 5 would drain in ` +
+      `${d.estimatedSeconds?.toFixed(0)} s (EXTRAPOLATED from ${total} records; physical limit ${d.physicalLimitSeconds} s)`,
+  );
+}
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 const file = join(
   root,
-  `bench/results/submitter-${new Date().toISOString().slice(0, 10)}-${CUSTOMERS}.json`,
+  `bench/results/submitter-${new Date().toISOString().slice(0, 10)}-${CUSTOMERS}${QUOTA ? `-quota${QUOTA}` : ''}.json`,
 );
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`wrote ${file}`);

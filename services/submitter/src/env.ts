@@ -57,7 +57,12 @@ export const submitterEnvSchema = z.object({
   MS_SUBMITTER_WAVE_SIZE: posInt(2500).describe(
     'Records marked sending in one ledger insert before their calls go out',
   ),
-  MS_SUBMITTER_CONCURRENCY: posInt(4).describe('Concurrent BatchMeterUsage calls'),
+  MS_SUBMITTER_CONCURRENCY: posInt(4).describe(
+    'BatchMeterUsage calls in flight at once (their rate is bounded by MS_SUBMITTER_AWS_RPS)',
+  ),
+  MS_SUBMITTER_AWS_RPS: nonNegInt(10).describe(
+    "BatchMeterUsage calls a second of the AWS account and region, shared by all instances by their share of the work buckets (ADR 0008); AWS's quota is 10; 0 = no limit",
+  ),
   MS_SUBMITTER_LOOKBACK_HOURS: posInt(30).describe('How many past hours a run looks at'),
   MS_SUBMITTER_MAX_ATTEMPTS_PER_RUN: posInt(6).describe('Retries of one batch within one run'),
   MS_SUBMITTER_BACKOFF_BASE_MS: posInt(200).describe('First retry delay (doubles, full jitter)'),

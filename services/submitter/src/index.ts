@@ -6,6 +6,8 @@ export * from './aws.js';
 export * from './ownership.js';
 export * from './planner.js';
 export * from './sender.js';
+export * from './limiter.js';
+export * from './forecast.js';
 export * from './notify.js';
 export * from './metrics.js';
 export * from './runs.js';

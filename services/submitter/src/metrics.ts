@@ -20,6 +20,13 @@ export interface SubmitterMetrics {
   planReloads: Counter<'outcome'>;
   plansInvalid: Gauge;
   entitlementSyncs: Counter<'outcome'>;
+  quotaShare: Gauge;
+  quotaCalls: Counter;
+  quotaDelayed: Counter;
+  quotaWait: Histogram;
+  backlogRecords: Gauge<'deadline'>;
+  backlogSendSeconds: Gauge<'deadline'>;
+  backlogDeadlineSeconds: Gauge<'deadline'>;
 }
 
 /** Registers the submitter's metrics on the process registry. */
@@ -70,6 +77,58 @@ export function submitterMetrics(m: Metrics): SubmitterMetrics {
       'entitlement_syncs_total',
       'GetEntitlements syncs the submitter started for usage held for a missing entitlement, by outcome',
       ['outcome'],
+    ),
+    ...quotaMetrics(m),
+  };
+}
+
+/** The request quota (ADR 0008) and the forecast of the unsent backlog against its deadlines. */
+function quotaMetrics(
+  m: Metrics,
+): Pick<
+  SubmitterMetrics,
+  | 'quotaShare'
+  | 'quotaCalls'
+  | 'quotaDelayed'
+  | 'quotaWait'
+  | 'backlogRecords'
+  | 'backlogSendSeconds'
+  | 'backlogDeadlineSeconds'
+> {
+  const perDeadline = ['deadline'] as const;
+  return {
+    quotaShare: m.gauge(
+      'quota_share_calls_per_second',
+      "This instance's share of the account's BatchMeterUsage quota (MS_SUBMITTER_AWS_RPS × sendable buckets ÷ buckets); +Inf without a limit",
+    ),
+    quotaCalls: m.counter(
+      'quota_calls_total',
+      'BatchMeterUsage calls the quota limiter admitted (their rate is the quota used)',
+    ),
+    quotaDelayed: m.counter(
+      'quota_delayed_calls_total',
+      'Calls the quota limiter made wait for a token of a later second',
+    ),
+    quotaWait: m.histogram(
+      'quota_wait_seconds',
+      'Time a call waited for a quota token',
+      [],
+      LATENCY_BUCKETS,
+    ),
+    backlogRecords: m.gauge(
+      'backlog_records',
+      'Unsent records of the owned buckets (frozen, sending, held but sendable), by deadline kind (hour: 24 h after the hour; month_end: 06:00 UTC on the 1st)',
+      perDeadline,
+    ),
+    backlogSendSeconds: m.gauge(
+      'backlog_send_seconds',
+      "Seconds needed at this instance's quota share to send every record due by the tightest deadline of the kind (oldest deadline first)",
+      perDeadline,
+    ),
+    backlogDeadlineSeconds: m.gauge(
+      'backlog_deadline_seconds',
+      'Seconds from now to that tightest deadline; below backlog_send_seconds, the backlog misses it',
+      perDeadline,
     ),
   };
 }

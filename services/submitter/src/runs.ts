@@ -14,6 +14,7 @@ import {
   type VersionClock,
 } from './ledger.js';
 import type { SubmitterMetrics } from './metrics.js';
+import type { CallLimiter } from './limiter.js';
 import type { Notifier } from './notify.js';
 import type { Ownership } from './ownership.js';
 import { freeze, type FreezeResult } from './planner.js';
@@ -51,6 +52,8 @@ export interface RunContext {
   syncMissing: (products: readonly string[], runId: string) => Promise<number>;
   /** True once the submitter is closing. */
   stopping: () => boolean;
+  /** The account's request quota (ADR 0008), shared by every run of this instance. */
+  limiter?: CallLimiter;
 }
 
 /**
@@ -121,6 +124,7 @@ async function sendOwned(
       runId,
       instanceId: ctx.instanceId,
       stopping: ctx.stopping,
+      limiter: ctx.limiter,
     },
     open,
     at,

@@ -262,4 +262,82 @@ describe('sendOpen', () => {
     expect(done).toMatchObject({ state: 'accepted', licenseArn: GOOD });
     expect(sent).toEqual([STALE, GOOD]);
   });
+
+  it('takes a quota token before every call — retries and bisected halves too — and sends nothing without one', async () => {
+    // 3 records in one batch: the first call is throttled, the retry is refused for the batch (a
+    // record-less rejection), so it is split: calls [abc] throttled, [abc], [ab], [c], [a], [b].
+    let calls = 0;
+    const client = {
+      send: (cmd: { input: { UsageRecords?: { CustomerIdentifier?: string }[] } }) => {
+        calls++;
+        const rs = cmd.input.UsageRecords ?? [];
+        if (calls === 1)
+          return Promise.reject(
+            Object.assign(new Error('slow down'), { name: 'ThrottlingException' }),
+          );
+        if (rs.length > 1)
+          return Promise.reject(
+            Object.assign(new Error('bad batch'), { name: 'ValidationException' }),
+          );
+        return Promise.resolve({
+          Results: rs.map((r) => ({ UsageRecord: r, Status: 'Success', MeteringRecordId: 'm' })),
+          UnprocessedRecords: [],
+        });
+      },
+    } as unknown as MarketplaceMeteringClient;
+    const ctx = context(client, []);
+    let tokens = 0;
+    ctx.limiter = {
+      acquire: () => {
+        tokens++;
+        return Promise.resolve(true);
+      },
+      share: () => 10,
+    };
+    const out = await sendOpen(ctx, ['a', 'b', 'c'].map(frozen), NOW);
+    expect(out.map((r) => r.state)).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(tokens).toBe(calls);
+    expect(calls).toBeGreaterThan(3);
+
+    // No token (the process stops while waiting): no call, the records stay `sending`.
+    const before = calls;
+    const written: LedgerRecord[] = [];
+    const refused = context(client, written);
+    refused.limiter = { acquire: () => Promise.resolve(false), share: () => 10 };
+    expect(await sendOpen(refused, ['d', 'e'].map(frozen), NOW)).toEqual([]);
+    expect(calls).toBe(before);
+    expect(written.map((r) => r.state)).toEqual(['sending', 'sending']);
+  });
+
+  it("publishes the backlog forecast at the limiter's share before the first call, and the share", async () => {
+    const seen: { send?: number; deadline?: number; records?: number }[] = [];
+    const metrics = submitterMetrics(
+      new Metrics('meterstream_submitter', { defaultMetrics: false }),
+    );
+    const value = async (g: typeof metrics.backlogRecords): Promise<number | undefined> =>
+      (await g.get()).values.find((v) => v.labels.deadline === 'hour')?.value;
+    const client = {
+      send: async (cmd: { input: { UsageRecords?: unknown[] } }) => {
+        seen.push({
+          send: await value(metrics.backlogSendSeconds),
+          deadline: await value(metrics.backlogDeadlineSeconds),
+          records: await value(metrics.backlogRecords),
+        });
+        const rs = cmd.input.UsageRecords ?? [];
+        return { Results: rs.map((r) => ({ UsageRecord: r, Status: 'Success' })) };
+      },
+    } as unknown as MarketplaceMeteringClient;
+    const ctx = { ...context(client, []), metrics };
+    ctx.limiter = { acquire: () => Promise.resolve(true), share: () => 0.5 };
+    // 60 records of H (deadline H + 24 h, 21 h after NOW): 3 calls at 0.5 a second = 6 s.
+    await sendOpen(
+      ctx,
+      Array.from({ length: 60 }, (_, i) => frozen(`c${i}`)),
+      NOW,
+    );
+    expect(seen[0]).toEqual({ send: 6, deadline: 21 * 3600, records: 60 });
+    expect((await metrics.quotaShare.get()).values[0]?.value).toBe(0.5);
+    // All sent: the series is gone.
+    expect(await value(metrics.backlogRecords)).toBeUndefined();
+  });
 });

@@ -15,6 +15,8 @@ import {
   type LedgerState,
   type VersionClock,
 } from './ledger.js';
+import { Backlog, forecastBacklog, publishForecast } from './forecast.js';
+import { UNLIMITED, type CallLimiter } from './limiter.js';
 import type { SubmitterMetrics } from './metrics.js';
 import { planDimensionOf } from './planner.js';
 import type { Ownership } from './ownership.js';
@@ -47,7 +49,11 @@ export interface SenderContext {
   random?: () => number;
   /** True once the process is shutting down: no new wave or call starts. */
   stopping?: () => boolean;
+  /** The request quota every BatchMeterUsage call passes (ADR 0008); none when absent. */
+  limiter?: CallLimiter;
 }
+
+const limiterOf = (ctx: SenderContext): CallLimiter => ctx.limiter ?? UNLIMITED;
 
 /** One ledger change the sender decided. */
 type Outcome = { to: LedgerState; changes: Partial<LedgerRecord> };
@@ -105,13 +111,21 @@ export async function sendOpen(
   }
   watchDeadlines(ctx, toSend, nowMs);
   toSend.sort((a, b) => a.deadline - b.deadline || a.hour - b.hour);
+  // The forecast of the unsent backlog at this instance's share of the quota, after every wave.
+  const backlog = new Backlog(toSend);
+  const forecast = (at: number): void => {
+    const share = limiterOf(ctx).share();
+    metrics.quotaShare.set(share);
+    publishForecast(metrics, forecastBacklog(backlog.groups(), at, share, config.batchSize));
+  };
+  forecast(nowMs);
   for (let i = 0; i < toSend.length; i += config.waveSize) {
     if (ctx.stopping?.()) break;
-    const wave = toSend
-      .slice(i, i + config.waveSize)
-      .filter((r) => ctx.ownership.maySend(r.workPartition));
-    if (wave.length === 0) continue;
-    final.push(...(await sendWave(ctx, wave)));
+    const slice = toSend.slice(i, i + config.waveSize);
+    const wave = slice.filter((r) => ctx.ownership.maySend(r.workPartition));
+    if (wave.length > 0) final.push(...(await sendWave(ctx, wave)));
+    backlog.remove(slice);
+    forecast(ctx.clock.nowMs());
   }
   setHeldGauge(metrics, open, final);
   return final;
@@ -397,10 +411,17 @@ async function sendBatch(
     }
     // Shutting down: leave the rest `sending`; the next process resends them identically.
     if (ctx.stopping?.()) break;
+    // Every call waits for a token of the account's quota (ADR 0008), unless the process stops or
+    // the buckets are lost meanwhile.
+    const owned = (): LedgerRecord[] =>
+      pending.filter((r) => ctx.ownership.maySend(r.workPartition));
+    const admitted = await limiterOf(ctx).acquire(
+      () => ctx.stopping?.() === true || owned().length === 0,
+    );
     // Ownership is checked before every call: a lost bucket stops here, the new owner resends.
-    const stillOwned = pending.filter((r) => ctx.ownership.maySend(r.workPartition));
+    const stillOwned = owned();
     if (stillOwned.length < pending.length) pending = stillOwned;
-    if (pending.length === 0) break;
+    if (!admitted || pending.length === 0) break;
     pending = await callOnce(ctx, pending, attempt, outcomes);
   }
   return outcomes;

@@ -12,6 +12,7 @@ import type { PlanCatalog } from '@meterstream/plans';
 import { awsConfigFromEnv, entitlementClient, meteringClient } from './aws.js';
 import { controlRoutes } from './control.js';
 import { missingEntitlementSync } from './entitlements.js';
+import { quotaLimiter } from './limiter.js';
 import type { SubmitterEnv } from './env.js';
 import { VersionClock } from './ledger.js';
 import { submitterMetrics, type SubmitterMetrics } from './metrics.js';
@@ -164,6 +165,7 @@ export async function startSubmitter(
     plans,
     syncMissing,
     stopping: () => closed,
+    limiter: quotaLimiter(config.MS_SUBMITTER_AWS_RPS, ownership, now, m),
   };
   const runs = new RunQueue(instanceId, now, (info) => executeRun(ctx, info));
   const ops = await startOpsServer({
