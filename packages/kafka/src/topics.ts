@@ -72,3 +72,17 @@ export async function checkTopicPartitions(
     );
   }
 }
+
+/** Runs `use` with a connected admin of `client`, disconnected afterwards whatever happens. */
+export async function withAdmin<T>(
+  client: { admin(): KafkaAdmin },
+  use: (admin: KafkaAdmin) => Promise<T>,
+): Promise<T> {
+  const admin = client.admin();
+  await admin.connect();
+  try {
+    return await use(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -8,6 +8,7 @@ import {
   ensureTopic,
   type KafkaClient,
   type SchemaRegistry,
+  withAdmin,
 } from '@meterstream/kafka';
 import {
   Metrics,
@@ -82,18 +83,14 @@ async function migrateWhenUp(
 
 /** Creates the usage topic if needed; refuses one created elsewhere with another partition count. */
 async function prepareTopic(kafka: KafkaClient, config: AggregatorConfig): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  await withAdmin(kafka, async (admin) => {
     await ensureTopic(admin, {
       topic: config.topic,
       partitions: config.topicPartitions,
       replicationFactor: config.topicReplication,
     });
     await checkTopicPartitions(admin, config.topic, config.topicPartitions);
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** The aggregator's parts, wired to each other but not started (nothing connects yet). */

@@ -7,6 +7,7 @@ import {
   ensureTopic,
   toKafkaError,
   type KafkaProducer,
+  withAdmin,
 } from '@meterstream/kafka';
 import { Metrics, type Logger, type ServiceHandle } from '@meterstream/observability';
 import { loadPlans, type PlanCatalog } from '@meterstream/plans';
@@ -53,17 +54,13 @@ class Closers {
 /** The usage topic (created when missing) and an idempotent producer to it. */
 async function connectProducer(env: ConsoleEnv, logger: Logger): Promise<KafkaProducer> {
   const kafka = createKafkaClient({ ...kafkaFromEnv(env, 'console'), logger });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopic(admin, {
+  await withAdmin(kafka, (admin) =>
+    ensureTopic(admin, {
       topic: env.MS_USAGE_TOPIC,
       partitions: env.MS_USAGE_TOPIC_PARTITIONS,
       replicationFactor: env.MS_USAGE_TOPIC_REPLICATION,
-    });
-  } finally {
-    await admin.disconnect();
-  }
+    }),
+  );
   // Idempotent, one request in flight: usage then its FreezeCommand stay in order on a partition.
   // The Java-compatible partitioner, as ingest uses: one customer's usage from every producer
   // lands on the same partition, whatever produced it.

@@ -3,6 +3,7 @@ import {
   ensureTopic,
   type KafkaClientKind,
   type KafkaConsumer,
+  withAdmin,
 } from '@meterstream/kafka';
 import type { Logger } from '@meterstream/observability';
 
@@ -90,17 +91,13 @@ export class KafkaOwnership implements Ownership {
       clientId: this.config.clientId,
       logger: this.logger,
     });
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await ensureTopic(admin, {
+    await withAdmin(kafka, (admin) =>
+      ensureTopic(admin, {
         topic: this.config.topic,
         partitions: this.config.partitions,
         replicationFactor: 1,
-      });
-    } finally {
-      await admin.disconnect();
-    }
+      }),
+    );
     const consumer = kafka.consumer({
       groupId: this.config.groupId,
       sessionTimeoutMs: this.config.sessionTimeoutMs,

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { ClickHouse, migrate } from '@meterstream/clickhouse';
 import { kafkaFromEnv } from '@meterstream/config';
-import { checkTopicPartitions, createKafkaClient } from '@meterstream/kafka';
+import { checkTopicPartitions, createKafkaClient, withAdmin } from '@meterstream/kafka';
 import {
   Metrics,
   startOpsServer,
@@ -55,15 +55,11 @@ export type RunningSubmitter = SubmitterHandle;
  */
 async function checkUsageTopic(config: SubmitterEnv, logger: Logger): Promise<void> {
   const kafka = createKafkaClient({ ...kafkaFromEnv(config, 'submitter-check'), logger });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await checkTopicPartitions(admin, config.MS_USAGE_TOPIC, config.MS_USAGE_TOPIC_PARTITIONS, {
+  await withAdmin(kafka, (admin) =>
+    checkTopicPartitions(admin, config.MS_USAGE_TOPIC, config.MS_USAGE_TOPIC_PARTITIONS, {
       waitMs: 60_000,
-    });
-  } finally {
-    await admin.disconnect();
-  }
+    }),
+  );
 }
 
 /** Injected plans (tests) are fixed; plans from MS_PLANS_DIR are re-read when the files change. */
