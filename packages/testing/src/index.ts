@@ -4,3 +4,4 @@ export * from './clock.js';
 export * from './proxy.js';
 export * from './vitest.js';
 export * from './emulator.js';
+export * from './ledger.js';

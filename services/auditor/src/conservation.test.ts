@@ -9,7 +9,7 @@ import {
   type ConservationInput,
 } from './conservation.js';
 import type { Finding } from './reconcile.js';
-import { ledgerRecord } from './testing.js';
+import { ledgerRecord } from '@meterstream/testing';
 
 const H = 3_600_000;
 const M = 1_000_000n;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { LedgerRecord } from '@meterstream/contracts';
 import type { CloudTrailRecord } from './parse.js';
 import { reconcile } from './reconcile.js';
-import { ledgerRecord } from './testing.js';
+import { ledgerRecord } from '@meterstream/testing';
 
 const H = Date.UTC(2026, 10, 26, 9);
 const NOW = H + 2 * 3_600_000;

@@ -6,7 +6,7 @@ import { migrateAuditor } from './migrations.js';
 import { findingId } from './reconcile.js';
 import { buildReport } from './report.js';
 import { AuditStore } from './store.js';
-import { ledgerRecord } from './testing.js';
+import { ledgerRecord } from '@meterstream/testing';
 
 const H = Date.UTC(2026, 0, 5, 9);
 const key = { productCode: 'p1', customer: 'c1', dimension: 'gb', hour: H };

@@ -2,7 +2,7 @@ import type { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-mete
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '@meterstream/observability';
 import { PlanCatalog, validatePlan } from '@meterstream/plans';
-import { testLogger } from '@meterstream/testing';
+import { testLogger, ledgerRecord } from '@meterstream/testing';
 import { VersionClock, deadlineOf, heldReasonOf, type LedgerRecord } from './ledger.js';
 import { submitterMetrics } from './metrics.js';
 import { StaticOwnership } from './ownership.js';
@@ -27,33 +27,18 @@ const plans = (): PlanCatalog => {
   return new PlanCatalog([plan as NonNullable<typeof plan>]);
 };
 
-const frozen = (customer: string): LedgerRecord => ({
-  productCode: 'p',
-  customer,
-  customerKind: 'identifier',
-  dimension: 'api',
-  hour: H,
-  version: 1n,
-  state: 'frozen',
-  quantity: 5,
-  usageMicros: 5_000_000n,
-  billableMicros: 5_000_000n,
-  carryInMicros: 0n,
-  carryOutMicros: 0n,
-  meteringRecordId: '',
-  awsStatus: '',
-  reason: '',
-  attempts: 0,
-  batchId: '',
-  runId: '',
-  instanceId: '',
-  workPartition: 0,
-  licenseArn: '',
-  pricePerUnit: '1',
-  deadline: deadlineOf(H),
-  updatedAt: H,
-  usageFromHour: H,
-});
+const frozen = (customer: string): LedgerRecord =>
+  ledgerRecord(
+    { productCode: 'p', customer, dimension: 'api', hour: H },
+    {
+      state: 'frozen',
+      quantity: 5,
+      usageMicros: 5_000_000n,
+      billableMicros: 5_000_000n,
+      pricePerUnit: '1',
+      deadline: deadlineOf(H),
+    },
+  );
 
 /** A metering client that fails every call with `name`, counting the calls. */
 function failingClient(name: string): { client: MarketplaceMeteringClient; calls: () => number } {
