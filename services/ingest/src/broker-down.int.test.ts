@@ -16,32 +16,58 @@ import {
   type TestIngest,
 } from './testing/harness.js';
 
+/**
+ * Starts ingest on a fresh topic behind a fault proxy in front of the shared broker. Every
+ * connection of its client, also to the broker address advertised in metadata, goes through the
+ * proxy: down() is a broker outage for this ingest and for nobody else. `close()` undoes it all.
+ */
+async function ingestBehindProxy(
+  name: string,
+  o: { requestTimeoutMs: number; produceTimeoutMs: number; retryAfterS: number },
+): Promise<{ t: TestTopic; ing: TestIngest; proxy: FaultProxy; close(): Promise<void> }> {
+  const proxy = FaultProxy.to((await testStack()).kafkaBrokers[0]!);
+  await proxy.up();
+  const t = await freshTopic(name, 3);
+  const kafka = await testKafkaClient(`${name}-test`, {
+    brokers: [`127.0.0.1:${proxy.port}`],
+    connectionTimeoutMs: 1000,
+    requestTimeoutMs: o.requestTimeoutMs,
+    route: proxy.route,
+  });
+  const ing = await startTestIngest({
+    topic: t.topic,
+    kafka,
+    env: {
+      MS_INGEST_PRODUCE_TIMEOUT_MS: String(o.produceTimeoutMs),
+      MS_INGEST_RETRY_AFTER_S: String(o.retryAfterS),
+    },
+  });
+  return {
+    t,
+    ing,
+    proxy,
+    close: async () => {
+      await ing.close();
+      await proxy.down();
+      await t.drop();
+    },
+  };
+}
+
 describe('broker outage', () => {
   let t: TestTopic;
   let ing: TestIngest;
   let proxy: FaultProxy;
+  let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    proxy = FaultProxy.to((await testStack()).kafkaBrokers[0]!);
-    await proxy.up();
-    t = await freshTopic('ingest-down', 3);
-    // Every connection of the client, also to the broker address advertised in metadata, goes
-    // through the proxy: down() is a broker outage for ingest and for nobody else.
-    const kafka = await testKafkaClient('ingest-down-test', {
-      brokers: [`127.0.0.1:${proxy.port}`],
-      connectionTimeoutMs: 1000,
+    ({ t, ing, proxy, close } = await ingestBehindProxy('ingest-down', {
       requestTimeoutMs: 5000,
-      route: proxy.route,
-    });
-    ing = await startTestIngest({
-      topic: t.topic,
-      kafka,
-      env: { MS_INGEST_PRODUCE_TIMEOUT_MS: '3000', MS_INGEST_RETRY_AFTER_S: '2' },
-    });
+      produceTimeoutMs: 3000,
+      retryAfterS: 2,
+    }));
   });
   afterAll(async () => {
-    await ing?.close();
-    await proxy?.down();
-    await t?.drop();
+    await close?.();
   });
 
   it('answers only 202 or 503 + Retry-After while the broker is down, and every 202 event is in Kafka afterwards', async () => {
@@ -113,26 +139,16 @@ describe('a send written by the broker whose answer was lost', () => {
   let t: TestTopic;
   let ing: TestIngest;
   let proxy: FaultProxy;
+  let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    proxy = FaultProxy.to((await testStack()).kafkaBrokers[0]!);
-    await proxy.up();
-    t = await freshTopic('ingest-lost-ack', 3);
-    const kafka = await testKafkaClient('ingest-lost-ack-test', {
-      brokers: [`127.0.0.1:${proxy.port}`],
-      connectionTimeoutMs: 1000,
+    ({ t, ing, proxy, close } = await ingestBehindProxy('ingest-lost-ack', {
       requestTimeoutMs: 1500,
-      route: proxy.route,
-    });
-    ing = await startTestIngest({
-      topic: t.topic,
-      kafka,
-      env: { MS_INGEST_PRODUCE_TIMEOUT_MS: '2000', MS_INGEST_RETRY_AFTER_S: '1' },
-    });
+      produceTimeoutMs: 2000,
+      retryAfterS: 1,
+    }));
   });
   afterAll(async () => {
-    await ing?.close();
-    await proxy?.down();
-    await t?.drop();
+    await close?.();
   });
 
   /** 21 events over the same 7 keys (so over the same partitions, in the same counts) each time. */
