@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshName, testLogger, waitFor } from '@meterstream/testing';
+import { testLogger, waitFor } from '@meterstream/testing';
 import { applyCarry } from './ledger.js';
 import { startSubmitter, type SubmitterHandle } from './start.js';
 import {
@@ -11,6 +11,7 @@ import {
   iso,
   startHarness,
   subscribe,
+  workGroup,
   type Harness,
 } from './testing/harness.js';
 
@@ -48,25 +49,14 @@ afterAll(async () => {
 
 describe('two submitter instances', () => {
   it('send each key from exactly one instance, through a join and a leave mid-work', async () => {
-    const topic = freshName('submitter.work').replace(/_/g, '.');
-    const group = freshName('submitter');
+    const group = workGroup();
     const start = (name: string): Promise<SubmitterHandle> =>
       startSubmitter(
         h.config({
-          MS_SUBMITTER_OWNERSHIP: 'kafka',
-          MS_SUBMITTER_WORK_TOPIC: topic,
-          MS_SUBMITTER_GROUP_ID: group,
-          MS_SUBMITTER_WORK_PARTITIONS: '12',
-          MS_SUBMITTER_SESSION_TIMEOUT_MS: '6000',
-          MS_SUBMITTER_HANDOVER_MS: '3500',
-          MS_AWS_TIMEOUT_MS: '3000',
+          ...group.settings(name),
           MS_AWS_ACCESS_KEY_ID: `AKID${name}`,
-          MS_SUBMITTER_INSTANCE_ID: name,
-          MS_SUBMITTER_TICK_MS: '100',
           MS_SUBMITTER_WAVE_SIZE: '50',
           MS_SUBMITTER_CONCURRENCY: '2',
-          MS_SMTP_HOST: '',
-          MS_SLACK_ENABLED: 'false',
         }),
         { logger: testLogger(name) },
       );

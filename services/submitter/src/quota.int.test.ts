@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SecondCount } from '@meterstream/aws-emulator';
-import { freshName, testLogger, waitFor } from '@meterstream/testing';
+import { testLogger, waitFor } from '@meterstream/testing';
 import { applyCarry } from './ledger.js';
 import { startSubmitter, type SubmitterHandle } from './start.js';
 import {
@@ -12,6 +12,7 @@ import {
   iso,
   startHarness,
   subscribe,
+  workGroup,
   type Harness,
 } from './testing/harness.js';
 
@@ -53,28 +54,17 @@ afterAll(async () => {
 
 describe('three submitter instances against the 10 requests/s quota', () => {
   it('never make more than 10 BatchMeterUsage calls of the account in a second, through a leave, and bill every key once', async () => {
-    const topic = freshName('submitter.work').replace(/_/g, '.');
-    const group = freshName('submitter');
+    const group = workGroup();
     const start = (name: string): Promise<SubmitterHandle> =>
       startSubmitter(
         h.config({
-          MS_SUBMITTER_OWNERSHIP: 'kafka',
-          MS_SUBMITTER_WORK_TOPIC: topic,
-          MS_SUBMITTER_GROUP_ID: group,
-          MS_SUBMITTER_WORK_PARTITIONS: '12',
-          MS_SUBMITTER_SESSION_TIMEOUT_MS: '6000',
-          MS_SUBMITTER_HANDOVER_MS: '3500',
-          MS_AWS_TIMEOUT_MS: '3000',
+          ...group.settings(name),
           // Three access keys, one account (the emulator's default): one quota for the three.
           MS_AWS_ACCESS_KEY_ID: `AKIDQUOTA${name}`,
-          MS_SUBMITTER_INSTANCE_ID: name,
           MS_SUBMITTER_AWS_RPS: String(RATE),
-          MS_SUBMITTER_TICK_MS: '100',
           // Two records a call: 240 records make ~120 calls, over ten seconds at the quota.
           MS_SUBMITTER_BATCH_SIZE: '2',
           MS_SUBMITTER_WAVE_SIZE: '20',
-          MS_SMTP_HOST: '',
-          MS_SLACK_ENABLED: 'false',
         }),
         { logger: testLogger(name) },
       );

@@ -19,6 +19,7 @@ import {
   type TestDatabase,
   type TestTopic,
   emulatorAdmin,
+  freshName,
 } from '@meterstream/testing';
 import { startEmulator, type Exchange, type RunningEmulator } from '@meterstream/aws-emulator';
 import { MIGRATIONS as AGGREGATOR_MIGRATIONS } from '@meterstream/aggregator';
@@ -313,4 +314,29 @@ export async function ledgerRecord(
       r.dimension === dimension &&
       r.hour === hour,
   );
+}
+
+/**
+ * A fresh `submitter.work` topic and group for several instances that share keys through Kafka
+ * (12 buckets, a quick session and handover), and each instance's settings in it: its name is its
+ * instance id, and it sends no email or Slack.
+ */
+export function workGroup(): { settings(name: string): Record<string, string> } {
+  const topic = freshName('submitter.work').replace(/_/g, '.');
+  const group = freshName('submitter');
+  return {
+    settings: (name) => ({
+      MS_SUBMITTER_OWNERSHIP: 'kafka',
+      MS_SUBMITTER_WORK_TOPIC: topic,
+      MS_SUBMITTER_GROUP_ID: group,
+      MS_SUBMITTER_WORK_PARTITIONS: '12',
+      MS_SUBMITTER_SESSION_TIMEOUT_MS: '6000',
+      MS_SUBMITTER_HANDOVER_MS: '3500',
+      MS_AWS_TIMEOUT_MS: '3000',
+      MS_SUBMITTER_INSTANCE_ID: name,
+      MS_SUBMITTER_TICK_MS: '100',
+      MS_SMTP_HOST: '',
+      MS_SLACK_ENABLED: 'false',
+    }),
+  };
 }
