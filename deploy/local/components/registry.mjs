@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { sleep } from '../lib.mjs';
 
 const V3 = '3.3.3';
 const V2 = '2.6.13.Final';
@@ -308,7 +309,7 @@ const registry = {
           `registry: process exited during startup; last log lines:\n${tail(logFile)}`,
         );
       }
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
     throw new Error(`registry: not healthy within timeout; last log lines:\n${tail(logFile)}`);
   },
