@@ -1,8 +1,15 @@
 // Tables `entitlement_terms` (every contract term: one per renewal; read by the submitter's planner
 // and the auditor) and `entitlements` (the current term per key, read by the console). Owner: the
 // submitter, which writes both on every entitlement sync.
-import { batchVersion } from './subscriptions.js';
-import { bigint, defineTable, fromSeconds, text, toSeconds, type Row } from './table.js';
+import {
+  batchVersion,
+  bigint,
+  defineTable,
+  fromSeconds,
+  text,
+  toSeconds,
+  type Row,
+} from './table.js';
 
 /**
  * Units included in one contract term [periodStart, periodEnd) of a (product, customer, dimension).

@@ -1,7 +1,7 @@
 // Table `subscriptions` (owner: submitter; read by the console): one row per version of a
 // customer's subscription or contract of a product; the latest version (FINAL) is current.
 import { customerKindOf, type CustomerKind } from './ledger.js';
-import { defineTable, fromSeconds, text, toSeconds, type Row } from './table.js';
+import { batchVersion, defineTable, fromSeconds, text, toSeconds, type Row } from './table.js';
 
 /** A customer's subscription or contract (ADR 0001 `subscriptions`). */
 export interface Subscription {
@@ -60,14 +60,6 @@ export function subscriptionFromRow(r: Row): Subscription {
     periodEnd: fromSeconds(r.pe),
     source: text(r.source),
   };
-}
-
-/**
- * Versions of rows written together at `nowMs`: microseconds, one apart, so the batch's order is
- * kept and a later write always wins.
- */
-export function batchVersion(nowMs: number, index: number): string {
-  return (BigInt(nowMs) * 1000n + BigInt(index)).toString();
 }
 
 /** The row of one subscription written at `nowMs` as the `index`-th of its batch. */

@@ -63,3 +63,11 @@ export const bigintAsString = (_key: string, v: unknown): unknown =>
 
 /** A row as ClickHouse returns it in `FORMAT JSON` (numbers may come as strings). */
 export type Row = Record<string, unknown>;
+
+/**
+ * Versions of rows written together at `nowMs`: microseconds, one apart, so the batch's order is
+ * kept and a later write always wins.
+ */
+export function batchVersion(nowMs: number, index: number): string {
+  return (BigInt(nowMs) * 1000n + BigInt(index)).toString();
+}
